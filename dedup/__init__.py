@@ -1,0 +1,11 @@
+"""fragstore's storage engine: content-defined dedup with S3 meaning and no HTTP.
+
+Public API: :class:`dedup.store.Store` (the async facade), the value types in
+:mod:`dedup.types` and the exceptions in :mod:`dedup.errors`.
+"""
+
+from dedup.errors import EngineError
+from dedup.store import Store
+from dedup.types import ObjectMeta, StoreConfig
+
+__all__ = ["EngineError", "ObjectMeta", "Store", "StoreConfig"]

@@ -1,0 +1,95 @@
+"""Engine exceptions: S3 meaning, no HTTP.
+
+The server maps each class to one S3 error code (server/errors.py); the engine
+never knows status codes.
+
+    EngineError
+    +-- InvalidBucketName
+    +-- InvalidObjectKey
+    +-- BucketAlreadyExists          (owned by someone else)
+    +-- BucketAlreadyOwnedByYou
+    +-- NoSuchBucket
+    +-- BucketNotEmpty
+    +-- NoSuchKey
+    +-- NoSuchUpload
+    +-- InvalidPart                  (a listed part is missing or its ETag differs)
+    +-- InvalidPartOrder
+    +-- EntityTooSmall               (a non-last part under the minimum size)
+    +-- PreconditionFailed           (If-Match / If-None-Match on writes)
+    +-- BadDigest                    (Content-MD5 or checksum mismatch)
+    +-- InvalidRange
+    +-- StorageFull                  (ENOSPC while writing; nothing was published)
+    +-- CorruptFragment              (a fragment failed its hash check on read)
+"""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class InvalidBucketName(EngineError):
+    pass
+
+
+class InvalidObjectKey(EngineError):
+    pass
+
+
+class BucketAlreadyExists(EngineError):
+    pass
+
+
+class BucketAlreadyOwnedByYou(EngineError):
+    pass
+
+
+class NoSuchBucket(EngineError):
+    pass
+
+
+class BucketNotEmpty(EngineError):
+    pass
+
+
+class NoSuchKey(EngineError):
+    pass
+
+
+class NoSuchUpload(EngineError):
+    pass
+
+
+class InvalidPart(EngineError):
+    pass
+
+
+class InvalidPartOrder(EngineError):
+    pass
+
+
+class EntityTooSmall(EngineError):
+    pass
+
+
+class PreconditionFailed(EngineError):
+    pass
+
+
+class BadDigest(EngineError):
+    pass
+
+
+class InvalidRange(EngineError):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"range not satisfiable for object of size {size}")
+        self.size = size
+
+
+class StorageFull(EngineError):
+    pass
+
+
+class CorruptFragment(EngineError):
+    pass

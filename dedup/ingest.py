@@ -1,0 +1,200 @@
+"""The PUT pipeline: a byte stream becomes a pending version.
+
+    body (event loop) --fill--> buffer --+--> MD5 (thread)             --+
+                                         +--> FastCDC + BLAKE3 (thread) --+--> writer job
+                                                                                (pack append + rows)
+
+Buffers come from a bounded pool and are reused (fresh memory is expensive);
+each buffer keeps ``max_fragment`` bytes of head room where the previous
+buffer's unfinished fragment is copied, so cut points are exactly those of
+chunking the whole stream at once. While one buffer is hashed the loop fills
+the next; at most two writer jobs per put are in flight (backpressure), so
+memory per put is bounded whatever the object size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import blake3
+
+from dedup.chunking import ChunkerParams, cut_points
+from dedup.versions import Fragment, abandon_pending, add_fragments
+from dedup.writer import Writer
+
+IN_FLIGHT = 2
+
+
+class BufferPool:
+    """A bounded set of reusable bytearrays, made on first use."""
+
+    def __init__(self, size: int, count: int) -> None:
+        self.size = size
+        self._free: asyncio.Queue[bytearray] | None = None
+        self._made = 0
+        self._count = count
+
+    async def acquire(self) -> bytearray:
+        if self._free is None:
+            self._free = asyncio.Queue()
+        if self._free.empty() and self._made < self._count:
+            self._made += 1
+            return bytearray(self.size)
+        return await self._free.get()
+
+    def release(self, buf: bytearray) -> None:
+        assert self._free is not None
+        self._free.put_nowait(buf)
+
+
+@dataclass
+class IngestResult:
+    size: int
+    md5: bytes
+    new_bytes: int
+
+
+@dataclass
+class _Batch:
+    buf: bytearray
+    end: int
+    tail: bytes = b""
+    job: asyncio.Future[Any] | None = None
+
+
+class Ingest:
+    """Shared machinery of all puts: chunker, writer, threads and buffers."""
+
+    def __init__(self, writer: Writer, params: ChunkerParams, batch_bytes: int, buffers: int) -> None:
+        self.writer = writer
+        self.params = params
+        self.head = params.max_size
+        self.pool = BufferPool(self.head + batch_bytes, buffers)
+        self.md5_threads = ThreadPoolExecutor(2, thread_name_prefix="fragstore-md5")
+        self.cdc_threads = ThreadPoolExecutor(2, thread_name_prefix="fragstore-cdc")
+
+    def close(self) -> None:
+        self.md5_threads.shutdown()
+        self.cdc_threads.shutdown()
+
+    async def run(self, vid: int, body: AsyncIterable[bytes]) -> IngestResult:
+        """Stream ``body`` into pending version ``vid``; on any failure the
+        version is abandoned (its rows reclaimed) and the error re-raised."""
+        state = _PutState(self, vid)
+        try:
+            return await state.consume(body)
+        except BaseException:
+            await state.cancel()
+            await self.writer.run(lambda w: abandon_pending(w, vid))
+            raise
+
+    def digest_fragments(self, view: memoryview, final: bool) -> tuple[list[Fragment], int]:
+        ends, consumed = cut_points(view, self.params, final)
+        frags = []
+        start = 0
+        for end in ends:
+            piece = view[start:end]
+            frags.append(Fragment(blake3.blake3(piece).digest(), end - start, 0, piece))
+            start = end
+        return frags, consumed
+
+
+class _PutState:
+    def __init__(self, ingest: Ingest, vid: int) -> None:
+        self.ing = ingest
+        self.vid = vid
+        self.md5 = hashlib.md5()
+        self.size = 0
+        self.offset = 0  # logical offset of the next fragment
+        self.new_bytes = 0
+        self.prev: asyncio.Future[_Batch] | None = None
+        self.jobs: list[_Batch] = []
+        self.filling: bytearray | None = None
+
+    async def consume(self, body: AsyncIterable[bytes]) -> IngestResult:
+        head, cap = self.ing.head, self.ing.pool.size
+        buf = self.filling = await self.ing.pool.acquire()
+        pos = head
+        async for piece in body:
+            view = memoryview(piece)
+            while view:
+                take = min(len(view), cap - pos)
+                buf[pos : pos + take] = view[:take]
+                pos += take
+                view = view[take:]
+                if pos == cap:
+                    self._launch(buf, pos, final=False)
+                    buf = self.filling = await self.ing.pool.acquire()
+                    pos = head
+            self.size += len(piece)
+        self._launch(buf, pos, final=True)
+        assert self.prev is not None
+        await self.prev
+        while self.jobs:
+            await self._retire()
+        return IngestResult(self.size, self.md5.digest(), self.new_bytes)
+
+    def _launch(self, buf: bytearray, end: int, final: bool) -> None:
+        self.filling = None
+        prev = self.prev
+        if prev is not None and prev.done() and prev.exception() is not None:
+            self.ing.pool.release(buf)
+            raise prev.exception()  # type: ignore[misc]  # fail early: stop reading the body
+        self.prev = asyncio.ensure_future(self._process(_Batch(buf, end), prev, final))
+
+    async def _process(self, batch: _Batch, prev: asyncio.Future[_Batch] | None, final: bool) -> _Batch:
+        try:
+            tail = (await prev).tail if prev is not None else b""
+        except BaseException:
+            self.ing.pool.release(batch.buf)
+            raise
+        head = self.ing.head
+        start = head - len(tail)
+        batch.buf[start:head] = tail
+        whole = memoryview(batch.buf)[start : batch.end]
+        fresh = memoryview(batch.buf)[head : batch.end]
+        loop = asyncio.get_running_loop()
+        md5 = loop.run_in_executor(self.ing.md5_threads, self.md5.update, fresh)
+        cut = loop.run_in_executor(self.ing.cdc_threads, self.ing.digest_fragments, whole, final)
+        await md5
+        frags, consumed = await cut
+        batch.tail = bytes(whole[consumed:])
+        if not frags:
+            self.ing.pool.release(batch.buf)
+            return batch
+        offset = self.offset
+        self.offset += consumed
+        vid = self.vid
+        job = asyncio.ensure_future(self.ing.writer.run(lambda w: add_fragments(w, vid, offset, frags)))
+        job.add_done_callback(lambda _: self.ing.pool.release(batch.buf))
+        batch.job = job
+        self.jobs.append(batch)
+        while len(self.jobs) > IN_FLIGHT:
+            await self._retire()
+        return batch
+
+    async def _retire(self) -> None:
+        batch = self.jobs.pop(0)
+        if batch.job is not None:
+            self.new_bytes += await batch.job
+
+    async def cancel(self) -> None:
+        """Wait for work in flight to settle and give the buffers back."""
+        if self.filling is not None:
+            self.ing.pool.release(self.filling)
+            self.filling = None
+        if self.prev is not None:
+            try:
+                await self.prev
+            except BaseException:
+                pass
+        while self.jobs:
+            try:
+                await self._retire()
+            except BaseException:
+                pass

@@ -1,0 +1,151 @@
+"""Pack files: append-only files of self-describing fragment records.
+
+The writer thread owns the one open pack (:class:`PackWriter`); any thread reads
+through :class:`PackFiles` with ``pread``. This module never touches the index:
+it knows offsets and bytes, not fragments' meaning.
+
+Crash protocol (pack side): bytes are appended, then ``fdatasync``ed, and only
+then may an index transaction that points at them commit. On open, the writer
+truncates its pack to the length the index last committed, dropping anything a
+crash left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from dedup.format import HEADER_SIZE, RecordHeader, unpack_header
+
+_IOV_MAX = 1000
+
+
+def pack_path(packs_dir: Path, pack_id: int) -> Path:
+    return packs_dir / f"{pack_id:08x}.pack"
+
+
+def list_pack_ids(packs_dir: Path) -> list[int]:
+    ids = []
+    for name in os.listdir(packs_dir):
+        if name.endswith(".pack"):
+            try:
+                ids.append(int(name[:-5], 16))
+            except ValueError:
+                continue
+    return sorted(ids)
+
+
+class PackWriter:
+    """Appends records to the open pack. Used by the writer thread only."""
+
+    def __init__(self, packs_dir: Path, pack_id: int, committed: int) -> None:
+        self.packs_dir = packs_dir
+        self.pack_id = pack_id
+        self.fd = os.open(pack_path(packs_dir, pack_id), os.O_RDWR | os.O_CREAT, 0o644)
+        if os.fstat(self.fd).st_size != committed:
+            os.ftruncate(self.fd, committed)  # drop what a crash left past the commit
+        self.end = committed
+        self.dirty = False
+
+    def append(self, buffers: Sequence[bytes | memoryview]) -> int:
+        """Write ``buffers`` (headers and data, in order) at the end; return the
+        offset of the first byte. On failure the pack is cut back and the error
+        re-raised, so a failed append leaves no partial record."""
+        start = self.end
+        pos = start
+        try:
+            for i in range(0, len(buffers), _IOV_MAX):
+                group = buffers[i : i + _IOV_MAX]
+                want = sum(len(b) for b in group)
+                done = os.pwritev(self.fd, group, pos)
+                while done < want:  # short write: finish it the slow way
+                    rest = b"".join(bytes(b) for b in group)[done:]
+                    done += os.pwrite(self.fd, rest, pos + done)
+                pos += want
+        except OSError:
+            os.ftruncate(self.fd, start)
+            raise
+        self.end = pos
+        self.dirty = True
+        return start
+
+    def sync(self) -> None:
+        if self.dirty:
+            os.fdatasync(self.fd)
+            self.dirty = False
+
+    def truncate(self, length: int) -> None:
+        os.ftruncate(self.fd, length)
+        self.end = length
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class _Handle:
+    """An open read descriptor, closed when the last user lets go of it."""
+
+    def __init__(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_RDONLY)
+
+    def __del__(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+class PackFiles:
+    """Read access to every pack, safe from any thread."""
+
+    def __init__(self, packs_dir: Path) -> None:
+        self.packs_dir = packs_dir
+        self._handles: dict[int, _Handle] = {}
+        self._lock = threading.Lock()
+
+    def _handle(self, pack_id: int) -> _Handle:
+        handle = self._handles.get(pack_id)
+        if handle is None:
+            with self._lock:
+                handle = self._handles.get(pack_id)
+                if handle is None:
+                    handle = _Handle(pack_path(self.packs_dir, pack_id))
+                    self._handles[pack_id] = handle
+        return handle
+
+    def read(self, pack_id: int, offset: int, length: int) -> bytes:
+        handle = self._handle(pack_id)
+        data = os.pread(handle.fd, length, offset)
+        if len(data) != length:
+            raise OSError(f"short read in pack {pack_id:08x} at {offset}")
+        return data
+
+    def readinto(self, pack_id: int, offset: int, buf: memoryview) -> None:
+        handle = self._handle(pack_id)
+        got = os.preadv(handle.fd, [buf], offset)
+        if got != len(buf):
+            raise OSError(f"short read in pack {pack_id:08x} at {offset}")
+
+    def forget(self, pack_id: int) -> None:
+        """Drop the cached descriptor of a deleted pack (readers holding it finish)."""
+        with self._lock:
+            self._handles.pop(pack_id, None)
+
+
+def scan_records(path: Path) -> Iterator[tuple[int, RecordHeader, bytes]]:
+    """Yield (offset, header, stored bytes) for each intact record of a pack,
+    stopping at the first torn or unreadable one."""
+    with open(path, "rb") as f:
+        offset = 0
+        while True:
+            head = f.read(HEADER_SIZE)
+            header = unpack_header(head)
+            if header is None:
+                return
+            data = f.read(header.stored_length)
+            if len(data) != header.stored_length:
+                return
+            yield offset, header, data
+            offset += header.total

@@ -1,0 +1,318 @@
+"""The engine's facade: buckets, objects, listing, multipart and maintenance,
+with S3 meaning and no HTTP types.
+
+Invariants (the rest of the engine keeps them; ``check`` verifies them):
+
+1. An index row points only at pack bytes that are already durable.
+2. Every fragment named by a manifest exists.
+3. A fragment's refcount equals the number of manifest rows naming it.
+4. An object key points only at a complete manifest.
+5. A version's refcount equals the number of object and part rows naming it.
+
+Crash protocol: a PUT streams fragments into a *pending* version (rows and
+fragment references committed batch by batch, each batch after its pack bytes
+are fsynced); a last transaction publishes the key. On open, pending versions
+are queued for reclaiming, the open pack is cut back to its committed length,
+retired packs' files are removed, tmp/ is cleared and stale uploads aborted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import shutil
+import time
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
+from pathlib import Path
+
+from dedup import errors, gc, multipart, objects
+from dedup.check import repair, run_check
+from dedup.chunking import ChunkerParams
+from dedup.format import read_format, write_format
+from dedup.index import U64, Index, ObjectRow
+from dedup.ingest import Ingest
+from dedup.listing import list_page
+from dedup.names import encode_key, validate_bucket_name
+from dedup.packs import PackFiles
+from dedup.reader import ObjectReader
+from dedup.stats import collect_stats
+from dedup.types import (
+    BucketInfo,
+    ByteRange,
+    CheckReport,
+    Expectation,
+    GcReport,
+    ListPage,
+    ObjectInfo,
+    ObjectMeta,
+    PartInfo,
+    PartsPage,
+    PutResult,
+    StoreConfig,
+    StoreStats,
+    UploadInfo,
+    UploadsPage,
+)
+from dedup.versions import abandon_pending
+from dedup.writer import Writer, WriteTxn
+
+
+class Store:
+    """One data directory. Open with ``await Store.open(path)``."""
+
+    def __init__(self, path: Path, config: StoreConfig, params: ChunkerParams) -> None:
+        self.path = path
+        self.config = config
+        self.params = params
+        self.packs_dir = path / "packs"
+        self.index = Index(path / "index", config.map_size)
+        self.files = PackFiles(self.packs_dir)
+        self.writer = Writer(self.index, self.packs_dir, self.files, config.pack_size)
+        self.ingest = Ingest(self.writer, params, config.batch_bytes, buffers=16)
+        with self.index.read() as txn:
+            start = self.index.counter(txn, "next_vid")
+        self._vids = itertools.count(max(start, 1))
+
+    @classmethod
+    async def open(cls, path: Path | str, config: StoreConfig | None = None) -> Store:
+        config = config or StoreConfig()
+        root = Path(path)
+        for sub in ("index", "packs", "tmp"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(root / "tmp", ignore_errors=True)
+        (root / "tmp").mkdir()
+        params = read_format(root)
+        wanted = ChunkerParams(config.min_fragment, config.avg_fragment, config.max_fragment)
+        if params is None:
+            write_format(root, wanted)
+            params = wanted
+        store = await asyncio.to_thread(cls, root, config, params)
+        await store._recover()
+        return store
+
+    async def _recover(self) -> None:
+        with self.index.read() as txn:
+            pending = [U64.unpack(k)[0] for k, _ in txn.cursor(db=self.index.db["pending"])]
+        for vid in pending:
+            await self.writer.run(lambda w, v=vid: abandon_pending(w, v))  # type: ignore[misc]
+        await gc.remove_retired(self.writer, self.files, self.packs_dir)
+        cutoff = time.time() - self.config.upload_max_age_seconds
+        await self.writer.run(lambda w: multipart.abort_stale(w, cutoff))
+        await self._reclaim_due(0.0)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.writer.stop)
+        self.ingest.close()
+        self.index.close()
+
+    # -- buckets ---------------------------------------------------------------
+    async def create_bucket(self, name: str, owner: str) -> BucketInfo:
+        validate_bucket_name(name)
+        return await self.writer.run(lambda w: objects.create_bucket(w, name, owner))
+
+    async def delete_bucket(self, name: str) -> None:
+        await self.writer.run(lambda w: objects.delete_bucket(w, name, multipart.abort_bucket))
+
+    async def head_bucket(self, name: str) -> BucketInfo:
+        with self.index.read() as txn:
+            doc = self.index.bucket(txn, name)
+        if doc is None:
+            raise errors.NoSuchBucket(name)
+        return BucketInfo(name, doc["owner"], doc["created"])
+
+    async def list_buckets(self) -> list[BucketInfo]:
+        with self.index.read() as txn:
+            return [
+                BucketInfo(k.decode(), d["owner"], d["created"])
+                for k, d in ((k, _json(v)) for k, v in txn.cursor(db=self.index.db["buckets"]))
+            ]
+
+    # -- objects ---------------------------------------------------------------
+    async def put_object(
+        self, bucket: str, key: str, body: AsyncIterable[bytes], meta: ObjectMeta, *,
+        content_md5: bytes | None = None, expect: Expectation | None = None,
+    ) -> PutResult:
+        encode_key(key)
+        await self.head_bucket(bucket)
+        vid = next(self._vids)
+        got = await self.ingest.run(vid, body)
+        if content_md5 is not None and content_md5 != got.md5:
+            await self.writer.run(lambda w: abandon_pending(w, vid))
+            raise errors.BadDigest("Content-MD5 mismatch")
+        segments = ((vid, got.size),) if got.size else ()
+        row = ObjectRow(key, got.size, time.time(), segments, got.md5.hex(), meta)
+
+        def publish(w: WriteTxn) -> ObjectInfo:
+            try:
+                return objects.publish(w, bucket, row, expect)
+            except BaseException:
+                abandon_pending(w, vid)  # the job's own changes roll back; queue it apart
+                raise
+
+        try:
+            info = await self.writer.run(publish)
+        except BaseException:
+            await self.writer.run(lambda w: abandon_pending(w, vid))
+            raise
+        return PutResult(info, got.new_bytes)
+
+    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        return objects.object_info(bucket, self._row(bucket, key))
+
+    def _row(self, bucket: str, key: str) -> ObjectRow:
+        with self.index.read() as txn:
+            doc = self.index.bucket(txn, bucket)
+            if doc is None:
+                raise errors.NoSuchBucket(bucket)
+            try:
+                okey = objects.object_key(int(doc["id"]), key)
+            except errors.InvalidObjectKey as exc:
+                raise errors.NoSuchKey(key) from exc
+            raw = txn.get(okey, db=self.index.db["objects"])
+        row = ObjectRow.decode(key, raw) if raw is not None else None
+        if row is None or row.key != key:
+            raise errors.NoSuchKey(key)
+        return row
+
+    async def open_object(
+        self, bucket: str, key: str, byte_range: ByteRange | None = None, part_number: int | None = None
+    ) -> ObjectReader:
+        row = self._row(bucket, key)
+        info = objects.object_info(bucket, row)
+        start, length = 0, row.size
+        if part_number is not None:
+            if not 1 <= part_number <= max(1, len(row.segments)):
+                raise errors.InvalidPart(str(part_number))
+            if row.segments:
+                start = sum(n for _, n in row.segments[: part_number - 1])
+                length = row.segments[part_number - 1][1]
+        elif byte_range is not None:
+            start, length = _resolve(byte_range, row.size)
+        reader = ObjectReader(self.index, self.files, info, row.segments, start, length)
+        await reader.prime()
+        return reader
+
+    async def delete_object(self, bucket: str, key: str) -> bool:
+        return (await self.delete_objects(bucket, [key]))[0][1]
+
+    async def delete_objects(self, bucket: str, keys: Sequence[str]) -> list[tuple[str, bool]]:
+        return await self.writer.run(lambda w: objects.delete_objects(w, bucket, keys))
+
+    async def copy_object(
+        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None = None, *,
+        expect_source: Callable[[ObjectInfo], None] | None = None, expect: Expectation | None = None,
+    ) -> ObjectInfo:
+        encode_key(dst_key)
+
+        def new_row(src: ObjectRow) -> ObjectRow:
+            return ObjectRow(dst_key, src.size, time.time(), src.segments, src.etag, meta or src.meta)
+
+        return await self.writer.run(
+            lambda w: objects.copy_object(w, (src_bucket, src_key), (dst_bucket, dst_key), new_row, expect_source, expect)
+        )
+
+    async def list_objects(
+        self, bucket: str, prefix: str = "", delimiter: str = "", after: str = "", max_keys: int = 1000
+    ) -> ListPage:
+        with self.index.read() as txn:
+            doc = self.index.bucket(txn, bucket)
+            if doc is None:
+                raise errors.NoSuchBucket(bucket)
+            return list_page(txn, self.index.db["objects"], int(doc["id"]), prefix, delimiter, after, max_keys)
+
+    # -- multipart ---------------------------------------------------------------
+    async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> UploadInfo:
+        encode_key(key)
+        return await self.writer.run(lambda w: multipart.create(w, bucket, key, meta))
+
+    async def upload_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, body: AsyncIterable[bytes], *,
+        content_md5: bytes | None = None, checksums: Mapping[str, str] | None = None,
+    ) -> tuple[PartInfo, int]:
+        with self.index.read() as txn:
+            multipart.load_upload(txn, self.index, bucket, key, upload_id)
+        vid = next(self._vids)
+        got = await self.ingest.run(vid, body)
+        if content_md5 is not None and content_md5 != got.md5:
+            await self.writer.run(lambda w: abandon_pending(w, vid))
+            raise errors.BadDigest("Content-MD5 mismatch")
+        part = PartInfo(part_number, got.size, got.md5.hex(), time.time(), dict(checksums or {}))
+        try:
+            await self.writer.run(lambda w: multipart.add_part(w, bucket, key, upload_id, part, vid))
+        except BaseException:
+            await self.writer.run(lambda w: abandon_pending(w, vid))
+            raise
+        return part, got.new_bytes
+
+    async def list_parts(
+        self, bucket: str, key: str, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
+    ) -> PartsPage:
+        with self.index.read() as txn:
+            return multipart.list_parts(txn, self.index, bucket, key, upload_id, part_number_marker, max_parts)
+
+    async def complete_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, parts: Sequence[tuple[int, str]], *,
+        checksums: Mapping[str, str] | None = None, expect: Expectation | None = None,
+    ) -> ObjectInfo:
+        return await self.writer.run(
+            lambda w: multipart.complete(w, bucket, key, upload_id, parts, self.config.min_part_size, checksums, expect)
+        )
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        await self.writer.run(lambda w: multipart.abort(w, bucket, key, upload_id))
+
+    async def list_multipart_uploads(
+        self, bucket: str, prefix: str = "", delimiter: str = "", key_marker: str = "",
+        upload_id_marker: str = "", max_uploads: int = 1000,
+    ) -> UploadsPage:
+        await self.head_bucket(bucket)
+        with self.index.read() as txn:
+            return multipart.list_uploads(txn, self.index, bucket, prefix, delimiter, key_marker, upload_id_marker, max_uploads)
+
+    # -- maintenance -------------------------------------------------------------
+    async def stats(self, exact: bool = False) -> StoreStats:
+        return await asyncio.to_thread(collect_stats, self.index, self.packs_dir, exact)
+
+    async def collect_garbage(self, dry_run: bool = False, grace_seconds: float | None = None) -> GcReport:
+        grace = self.config.version_grace_seconds if grace_seconds is None else grace_seconds
+        return await gc.collect(self.writer, self.files, self.packs_dir, grace, self.config.compact_threshold, dry_run)
+
+    async def _reclaim_due(self, grace: float) -> None:
+        for key, vid in gc.due_versions(self.index, time.time_ns() - int(grace * 1e9)):
+            await gc.reclaim(self.writer, key, vid)
+
+    async def check(self, repair_: bool = False, verify: bool = True) -> CheckReport:
+        if repair_:
+            await self.writer.run(repair)
+        report = await asyncio.to_thread(run_check, self.index, self.files, verify)
+        if repair_:
+            return CheckReport(report.fragments_checked, report.corrupt_fragments, report.missing_fragments,
+                               report.refcount_errors, report.orphan_fragments, True)
+        return report
+
+    def writer_queue_depth(self) -> int:
+        return self.writer.depth()
+
+
+def _resolve(r: ByteRange, size: int) -> tuple[int, int]:
+    """(start, length) of an S3 range against ``size``; InvalidRange if unsatisfiable."""
+    if r.start is None:  # suffix: the last n bytes
+        n = r.end or 0
+        if n <= 0 or size == 0:
+            raise errors.InvalidRange(size)
+        n = min(n, size)
+        return size - n, n
+    if r.start >= size:
+        raise errors.InvalidRange(size)
+    end = size - 1 if r.end is None else min(r.end, size - 1)
+    if end < r.start:
+        raise errors.InvalidRange(size)
+    return r.start, end - r.start + 1
+
+
+def _json(raw: bytes) -> dict:
+    import json
+
+    return json.loads(raw)  # type: ignore[no-any-return]
+
+

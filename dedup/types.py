@@ -1,0 +1,231 @@
+"""Value types of the engine's public API: frozen dataclasses, no behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import NewType
+
+UploadId = NewType("UploadId", str)
+VersionId = NewType("VersionId", int)
+FragmentHash = NewType("FragmentHash", bytes)
+
+KiB = 1024
+MiB = 1024 * KiB
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Engine settings. Chunker parameters are written to FORMAT on creation and
+    checked on every open: changing them would silently end dedup against old data."""
+
+    min_fragment: int = 8 * KiB
+    avg_fragment: int = 32 * KiB
+    max_fragment: int = 128 * KiB
+    pack_size: int = 256 * MiB
+    batch_bytes: int = 4 * MiB
+    version_grace_seconds: float = 300.0
+    compact_threshold: float = 0.5
+    min_part_size: int = 5 * MiB
+    upload_max_age_seconds: float = 7 * 24 * 3600.0
+    map_size: int = 1 << 40
+    compression: str = "off"
+
+
+@dataclass(frozen=True)
+class ObjectMeta:
+    """What the client stored beside the bytes. ``headers`` holds the standard
+    representation headers (content-encoding, content-disposition, cache-control,
+    content-language, expires) by lower-case name; ``checksums`` maps an algorithm
+    name (``CRC32``, ``CRC32C``, ``CRC64NVME``, ``SHA1``, ``SHA256``) to its
+    base64 value."""
+
+    content_type: str = "binary/octet-stream"
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    checksums: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ct": self.content_type,
+            "m": dict(self.metadata),
+            "h": dict(self.headers),
+            "c": dict(self.checksums),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, object]) -> ObjectMeta:
+        return cls(
+            content_type=str(d.get("ct", "binary/octet-stream")),
+            metadata=dict(d.get("m", {})),  # type: ignore[call-overload]
+            headers=dict(d.get("h", {})),  # type: ignore[call-overload]
+            checksums=dict(d.get("c", {})),  # type: ignore[call-overload]
+        )
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One object as HEAD sees it. ``etag`` is unquoted hex (``<md5>`` or
+    ``<md5-of-md5s>-N`` for multipart). ``part_sizes`` lists the sizes of the
+    parts it was assembled from (one entry for a single PUT)."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    last_modified: float
+    meta: ObjectMeta
+    part_sizes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class PutResult:
+    info: ObjectInfo
+    new_bytes: int
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """An S3 byte range before it meets the object size: ``bytes=a-b`` is
+    (a, b); ``bytes=a-`` is (a, None); ``bytes=-n`` is (None, n)."""
+
+    start: int | None
+    end: int | None
+
+
+@dataclass(frozen=True)
+class BucketInfo:
+    name: str
+    owner: str
+    created: float
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    key: str
+    size: int
+    etag: str
+    last_modified: float
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a listing. ``next_marker`` is the last key or common prefix
+    returned (the value to continue after) when ``is_truncated``."""
+
+    entries: tuple[ListEntry, ...]
+    common_prefixes: tuple[str, ...]
+    is_truncated: bool
+    next_marker: str | None
+
+
+@dataclass(frozen=True)
+class UploadInfo:
+    upload_id: UploadId
+    bucket: str
+    key: str
+    initiated: float
+    meta: ObjectMeta
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    part_number: int
+    size: int
+    etag: str
+    last_modified: float
+    checksums: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PartsPage:
+    upload: UploadInfo
+    parts: tuple[PartInfo, ...]
+    is_truncated: bool
+    next_marker: int
+
+
+@dataclass(frozen=True)
+class UploadsPage:
+    uploads: tuple[UploadInfo, ...]
+    common_prefixes: tuple[str, ...]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_upload_id_marker: str | None
+
+
+@dataclass(frozen=True)
+class BucketStats:
+    name: str
+    objects: int
+    logical_bytes: int
+    unique_bytes: int | None = None  # distinct fragment bytes it references (exact stats only)
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """Where the bytes are. ``logical_bytes``: sum of live object sizes;
+    ``unique_bytes``: raw bytes of distinct fragments; ``stored_bytes``: those
+    fragments as stored (after compression, record headers included);
+    ``disk_bytes``: pack files plus the index on the filesystem."""
+
+    objects: int
+    logical_bytes: int
+    fragments: int
+    unique_bytes: int
+    stored_bytes: int
+    pack_bytes: int
+    index_bytes: int
+    packs: int
+    buckets: tuple[BucketStats, ...]
+
+    @property
+    def disk_bytes(self) -> int:
+        return self.pack_bytes + self.index_bytes
+
+    @property
+    def dedup_ratio(self) -> float:
+        return self.logical_bytes / self.unique_bytes if self.unique_bytes else 1.0
+
+    @property
+    def compression_ratio(self) -> float:
+        return self.unique_bytes / self.stored_bytes if self.stored_bytes else 1.0
+
+    @property
+    def total_ratio(self) -> float:
+        return self.logical_bytes / self.disk_bytes if self.disk_bytes else 1.0
+
+
+@dataclass(frozen=True)
+class GcReport:
+    dry_run: bool
+    versions_reclaimed: int
+    fragments_freed: int
+    bytes_freed: int
+    packs_compacted: int
+    packs_deleted: int
+    bytes_reclaimed_on_disk: int
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    fragments_checked: int
+    corrupt_fragments: tuple[str, ...]
+    missing_fragments: tuple[str, ...]
+    refcount_errors: int
+    orphan_fragments: int
+    repaired: bool
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.corrupt_fragments
+            or self.missing_fragments
+            or self.refcount_errors
+            or self.orphan_fragments
+        )
+
+
+# Called inside the write transaction with the object the write would
+# replace (None when absent); raise to refuse the write (If-Match etc.).
+Expectation = Callable[[ObjectInfo | None], None]

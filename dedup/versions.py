@@ -1,0 +1,145 @@
+"""Reference counting of versions and fragments (write jobs' building blocks).
+
+A version (vid) is the manifest of one PUT or one part: rows (vid, offset) ->
+(fragment, length). Invariants kept here:
+
+3. A fragment's refcount equals the number of manifest rows naming it.
+5. A version's refcount equals the number of object and part rows naming it;
+   a version being written is in ``pending`` instead. At zero it is queued in
+   ``dead`` and its rows are reclaimed after a grace period, so GETs already
+   streaming it finish (with a single writer, a new upload of the same bytes
+   cannot race the freeing of a fragment: both happen in writer order).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dedup.format import HEADER_SIZE
+from dedup.index import MANIFEST_ROW, U64, U64X2, FragmentRow, manifest_key
+from dedup.writer import NewRecord, WriteTxn
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """A fragment ready to be written: its name, raw length and stored form."""
+
+    digest: bytes
+    raw_length: int
+    codec: int
+    data: bytes | memoryview
+
+
+def note_vid(w: WriteTxn, vid: int) -> None:
+    if w.index.counter(w.txn, "next_vid") <= vid:
+        w.txn.put(b"next_vid", U64.pack(vid + 1), db=w.index.db["meta"])
+
+
+def add_fragments(w: WriteTxn, vid: int, offset: int, frags: Sequence[Fragment]) -> int:
+    """Append manifest rows for ``frags`` starting at ``offset`` in version
+    ``vid`` (pending), incref known fragments, write new ones. Returns the
+    number of raw bytes that were new to the store."""
+    idx, txn = w.index, w.txn
+    pending = idx.db["pending"]
+    vkey = U64.pack(vid)
+    if txn.get(vkey, db=pending) is None:
+        txn.put(vkey, U64.pack(time.time_ns()), db=pending)
+        note_vid(w, vid)
+    new: dict[bytes, Fragment] = {}
+    counts: dict[bytes, int] = {}
+    manifests = idx.db["manifests"]
+    for f in frags:
+        txn.put(manifest_key(vid, offset), MANIFEST_ROW.pack(f.digest, f.raw_length), db=manifests)
+        offset += f.raw_length
+        counts[f.digest] = counts.get(f.digest, 0) + 1
+    for digest, n in counts.items():
+        row = idx.fragment(txn, digest)
+        if row is not None:
+            idx.put_fragment(txn, digest, FragmentRow(row.pack, row.offset, row.stored, row.raw, row.codec, row.refcount + n))
+        else:
+            new[digest] = next(f for f in frags if f.digest == digest)
+    if not new:
+        return 0
+    records = [NewRecord(f.digest, f.codec, f.raw_length, f.data) for f in new.values()]
+    places = w.append(records)
+    new_raw = stored = 0
+    for f, (pid, pos) in zip(new.values(), places, strict=True):
+        idx.put_fragment(txn, f.digest, FragmentRow(pid, pos, len(f.data), f.raw_length, f.codec, counts[f.digest]))
+        new_raw += f.raw_length
+        stored += HEADER_SIZE + len(f.data)
+    idx.add(txn, "fragments", len(new))
+    idx.add(txn, "unique", new_raw)
+    idx.add(txn, "stored", stored)
+    return new_raw
+
+
+def incref_version(w: WriteTxn, vid: int, length: int) -> None:
+    """Take a reference on ``vid``; a pending version becomes a live one."""
+    idx, txn = w.index, w.txn
+    row = idx.version(txn, vid)
+    if row is None:
+        txn.delete(U64.pack(vid), db=idx.db["pending"])
+        idx.put_version(txn, vid, 1, length)
+    else:
+        idx.put_version(txn, vid, row[0] + 1, row[1])
+
+
+def decref_version(w: WriteTxn, vid: int) -> None:
+    """Drop a reference; at zero the version is queued for reclaiming."""
+    idx, txn = w.index, w.txn
+    row = idx.version(txn, vid)
+    if row is None:
+        return
+    refs, length = row
+    idx.put_version(txn, vid, max(0, refs - 1), length)
+    if refs <= 1:
+        txn.put(U64X2.pack(time.time_ns(), vid), b"", db=idx.db["dead"])
+
+
+def abandon_pending(w: WriteTxn, vid: int) -> None:
+    """A put or part failed: its pending version is reclaimable at once."""
+    idx, txn = w.index, w.txn
+    if txn.delete(U64.pack(vid), db=idx.db["pending"]):
+        idx.put_version(txn, vid, 0, 0)
+        txn.put(U64X2.pack(0, vid), b"", db=idx.db["dead"])
+
+
+def reclaim_rows(w: WriteTxn, vid: int, limit: int) -> tuple[int, int, int]:
+    """Delete up to ``limit`` manifest rows of ``vid`` and decref their
+    fragments, freeing those that reach zero. Returns (rows, fragments freed,
+    raw bytes freed); fewer rows than ``limit`` means the version is gone."""
+    idx, txn = w.index, w.txn
+    cur = txn.cursor(db=idx.db["manifests"])
+    prefix = U64.pack(vid)
+    rows = freed = freed_bytes = 0
+    if cur.set_range(prefix):
+        while rows < limit and cur.key()[:8] == prefix:
+            digest, _length = MANIFEST_ROW.unpack(cur.value())
+            cur.delete()
+            rows += 1
+            n, b = decref_fragment(w, digest)
+            freed += n
+            freed_bytes += b
+            if not cur.key():
+                break
+    if rows < limit:
+        txn.delete(prefix, db=idx.db["versions"])
+    return rows, freed, freed_bytes
+
+
+def decref_fragment(w: WriteTxn, digest: bytes) -> tuple[int, int]:
+    idx, txn = w.index, w.txn
+    row = idx.fragment(txn, digest)
+    if row is None:
+        return 0, 0
+    if row.refcount > 1:
+        idx.put_fragment(txn, digest, FragmentRow(row.pack, row.offset, row.stored, row.raw, row.codec, row.refcount - 1))
+        return 0, 0
+    txn.delete(digest, db=idx.db["fragments"])
+    w.release(row.pack, HEADER_SIZE + row.stored)
+    idx.add(txn, "fragments", -1)
+    idx.add(txn, "unique", -row.raw)
+    idx.add(txn, "stored", -(HEADER_SIZE + row.stored))
+    return 1, row.raw

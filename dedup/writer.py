@@ -1,0 +1,246 @@
+"""The single writer thread: every LMDB write transaction and every pack append.
+
+Jobs (functions of a :class:`WriteTxn`) are queued from the event loop. The
+thread takes every queued job at once (group commit): each runs in a nested
+transaction of one parent, so a failing job leaves no trace; then the pack is
+``fdatasync``ed and the parent committed (LMDB syncs). Only after that are the
+jobs' futures resolved: an acknowledged write is durable (invariant 1: an index
+row points only at pack bytes already on disk).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import lmdb
+
+from dedup.errors import StorageFull
+from dedup.format import HEADER_SIZE, pack_header
+from dedup.index import Index
+from dedup.packs import PackFiles, PackWriter, list_pack_ids, pack_path
+
+log = logging.getLogger("fragstore.writer")
+T = TypeVar("T")
+MAX_GROUP = 256
+
+
+@dataclass
+class NewRecord:
+    digest: bytes
+    codec: int
+    raw_length: int
+    data: bytes | memoryview
+
+
+@dataclass
+class WriteTxn:
+    """What a job sees: a nested transaction, the index and the open pack."""
+
+    txn: lmdb.Transaction
+    index: Index
+    writer: Writer
+    live_delta: dict[int, int] = field(default_factory=dict)
+    freed: list[tuple[int, int]] = field(default_factory=list)
+
+    def append(self, records: Sequence[NewRecord]) -> list[tuple[int, int]]:
+        """Append records to the open pack; return (pack id, offset) of each."""
+        return self.writer.append(self, records)
+
+    def release(self, pack_id: int, nbytes: int) -> None:
+        self.live_delta[pack_id] = self.live_delta.get(pack_id, 0) - nbytes
+
+
+@dataclass
+class _Job:
+    fn: Callable[[WriteTxn], Any]
+    loop: asyncio.AbstractEventLoop | None
+    future: asyncio.Future[Any] | None
+    done: threading.Event | None = None
+    result: Any = None
+    error: BaseException | None = None
+
+
+class Writer:
+    """Owns the writer thread, the open pack and the write transactions."""
+
+    def __init__(self, index: Index, packs_dir: Path, files: PackFiles, pack_size: int) -> None:
+        self.index = index
+        self.packs_dir = packs_dir
+        self.files = files
+        self.pack_size = pack_size
+        self.queue: queue.Queue[_Job | None] = queue.Queue()
+        self.pack = self._recover_pack()
+        self.thread = threading.Thread(target=self._run, name="fragstore-writer", daemon=True)
+        self.thread.start()
+
+    # -- submission ----------------------------------------------------------
+    async def run(self, fn: Callable[[WriteTxn], T]) -> T:
+        loop = asyncio.get_running_loop()
+        job = _Job(fn, loop, loop.create_future())
+        self.queue.put(job)
+        assert job.future is not None
+        return await job.future  # type: ignore[no-any-return]
+
+    def run_sync(self, fn: Callable[[WriteTxn], T]) -> T:
+        job = _Job(fn, None, None, threading.Event())
+        self.queue.put(job)
+        assert job.done is not None
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result  # type: ignore[no-any-return]
+
+    def depth(self) -> int:
+        return self.queue.qsize()
+
+    def stop(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        self.pack.close()
+
+    # -- packs ---------------------------------------------------------------
+    def _recover_pack(self) -> PackWriter:
+        """Open the newest pack at its committed length; remove pack files the
+        index never committed (a crash between creating and committing one)."""
+        with self.index.read() as txn:
+            known = {int.from_bytes(k, "big"): v for k, v in txn.cursor(db=self.index.db["packs"])}
+            current = max(known) if known else None
+            committed = self.index.pack(txn, current)[0] if current is not None else 0
+        for pid in list_pack_ids(self.packs_dir):
+            if pid not in known and (current is None or pid > current):
+                self.files.forget(pid)  # created after the last commit: never referenced
+                os.unlink(pack_path(self.packs_dir, pid))
+            elif pid not in known:
+                log.warning("pack %08x is not in the index; left for `check`", pid)
+        if current is None:
+            with self.index.write() as txn:
+                current = self.index.allocate(txn, "next_pack")
+                self.index.put_pack(txn, current, 0, 0, 0)
+        return PackWriter(self.packs_dir, current, committed)
+
+    def append(self, wtx: WriteTxn, records: Sequence[NewRecord]) -> list[tuple[int, int]]:
+        buffers: list[bytes | memoryview] = []
+        for r in records:
+            buffers.append(pack_header(r.codec, r.raw_length, len(r.data), r.digest))
+            buffers.append(r.data)
+        start = self.pack.append(buffers)
+        places = []
+        pos = start
+        pid = self.pack.pack_id
+        for r in records:
+            places.append((pid, pos))
+            pos += HEADER_SIZE + len(r.data)
+        wtx.live_delta[pid] = wtx.live_delta.get(pid, 0) + (pos - start)
+        return places
+
+    def seal(self, txn: lmdb.Transaction) -> None:
+        """Seal the open pack now (compaction of the open pack needs this)."""
+        self._rotate(txn)
+
+    def _rotate(self, txn: lmdb.Transaction) -> None:
+        """Seal the open pack (synced, marked read-only) and start a new one."""
+        old = self.pack
+        old.sync()
+        row = self.index.pack(txn, old.pack_id)
+        live = row[1] if row else 0
+        self.index.put_pack(txn, old.pack_id, old.end, live, 1)
+        new_id = self.index.allocate(txn, "next_pack")
+        self.index.put_pack(txn, new_id, 0, 0, 0)
+        self.pack = PackWriter(self.packs_dir, new_id, 0)
+        old.close()
+
+    # -- the thread ----------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            job = self.queue.get()
+            if job is None:
+                return
+            jobs = [job]
+            while len(jobs) < MAX_GROUP:
+                try:
+                    nxt = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self.queue.put(None)
+                    break
+                jobs.append(nxt)
+            self._commit_group(jobs)
+            for j in jobs:
+                self._resolve(j)
+
+    def _commit_group(self, jobs: list[_Job]) -> None:
+        live: dict[int, int] = {}
+        try:
+            with self.index.write() as txn:
+                for job in jobs:
+                    self._run_job(job, txn, live)
+                self.pack.sync()
+                for pid, delta in live.items():
+                    row = self.index.pack(txn, pid)
+                    if row is not None:
+                        committed = self.pack.end if pid == self.pack.pack_id else row[0]
+                        self.index.put_pack(txn, pid, committed, max(0, row[1] + delta), row[2])
+                row = self.index.pack(txn, self.pack.pack_id)
+                if row is not None and row[0] != self.pack.end:
+                    self.index.put_pack(txn, self.pack.pack_id, self.pack.end, row[1], row[2])
+        except BaseException as exc:  # the group failed to commit: nothing of it is durable
+            log.error("write group of %d jobs failed: %s", len(jobs), exc)
+            failure = _storage_error(exc)
+            for job in jobs:
+                if job.error is None:
+                    job.error = failure
+            self.pack.close()
+            self.pack = self._recover_pack()
+
+    def _run_job(self, job: _Job, txn: lmdb.Transaction, live: dict[int, int]) -> None:
+        if self.pack.end >= self.pack_size:  # rotate in the parent, between jobs
+            self._rotate(txn)
+        child = self.index.write(parent=txn)
+        wtx = WriteTxn(child, self.index, self)
+        try:
+            job.result = job.fn(wtx)
+        except BaseException as exc:
+            job.error = _storage_error(exc)
+            child.abort()
+            return
+        child.commit()
+        for pid, delta in wtx.live_delta.items():
+            live[pid] = live.get(pid, 0) + delta
+
+    @staticmethod
+    def _resolve(job: _Job) -> None:
+        if job.done is not None:
+            job.done.set()
+            return
+        assert job.loop is not None and job.future is not None
+        fut = job.future
+
+        def settle() -> None:
+            if fut.cancelled():
+                return
+            if job.error is not None:
+                fut.set_exception(job.error)
+            else:
+                fut.set_result(job.result)
+
+        job.loop.call_soon_threadsafe(settle)
+
+
+def _storage_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFull(str(exc))
+    if isinstance(exc, lmdb.MapFullError):
+        return StorageFull("index map full")
+    if isinstance(exc, lmdb.Error) and "No space left" in str(exc):
+        return StorageFull(str(exc))
+    return exc
