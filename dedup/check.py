@@ -19,7 +19,8 @@ import blake3
 
 from dedup.codecs import decode
 from dedup.format import HEADER_SIZE, unpack_header
-from dedup.index import MANIFEST_ROW, SEGMENT, U64, FragmentRow, Index, ObjectRow
+from dedup.index import SEGMENT, U64, FragmentRow, Index, ObjectRow, manifest_entries
+from dedup.keys import every_row
 from dedup.packs import PackFiles
 from dedup.types import CheckReport
 from dedup.versions import decref_fragment
@@ -29,10 +30,11 @@ from dedup.writer import WriteTxn
 def count_references(index: Index, txn: object) -> tuple[Counter[bytes], Counter[int]]:
     frag_refs: Counter[bytes] = Counter()
     for _key, value in txn.cursor(db=index.db["manifests"]):  # type: ignore[attr-defined]
-        frag_refs[MANIFEST_ROW.unpack(value)[0]] += 1
+        for digest, _length in manifest_entries(value):
+            frag_refs[digest] += 1
     vid_refs: Counter[int] = Counter()
-    for _key, value in txn.cursor(db=index.db["objects"]):  # type: ignore[attr-defined]
-        for vid, _ in ObjectRow.decode(None, value).segments:
+    for _bid, raw, value in every_row(txn, index.db["objects"]):  # type: ignore[arg-type]
+        for vid, _ in ObjectRow.decode(raw.decode(), value).segments:
             vid_refs[vid] += 1
     for _key, value in txn.cursor(db=index.db["parts"]):  # type: ignore[attr-defined]
         vid_refs[int(json.loads(value)["v"])] += 1

@@ -20,6 +20,7 @@ never knows status codes.
     +-- InvalidRange
     +-- StorageFull                  (ENOSPC while writing; nothing was published)
     +-- CorruptFragment              (a fragment failed its hash check on read)
+    +-- DataDirLocked                (another process has the data directory open)
 """
 
 from __future__ import annotations
@@ -92,4 +93,8 @@ class StorageFull(EngineError):
 
 
 class CorruptFragment(EngineError):
+    pass
+
+
+class DataDirLocked(EngineError):
     pass

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dedup.format import HEADER_SIZE, RecordHeader
-from dedup.index import MANIFEST_ROW, PACK, U32, U64, U64X2, FragmentRow, Index
+from dedup.index import PACK, U32, U64, U64X2, FragmentRow, Index, manifest_entries
 from dedup.packs import PackFiles, pack_path, scan_records
 from dedup.types import GcReport
 from dedup.versions import reclaim_rows
@@ -50,8 +50,9 @@ def due_versions(index: Index, cutoff_ns: int) -> list[tuple[bytes, int]]:
         return out
 
 
-def simulate_reclaim(index: Index, vids: list[int]) -> tuple[int, int]:
-    """(fragments, raw bytes) that reclaiming ``vids`` would free."""
+def simulate_reclaim(index: Index, vids: list[int]) -> tuple[int, int, dict[int, int]]:
+    """(fragments, raw bytes, pack bytes freed per pack) that reclaiming
+    ``vids`` would free."""
     drops: Counter[bytes] = Counter()
     with index.read() as txn:
         cur = txn.cursor(db=index.db["manifests"])
@@ -61,21 +62,29 @@ def simulate_reclaim(index: Index, vids: list[int]) -> tuple[int, int]:
                 for key, value in cur:
                     if key[:8] != prefix:
                         break
-                    drops[MANIFEST_ROW.unpack(value)[0]] += 1
+                    for digest, _length in manifest_entries(value):
+                        drops[digest] += 1
         freed = freed_bytes = 0
+        per_pack: dict[int, int] = {}
         for digest, n in drops.items():
             row = index.fragment(txn, digest)
             if row is not None and row.refcount <= n:
                 freed += 1
                 freed_bytes += row.raw
-    return freed, freed_bytes
+                per_pack[row.pack] = per_pack.get(row.pack, 0) + HEADER_SIZE + row.stored
+    return freed, freed_bytes, per_pack
 
 
-def plan_compaction(index: Index, open_pack: int, threshold: float) -> list[PackPlan]:
+def plan_compaction(
+    index: Index, open_pack: int, threshold: float, freed: dict[int, int] | None = None
+) -> list[PackPlan]:
+    """Packs whose live share is below ``threshold`` (after ``freed`` bytes
+    per pack, for a dry run that has not reclaimed them yet)."""
     with index.read() as txn:
         plans = []
         for key, value in txn.cursor(db=index.db["packs"]):
             committed, live, state = PACK.unpack(value)
+            live = max(0, live - (freed or {}).get(U32.unpack(key)[0], 0))
             if state == RETIRED or committed == 0:
                 continue
             if live < committed * threshold:
@@ -121,10 +130,14 @@ def _seal(w: WriteTxn) -> None:
 
 
 async def compact(writer: Writer, files: PackFiles, packs_dir: Path, plan: PackPlan) -> int:
-    """Execute one pack's plan; returns the bytes its file occupied."""
-    if plan.is_open:
-        await writer.run(_seal)
-    if plan.live:
+    """Execute one (sealed) pack's plan; returns the bytes its file occupied.
+    Whether anything is still live is read now, not from the plan: earlier
+    compactions may have moved records around since it was made."""
+    with writer.index.read() as txn:
+        row = writer.index.pack(txn, plan.pack_id)
+    if row is None or row[2] == RETIRED:
+        return 0
+    if row[1]:
         records = scan_records(pack_path(packs_dir, plan.pack_id))
         while batch := await asyncio.to_thread(_take, records, MOVE_BYTES):
             await writer.run(lambda w, b=batch: _move(w, plan.pack_id, b))  # type: ignore[misc]
@@ -171,8 +184,8 @@ async def collect(
     cutoff = time.time_ns() - int(grace_seconds * 1e9)
     due = due_versions(writer.index, cutoff)
     if dry_run:
-        freed, freed_bytes = await asyncio.to_thread(simulate_reclaim, writer.index, [v for _, v in due])
-        plans = plan_compaction(writer.index, writer.pack.pack_id, threshold)
+        freed, freed_bytes, per_pack = await asyncio.to_thread(simulate_reclaim, writer.index, [v for _, v in due])
+        plans = plan_compaction(writer.index, writer.pack.pack_id, threshold, per_pack)
         return GcReport(True, len(due), freed, freed_bytes, sum(1 for p in plans if p.live),
                         sum(1 for p in plans if not p.live), sum(p.committed - p.live for p in plans))
     freed = freed_bytes = 0
@@ -181,6 +194,9 @@ async def collect(
         freed += f
         freed_bytes += b
     plans = plan_compaction(writer.index, writer.pack.pack_id, threshold)
+    if any(p.is_open for p in plans):  # seal it first, so moved records never land in it
+        await writer.run(_seal)
+        plans = plan_compaction(writer.index, writer.pack.pack_id, threshold)
     on_disk = 0
     for plan in plans:
         on_disk += await compact(writer, files, packs_dir, plan)

@@ -5,21 +5,18 @@ Tables (named sub-databases; integers big-endian so byte order is numeric order)
     meta       name -> value          counters and id allocators
     buckets    name -> JSON           {id, owner, created}
     bstats     bucket id(4) -> objects(8) logical bytes(8)
-    objects    bucket id(4) + keyform -> object row (see ObjectRow)
+    objects    bucket id(4) + key -> object row (ObjectRow; long keys: dedup/keys.py)
     versions   vid(8) -> refcount(4) length(8)
     pending    vid(8) -> created(8 ns)       versions being written, not yet referenced
     dead       time(8 ns) + vid(8) -> ""     versions at refcount 0, reclaimed after a grace period
-    manifests  vid(8) + offset(8) -> fragment hash(32) raw length(4)
+    manifests  vid(8) + offset(8) -> up to 48 x (fragment hash(32) raw length(4)),
+                                      the consecutive fragments from that offset
     fragments  hash(32) -> pack(4) offset(8) stored(4) raw(4) codec(1) refcount(4)
     packs      pack id(4) -> committed length(8) live bytes(8) sealed(1)
     uploads    upload id -> JSON          {bucket, bid, key, initiated, meta}
     parts      upload id + "/" + part number(4) -> JSON {vid, size, etag, t, c}
 
-A keyform is the key's UTF-8 bytes, so a cursor walk is S3 list order. LMDB
-keys hold at most 511 bytes: keys over 500 bytes are stored as their first 469
-bytes plus their BLAKE3 (501 bytes, a length no plain keyform has) with the
-full key in the row; such keys sort correctly except among themselves when
-their first 469 bytes are equal.
+Keys are UTF-8 bytes, so a cursor walk is S3 list order.
 """
 
 from __future__ import annotations
@@ -28,11 +25,15 @@ import json
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import blake3
 import lmdb
 
 from dedup.types import ObjectMeta
+
+# lmdb's stubs type every value as bytes | memoryview; transactions here are
+# opened with buffers=False, so values are bytes. Untyped on purpose.
+Txn = Any
 
 U32 = struct.Struct(">I")
 U64 = struct.Struct(">Q")
@@ -40,12 +41,11 @@ U64X2 = struct.Struct(">QQ")
 FRAGMENT = struct.Struct(">IQIIBI")
 VERSION = struct.Struct(">IQ")
 PACK = struct.Struct(">QQB")
-MANIFEST_ROW = struct.Struct(">32sI")
+MANIFEST_ENTRY = struct.Struct(">32sI")
+ROW_ENTRIES = 48  # entries per manifest row: ~1.7 KB, kept inline in a leaf page
 OBJECT_HEAD = struct.Struct(">QdI")
 SEGMENT = struct.Struct(">QQ")
 
-LONG_KEY = 500
-LONG_PREFIX = 469
 
 TABLES = (
     "meta", "buckets", "bstats", "objects", "versions", "pending", "dead",
@@ -53,14 +53,17 @@ TABLES = (
 )
 
 
-def keyform(raw_key: bytes) -> bytes:
-    if len(raw_key) <= LONG_KEY:
-        return raw_key
-    return raw_key[:LONG_PREFIX] + blake3.blake3(raw_key).digest()
-
-
 def manifest_key(vid: int, offset: int) -> bytes:
     return U64X2.pack(vid, offset)
+
+
+def manifest_entries(value: bytes) -> list[tuple[bytes, int]]:
+    """The (fragment hash, raw length) entries of one manifest row, in order."""
+    return list(MANIFEST_ENTRY.iter_unpack(value))  # type: ignore[arg-type]
+
+
+def manifest_value(entries: list[tuple[bytes, int]]) -> bytes:
+    return b"".join(MANIFEST_ENTRY.pack(d, n) for d, n in entries)
 
 
 @dataclass(frozen=True)
@@ -94,9 +97,6 @@ class ObjectRow:
 
     def encode(self) -> bytes:
         doc = self.meta.to_json()
-        raw_key = self.key.encode()
-        if len(raw_key) > LONG_KEY:
-            doc["k"] = self.key
         etag = self.etag.encode()
         return b"".join(
             [
@@ -121,21 +121,14 @@ class ObjectRow:
         return size, mtime, etag
 
     @classmethod
-    def decode(cls, key: str | None, buf: bytes) -> ObjectRow:
+    def decode(cls, key: str, buf: bytes) -> ObjectRow:
         size, mtime, etag, pos = cls._etag_at(buf)
         _, _, nseg = OBJECT_HEAD.unpack_from(buf)
         segs = tuple(
             SEGMENT.unpack_from(buf, OBJECT_HEAD.size + SEGMENT.size * i) for i in range(nseg)
         )
         doc = json.loads(buf[pos:])
-        return cls(doc.get("k", key), size, mtime, segs, etag, ObjectMeta.from_json(doc))
-
-
-def full_key(kf: bytes, value: bytes) -> str:
-    """The object key of a row, reading the row only for long keys."""
-    if len(kf) <= LONG_KEY:
-        return kf.decode()
-    return str(ObjectRow.decode(None, value).key)
+        return cls(key, size, mtime, segs, etag, ObjectMeta.from_json(doc))
 
 
 class Index:
@@ -149,62 +142,62 @@ class Index:
         )
         self.db = {name: self.env.open_db(name.encode()) for name in TABLES}
 
-    def read(self) -> lmdb.Transaction:
+    def read(self) -> Txn:
         return self.env.begin(buffers=False)
 
-    def write(self, parent: lmdb.Transaction | None = None) -> lmdb.Transaction:
+    def write(self, parent: Txn | None = None) -> Txn:
         return self.env.begin(write=True, parent=parent)
 
     def close(self) -> None:
         self.env.close()
 
     # counters ---------------------------------------------------------------
-    def counter(self, txn: lmdb.Transaction, name: str) -> int:
+    def counter(self, txn: Txn, name: str) -> int:
         raw = txn.get(name.encode(), db=self.db["meta"])
         return U64.unpack(raw)[0] if raw else 0
 
-    def add(self, txn: lmdb.Transaction, name: str, delta: int) -> None:
+    def add(self, txn: Txn, name: str, delta: int) -> None:
         if delta:
             value = max(0, self.counter(txn, name) + delta)
             txn.put(name.encode(), U64.pack(value), db=self.db["meta"])
 
-    def allocate(self, txn: lmdb.Transaction, name: str) -> int:
+    def allocate(self, txn: Txn, name: str) -> int:
         value = self.counter(txn, name) + 1
         txn.put(name.encode(), U64.pack(value), db=self.db["meta"])
         return value
 
     # rows -------------------------------------------------------------------
-    def fragment(self, txn: lmdb.Transaction, digest: bytes) -> FragmentRow | None:
+    def fragment(self, txn: Txn, digest: bytes) -> FragmentRow | None:
         raw = txn.get(digest, db=self.db["fragments"])
         return FragmentRow.decode(raw) if raw else None
 
-    def put_fragment(self, txn: lmdb.Transaction, digest: bytes, row: FragmentRow) -> None:
+    def put_fragment(self, txn: Txn, digest: bytes, row: FragmentRow) -> None:
         txn.put(digest, row.encode(), db=self.db["fragments"])
 
-    def version(self, txn: lmdb.Transaction, vid: int) -> tuple[int, int] | None:
+    def version(self, txn: Txn, vid: int) -> tuple[int, int] | None:
         raw = txn.get(U64.pack(vid), db=self.db["versions"])
         return VERSION.unpack(raw) if raw else None  # type: ignore[return-value]
 
-    def put_version(self, txn: lmdb.Transaction, vid: int, refcount: int, length: int) -> None:
+    def put_version(self, txn: Txn, vid: int, refcount: int, length: int) -> None:
         txn.put(U64.pack(vid), VERSION.pack(refcount, length), db=self.db["versions"])
 
-    def pack(self, txn: lmdb.Transaction, pack_id: int) -> tuple[int, int, int] | None:
+    def pack(self, txn: Txn, pack_id: int) -> tuple[int, int, int] | None:
         raw = txn.get(U32.pack(pack_id), db=self.db["packs"])
         return PACK.unpack(raw) if raw else None  # type: ignore[return-value]
 
-    def put_pack(self, txn: lmdb.Transaction, pack_id: int, committed: int, live: int, sealed: int) -> None:
+    def put_pack(self, txn: Txn, pack_id: int, committed: int, live: int, sealed: int) -> None:
         txn.put(U32.pack(pack_id), PACK.pack(committed, live, sealed), db=self.db["packs"])
 
-    def add_live(self, txn: lmdb.Transaction, pack_id: int, delta: int) -> None:
+    def add_live(self, txn: Txn, pack_id: int, delta: int) -> None:
         row = self.pack(txn, pack_id)
         if row is not None:
             self.put_pack(txn, pack_id, row[0], max(0, row[1] + delta), row[2])
 
-    def bucket(self, txn: lmdb.Transaction, name: str) -> dict | None:
+    def bucket(self, txn: Txn, name: str) -> dict | None:
         raw = txn.get(name.encode(), db=self.db["buckets"])
         return json.loads(raw) if raw else None
 
-    def add_bucket_stats(self, txn: lmdb.Transaction, bid: int, objects: int, logical: int) -> None:
+    def add_bucket_stats(self, txn: Txn, bid: int, objects: int, logical: int) -> None:
         key = U32.pack(bid)
         raw = txn.get(key, db=self.db["bstats"])
         n, size = U64X2.unpack(raw) if raw else (0, 0)

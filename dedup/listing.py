@@ -1,15 +1,14 @@
-"""ListObjects over the ``objects`` table: a cursor walk in S3 key order.
+"""ListObjects over the ``objects`` table: a walk in S3 key order.
 
 Only rows under the bucket and prefix are visited; with a delimiter, a common
-prefix is reported once and the cursor jumps past every key under it (a seek,
+prefix is reported once and the walk jumps past every key under it (a seek,
 not a scan). Object manifests are never opened.
 """
 
 from __future__ import annotations
 
-import lmdb
-
-from dedup.index import U32, ObjectRow, full_key, keyform
+from dedup.index import ObjectRow, Txn
+from dedup.keys import scan
 from dedup.types import ListEntry, ListPage
 
 
@@ -21,51 +20,39 @@ def successor(prefix: bytes) -> bytes:
     return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
-def _start_key(base: bytes, prefix: str, delimiter: str, after: str) -> bytes:
-    start = base + prefix.encode()
+def _start(prefix: bytes, delimiter: bytes, after: bytes) -> bytes:
     if not after:
-        return start
-    after_key = base + keyform(after.encode()) + b"\x00"
+        return prefix
+    start = after + b"\x00"  # the smallest key greater than ``after``
     if delimiter and after.startswith(prefix):
-        rest = after[len(prefix):]
-        i = rest.find(delimiter)
-        if i >= 0:  # after a common prefix: skip everything under it
-            after_key = max(after_key, successor(base + (prefix + rest[: i + len(delimiter)]).encode()))
-    return max(start, after_key)
+        i = after.find(delimiter, len(prefix))
+        if i >= 0:  # after a common prefix: skip every key under it
+            start = max(start, successor(after[: i + len(delimiter)]))
+    return max(prefix, start)
 
 
 def list_page(
-    txn: lmdb.Transaction, db: object, bid: int, prefix: str, delimiter: str, after: str, max_keys: int
+    txn: Txn, db: object, bid: int, prefix: str, delimiter: str, after: str, max_keys: int
 ) -> ListPage:
-    base = U32.pack(bid)
-    pfx = base + prefix.encode()
-    cur = txn.cursor(db=db)
+    pfx, delim = prefix.encode(), delimiter.encode()
     entries: list[ListEntry] = []
     prefixes: list[str] = []
     last: str | None = None
-    if not cur.set_range(_start_key(base, prefix, delimiter, after)):
-        return ListPage((), (), False, None)
-    while cur.key().startswith(pfx):
+    rows = scan(txn, db, bid, _start(pfx, delim, after.encode()))
+    while (item := next(rows, None)) is not None:
+        raw, value = item
+        if not raw.startswith(pfx):
+            break
         if len(entries) + len(prefixes) >= max_keys:
             return ListPage(tuple(entries), tuple(prefixes), max_keys > 0, last)
-        kf, value = cur.key(), cur.value()
-        key = full_key(kf[4:], value)
-        if key <= after:  # long keys sort by hash among equal prefixes
-            if not cur.next():
-                break
+        i = raw.find(delim, len(pfx)) if delim else -1
+        if i >= 0:
+            common = raw[: i + len(delim)]
+            last = common.decode()
+            prefixes.append(last)
+            rows = scan(txn, db, bid, successor(common))
             continue
-        if delimiter:
-            i = key.find(delimiter, len(prefix))
-            if i >= 0:
-                common = key[: i + len(delimiter)]
-                prefixes.append(common)
-                last = common
-                if not cur.set_range(successor(base + common.encode())):
-                    break
-                continue
         size, mtime, etag = ObjectRow.decode_brief(value)
-        entries.append(ListEntry(key, size, etag, mtime))
-        last = key
-        if not cur.next():
-            break
+        last = raw.decode()
+        entries.append(ListEntry(last, size, etag, mtime))
     return ListPage(tuple(entries), tuple(prefixes), False, last)

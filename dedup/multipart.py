@@ -14,10 +14,8 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 
-import lmdb
-
 from dedup import errors
-from dedup.index import U32, Index, ObjectRow
+from dedup.index import U32, Index, ObjectRow, Txn
 from dedup.objects import bucket_id, publish
 from dedup.types import (
     Expectation,
@@ -46,7 +44,7 @@ def upload_info(upload_id: str, doc: Mapping[str, object]) -> UploadInfo:
     )
 
 
-def load_upload(txn: lmdb.Transaction, index: Index, bucket: str, key: str, upload_id: str) -> dict:
+def load_upload(txn: Txn, index: Index, bucket: str, key: str, upload_id: str) -> dict:
     raw = txn.get(upload_id.encode(), db=index.db["uploads"]) if upload_id else None
     doc = json.loads(raw) if raw else None
     if doc is None or doc["bucket"] != bucket or doc["key"] != key:
@@ -54,7 +52,7 @@ def load_upload(txn: lmdb.Transaction, index: Index, bucket: str, key: str, uplo
     return doc  # type: ignore[no-any-return]
 
 
-def part_rows(txn: lmdb.Transaction, index: Index, upload_id: str, after: int = 0) -> list[tuple[int, dict]]:
+def part_rows(txn: Txn, index: Index, upload_id: str, after: int = 0) -> list[tuple[int, dict]]:
     prefix = upload_id.encode() + b"/"
     cur = txn.cursor(db=index.db["parts"])
     out = []
@@ -68,7 +66,8 @@ def part_rows(txn: lmdb.Transaction, index: Index, upload_id: str, after: int = 
 
 def create(w: WriteTxn, bucket: str, key: str, meta: ObjectMeta) -> UploadInfo:
     bucket_id(w, bucket)
-    upload_id = secrets.token_urlsafe(24)
+    # time-ordered ids: sorting a key's uploads by id is sorting them by initiation
+    upload_id = f"{time.time_ns():016x}" + secrets.token_urlsafe(18)
     doc = {"bucket": bucket, "key": key, "t": time.time(), "m": meta.to_json()}
     w.txn.put(upload_id.encode(), json.dumps(doc).encode(), db=w.index.db["uploads"])
     return upload_info(upload_id, doc)
@@ -143,7 +142,7 @@ def complete(
     return info
 
 
-def list_parts(txn: lmdb.Transaction, index: Index, bucket: str, key: str, upload_id: str,
+def list_parts(txn: Txn, index: Index, bucket: str, key: str, upload_id: str,
                marker: int, max_parts: int) -> PartsPage:
     doc = load_upload(txn, index, bucket, key, upload_id)
     rows = part_rows(txn, index, upload_id, marker)
@@ -152,17 +151,17 @@ def list_parts(txn: lmdb.Transaction, index: Index, bucket: str, key: str, uploa
     return PartsPage(upload_info(upload_id, doc), tuple(page), truncated, page[-1].part_number if page else 0)
 
 
-def list_uploads(txn: lmdb.Transaction, index: Index, bucket: str, prefix: str, delimiter: str,
+def list_uploads(txn: Txn, index: Index, bucket: str, prefix: str, delimiter: str,
                  key_marker: str, upload_id_marker: str, max_uploads: int) -> UploadsPage:
     found = sorted(
         (upload_info(k.decode(), d) for k, d in ((k, json.loads(v)) for k, v in txn.cursor(db=index.db["uploads"]))
          if d["bucket"] == bucket and str(d["key"]).startswith(prefix)),
-        key=lambda u: (u.key.encode(), u.initiated, u.upload_id),
+        key=lambda u: (u.key.encode(), u.upload_id),
     )
     out: list[UploadInfo] = []
     prefixes: list[str] = []
     for u in found:
-        if key_marker and (u.key < key_marker or (u.key == key_marker and (not upload_id_marker or u.upload_id <= upload_id_marker))):
+        if key_marker and (u.key.encode() < key_marker.encode() or (u.key == key_marker and (not upload_id_marker or u.upload_id <= upload_id_marker))):
             continue
         if delimiter and (i := u.key.find(delimiter, len(prefix))) >= 0:
             common = u.key[: i + len(delimiter)]

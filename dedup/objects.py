@@ -8,8 +8,8 @@ import json
 import time
 from collections.abc import Callable, Sequence
 
-from dedup import errors
-from dedup.index import U32, ObjectRow, full_key, keyform
+from dedup import errors, keys
+from dedup.index import U32, ObjectRow
 from dedup.names import encode_key
 from dedup.types import BucketInfo, Expectation, ObjectInfo
 from dedup.versions import decref_version, incref_version
@@ -30,16 +30,9 @@ def bucket_id(w: WriteTxn, bucket: str) -> int:
     return int(doc["id"])
 
 
-def object_key(bid: int, key: str) -> bytes:
-    return U32.pack(bid) + keyform(encode_key(key))
-
-
-def load_row(w: WriteTxn, okey: bytes, key: str) -> ObjectRow | None:
-    raw = w.txn.get(okey, db=w.index.db["objects"])
-    if raw is None:
-        return None
-    row = ObjectRow.decode(key, raw)
-    return row if row.key == key else None
+def load_row(w: WriteTxn, bid: int, key: str) -> ObjectRow | None:
+    raw = keys.get(w.txn, w.index.db["objects"], bid, encode_key(key))
+    return ObjectRow.decode(key, raw) if raw is not None else None
 
 
 def create_bucket(w: WriteTxn, name: str, owner: str) -> BucketInfo:
@@ -56,14 +49,14 @@ def create_bucket(w: WriteTxn, name: str, owner: str) -> BucketInfo:
 
 
 def delete_bucket(w: WriteTxn, name: str, abort_uploads: Callable[[WriteTxn, str], None]) -> None:
+    """Refuse while objects remain; open multipart uploads are aborted with
+    the bucket, as AWS does."""
     bid = bucket_id(w, name)
-    prefix = U32.pack(bid)
-    cur = w.txn.cursor(db=w.index.db["objects"])
-    if cur.set_range(prefix) and cur.key().startswith(prefix):
+    if not keys.bucket_is_empty(w.txn, w.index.db["objects"], bid):
         raise errors.BucketNotEmpty(name)
     abort_uploads(w, name)
     w.txn.delete(name.encode(), db=w.index.db["buckets"])
-    w.txn.delete(prefix, db=w.index.db["bstats"])
+    w.txn.delete(U32.pack(bid), db=w.index.db["bstats"])
 
 
 def publish(
@@ -72,14 +65,13 @@ def publish(
     """Point ``bucket/key`` at ``row``: take a reference on each of its
     versions (pending ones become live), release the replaced object's."""
     bid = bucket_id(w, bucket)
-    okey = object_key(bid, row.key)
-    old = load_row(w, okey, row.key)
+    old = load_row(w, bid, row.key)
     if expect is not None:
         expect(object_info(bucket, old) if old else None)
     if take_refs:
         for vid, length in row.segments:
             incref_version(w, vid, length)
-    w.txn.put(okey, row.encode(), db=w.index.db["objects"])
+    keys.put(w.txn, w.index.db["objects"], bid, row.key.encode(), row.encode())
     if old is not None:
         for vid, _ in old.segments:
             decref_version(w, vid)
@@ -87,20 +79,18 @@ def publish(
     return object_info(bucket, row)
 
 
-def delete_objects(w: WriteTxn, bucket: str, keys: Sequence[str]) -> list[tuple[str, bool]]:
+def delete_objects(w: WriteTxn, bucket: str, names: Sequence[str]) -> list[tuple[str, bool]]:
     bid = bucket_id(w, bucket)
     out = []
-    for key in keys:
+    for key in names:
         try:
-            okey = object_key(bid, key)
+            old = load_row(w, bid, key)
         except errors.InvalidObjectKey:
-            out.append((key, False))
-            continue
-        old = load_row(w, okey, key)
+            old = None
         if old is None:
             out.append((key, False))
             continue
-        w.txn.delete(okey, db=w.index.db["objects"])
+        keys.delete(w.txn, w.index.db["objects"], bid, key.encode())
         for vid, _ in old.segments:
             decref_version(w, vid)
         w.index.add_bucket_stats(w.txn, bid, -1, -old.size)
@@ -117,23 +107,10 @@ def copy_object(
     expect: Expectation | None,
 ) -> ObjectInfo:
     """Zero-copy: the new key names the same versions (refcounts taken)."""
-    src_row = load_row(w, object_key(bucket_id(w, src[0]), src[1]), src[1])
+    src_row = load_row(w, bucket_id(w, src[0]), src[1])
     if src_row is None:
         raise errors.NoSuchKey(src[1])
     if expect_source is not None:
         expect_source(object_info(src[0], src_row))
     new_row = meta_row(src_row)
     return publish(w, dst[0], new_row, expect)
-
-
-def list_bucket_keys(w: WriteTxn, bid: int) -> list[str]:
-    """Every key of a bucket (used by tests and repair tools, not by LIST)."""
-    prefix = U32.pack(bid)
-    cur = w.txn.cursor(db=w.index.db["objects"])
-    keys = []
-    if cur.set_range(prefix):
-        for k, v in cur:
-            if not k.startswith(prefix):
-                break
-            keys.append(full_key(k[4:], v))
-    return keys

@@ -87,14 +87,14 @@ class PackWriter:
 class _Handle:
     """An open read descriptor, closed when the last user lets go of it."""
 
+    fd = -1
+
     def __init__(self, path: Path) -> None:
         self.fd = os.open(path, os.O_RDONLY)
 
     def __del__(self) -> None:
-        try:
+        if self.fd >= 0:
             os.close(self.fd)
-        except OSError:
-            pass
 
 
 class PackFiles:

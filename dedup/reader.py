@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import blake3
-import lmdb
 
 from dedup.codecs import decode
 from dedup.errors import CorruptFragment
 from dedup.format import HEADER_SIZE
-from dedup.index import MANIFEST_ROW, U64X2, FragmentRow, Index
+from dedup.index import U64X2, FragmentRow, Index, manifest_entries
 from dedup.packs import PackFiles
 from dedup.types import ObjectInfo
 
@@ -60,10 +60,8 @@ def plan_pieces(segments: tuple[tuple[int, int], ...], start: int, length: int) 
 
 
 class ObjectReader:
-    """The bytes [start, start+length) of one object, as an async iterator.
-
-    Each chunk handed out stays valid until the iteration is resumed (buffers
-    are reused); a consumer that keeps chunks must copy them."""
+    """The bytes [start, start+length) of one object, as an async iterator of
+    memoryviews, each over a buffer of its own (a transport may keep it)."""
 
     def __init__(self, index: Index, files: PackFiles, info: ObjectInfo,
                  segments: tuple[tuple[int, int], ...], start: int, length: int) -> None:
@@ -76,16 +74,14 @@ class ObjectReader:
         self._pieces = plan_pieces(segments, start, length)
         self._piece = 0
         self._pos = self._pieces[0].start if self._pieces else 0
-        self._out = [bytearray(), bytearray()]
         self._read = bytearray()
-        self._turn = 0
         self._next: asyncio.Future[memoryview | None] | None = None
 
     async def prime(self) -> None:
         """Load the first batch now, so that a damaged fragment or a missing
         pack is an error before the response starts."""
         if self._next is None:
-            self._next = asyncio.ensure_future(asyncio.to_thread(self._load, self._take_buffer()))
+            self._next = asyncio.ensure_future(asyncio.to_thread(self._load))
             await asyncio.shield(self._next)
 
     def __aiter__(self) -> AsyncIterator[memoryview]:
@@ -98,7 +94,7 @@ class ObjectReader:
             if chunk is None:
                 self._next = None
                 return
-            self._next = asyncio.ensure_future(asyncio.to_thread(self._load, self._take_buffer()))
+            self._next = asyncio.ensure_future(asyncio.to_thread(self._load))
             yield chunk
 
     async def aclose(self) -> None:
@@ -109,19 +105,12 @@ class ObjectReader:
                 pass
             self._next = None
 
-    def _take_buffer(self) -> bytearray:
-        self._turn ^= 1
-        return self._out[self._turn]
-
     # -- worker-thread side ---------------------------------------------------
-    def _load(self, out: bytearray) -> memoryview | None:
+    def _load(self) -> memoryview | None:
         frags = self._next_fragments()
         if not frags:
             return None
-        total = sum(f.raw for f in frags)
-        if len(out) < total:
-            out.extend(bytes(total - len(out)))
-        view = memoryview(out)
+        view = memoryview(bytearray(sum(f.raw for f in frags)))
         try:
             filled = self._copy(frags, view)
         except OSError:  # a pack was compacted away under us: look again, once
@@ -150,16 +139,18 @@ class ObjectReader:
                     vid, off = U64X2.unpack(key)
                     if vid != piece.vid or off >= piece.end:
                         break
-                    digest, raw = MANIFEST_ROW.unpack(value)
-                    loc = txn.get(digest, db=fragments)
-                    if loc is None:
-                        raise CorruptFragment(f"fragment {digest.hex()} is missing")
-                    row = FragmentRow.decode(loc)
-                    lo, hi = max(piece.start, off), min(piece.end, off + raw)
-                    out.append(_Frag(lo - off, hi - lo, digest, row.pack, row.offset, row.stored, row.codec))
-                    size += hi - lo
-                    self._pos = off + raw
-                    if size >= BATCH:
+                    for digest, raw in manifest_entries(value):
+                        if off + raw > self._pos and off < piece.end:
+                            loc = txn.get(digest, db=fragments)
+                            if loc is None:
+                                raise CorruptFragment(f"fragment {digest.hex()} is missing")
+                            row = FragmentRow.decode(loc)
+                            lo, hi = max(piece.start, off, self._pos), min(piece.end, off + raw)
+                            out.append(_Frag(lo - off, hi - lo, digest, row.pack, row.offset, row.stored, row.codec))
+                            size += hi - lo
+                            self._pos = off + raw
+                        off += raw
+                    if size >= BATCH or self._pos >= piece.end:
                         break
                 if self._pos >= piece.end:
                     self._piece += 1
@@ -181,8 +172,8 @@ class ObjectReader:
     def _read_run(self, run: list[_Frag], out: memoryview, filled: int) -> int:
         first, last = run[0], run[-1]
         span = last.pos + HEADER_SIZE + last.stored - first.pos
-        if len(self._read) < span:
-            self._read.extend(bytes(span - len(self._read)))
+        if len(self._read) < span:  # the scratch buffer grows, never exported
+            self._read = bytearray(max(span, 2 * len(self._read)))
         data = memoryview(self._read)[:span]
         self._files.readinto(first.pack, first.pos, data)
         for f in run:
@@ -196,8 +187,8 @@ class ObjectReader:
         return filled
 
 
-def _seek(cur: lmdb.Cursor, vid: int, pos: int) -> None:
-    """Put ``cur`` on the manifest row of ``vid`` that covers offset ``pos``."""
+def _seek(cur: Any, vid: int, pos: int) -> None:
+    """Put ``cur`` on the manifest row of ``vid`` whose entries cover ``pos``."""
     found = cur.set_range(U64X2.pack(vid, pos))
     if found:
         key_vid, key_off = U64X2.unpack(cur.key())

@@ -11,7 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from dedup.index import MANIFEST_ROW, U32, U64, U64X2, Index, ObjectRow
+from dedup.index import U32, U64, U64X2, Index, ObjectRow, manifest_entries
+from dedup.keys import scan
 from dedup.packs import list_pack_ids, pack_path
 from dedup.types import BucketStats, StoreStats
 
@@ -19,25 +20,19 @@ from dedup.types import BucketStats, StoreStats
 def _unique_bytes(index: Index, txn: object, bid: int) -> int:
     seen: set[bytes] = set()
     total = 0
-    prefix = U32.pack(bid)
-    objects = txn.cursor(db=index.db["objects"])  # type: ignore[attr-defined]
     manifests = txn.cursor(db=index.db["manifests"])  # type: ignore[attr-defined]
-    if not objects.set_range(prefix):
-        return 0
-    for key, value in objects:
-        if not key.startswith(prefix):
-            break
-        for vid, _ in ObjectRow.decode(None, value).segments:
+    for raw, value in scan(txn, index.db["objects"], bid):  # type: ignore[arg-type]
+        for vid, _ in ObjectRow.decode(raw.decode(), value).segments:
             vkey = U64.pack(vid)
             if not manifests.set_range(vkey):
                 continue
             for mkey, mval in manifests:
                 if mkey[:8] != vkey:
                     break
-                digest, raw = MANIFEST_ROW.unpack(mval)
-                if digest not in seen:
-                    seen.add(digest)
-                    total += raw
+                for digest, length in manifest_entries(mval):
+                    if digest not in seen:
+                        seen.add(digest)
+                        total += length
     return total
 
 

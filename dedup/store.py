@@ -19,14 +19,17 @@ retired packs' files are removed, tmp/ is cleared and stale uploads aborted.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import itertools
+import os
 import shutil
 import time
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from pathlib import Path
 
-from dedup import errors, gc, multipart, objects
-from dedup.check import repair, run_check
+from dedup import errors, gc, keys, multipart, objects
+from dedup.check import repair as repair_refcounts
+from dedup.check import run_check
 from dedup.chunking import ChunkerParams
 from dedup.format import read_format, write_format
 from dedup.index import U64, Index, ObjectRow
@@ -60,8 +63,9 @@ from dedup.writer import Writer, WriteTxn
 class Store:
     """One data directory. Open with ``await Store.open(path)``."""
 
-    def __init__(self, path: Path, config: StoreConfig, params: ChunkerParams) -> None:
+    def __init__(self, path: Path, config: StoreConfig, params: ChunkerParams, lock_fd: int) -> None:
         self.path = path
+        self._lock_fd = lock_fd
         self.config = config
         self.params = params
         self.packs_dir = path / "packs"
@@ -77,6 +81,8 @@ class Store:
     async def open(cls, path: Path | str, config: StoreConfig | None = None) -> Store:
         config = config or StoreConfig()
         root = Path(path)
+        root.mkdir(parents=True, exist_ok=True)
+        lock_fd = _lock(root)
         for sub in ("index", "packs", "tmp"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         shutil.rmtree(root / "tmp", ignore_errors=True)
@@ -86,7 +92,11 @@ class Store:
         if params is None:
             write_format(root, wanted)
             params = wanted
-        store = await asyncio.to_thread(cls, root, config, params)
+        try:
+            store = await asyncio.to_thread(cls, root, config, params, lock_fd)
+        except BaseException:
+            os.close(lock_fd)
+            raise
         await store._recover()
         return store
 
@@ -104,6 +114,7 @@ class Store:
         await asyncio.to_thread(self.writer.stop)
         self.ingest.close()
         self.index.close()
+        os.close(self._lock_fd)  # releases the lock
 
     # -- buckets ---------------------------------------------------------------
     async def create_bucket(self, name: str, owner: str) -> BucketInfo:
@@ -165,14 +176,12 @@ class Store:
             if doc is None:
                 raise errors.NoSuchBucket(bucket)
             try:
-                okey = objects.object_key(int(doc["id"]), key)
+                raw = keys.get(txn, self.index.db["objects"], int(doc["id"]), encode_key(key))
             except errors.InvalidObjectKey as exc:
                 raise errors.NoSuchKey(key) from exc
-            raw = txn.get(okey, db=self.index.db["objects"])
-        row = ObjectRow.decode(key, raw) if raw is not None else None
-        if row is None or row.key != key:
+        if raw is None:
             raise errors.NoSuchKey(key)
-        return row
+        return ObjectRow.decode(key, raw)
 
     async def open_object(
         self, bucket: str, key: str, byte_range: ByteRange | None = None, part_number: int | None = None
@@ -281,17 +290,29 @@ class Store:
         for key, vid in gc.due_versions(self.index, time.time_ns() - int(grace * 1e9)):
             await gc.reclaim(self.writer, key, vid)
 
-    async def check(self, repair_: bool = False, verify: bool = True) -> CheckReport:
-        if repair_:
-            await self.writer.run(repair)
+    async def check(self, repair: bool = False, verify: bool = True) -> CheckReport:
+        if repair:
+            await self.writer.run(repair_refcounts)
         report = await asyncio.to_thread(run_check, self.index, self.files, verify)
-        if repair_:
+        if repair:
             return CheckReport(report.fragments_checked, report.corrupt_fragments, report.missing_fragments,
                                report.refcount_errors, report.orphan_fragments, True)
         return report
 
     def writer_queue_depth(self) -> int:
         return self.writer.depth()
+
+
+def _lock(root: Path) -> int:
+    """Hold an exclusive lock on ``<data>/LOCK`` while the store is open, so
+    two processes never write one data directory."""
+    fd = os.open(root / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(fd)
+        raise errors.DataDirLocked(f"{root} is in use by another process") from exc
+    return fd
 
 
 def _resolve(r: ByteRange, size: int) -> tuple[int, int]:

@@ -18,7 +18,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dedup.format import HEADER_SIZE
-from dedup.index import MANIFEST_ROW, U64, U64X2, FragmentRow, manifest_key
+from dedup.index import (
+    ROW_ENTRIES,
+    U64,
+    U64X2,
+    FragmentRow,
+    manifest_entries,
+    manifest_key,
+    manifest_value,
+)
 from dedup.writer import NewRecord, WriteTxn
 
 
@@ -50,16 +58,20 @@ def add_fragments(w: WriteTxn, vid: int, offset: int, frags: Sequence[Fragment])
     new: dict[bytes, Fragment] = {}
     counts: dict[bytes, int] = {}
     manifests = idx.db["manifests"]
+    for i in range(0, len(frags), ROW_ENTRIES):
+        entries = [(f.digest, f.raw_length) for f in frags[i : i + ROW_ENTRIES]]
+        txn.put(manifest_key(vid, offset), manifest_value(entries), db=manifests)
+        offset += sum(n for _, n in entries)
+    first: dict[bytes, Fragment] = {}
     for f in frags:
-        txn.put(manifest_key(vid, offset), MANIFEST_ROW.pack(f.digest, f.raw_length), db=manifests)
-        offset += f.raw_length
         counts[f.digest] = counts.get(f.digest, 0) + 1
+        first.setdefault(f.digest, f)
     for digest, n in counts.items():
         row = idx.fragment(txn, digest)
         if row is not None:
             idx.put_fragment(txn, digest, FragmentRow(row.pack, row.offset, row.stored, row.raw, row.codec, row.refcount + n))
         else:
-            new[digest] = next(f for f in frags if f.digest == digest)
+            new[digest] = first[digest]
     if not new:
         return 0
     records = [NewRecord(f.digest, f.codec, f.raw_length, f.data) for f in new.values()]
@@ -82,6 +94,7 @@ def incref_version(w: WriteTxn, vid: int, length: int) -> None:
     if row is None:
         txn.delete(U64.pack(vid), db=idx.db["pending"])
         idx.put_version(txn, vid, 1, length)
+        note_vid(w, vid)  # an empty version never went through add_fragments
     else:
         idx.put_version(txn, vid, row[0] + 1, row[1])
 
@@ -107,21 +120,23 @@ def abandon_pending(w: WriteTxn, vid: int) -> None:
 
 
 def reclaim_rows(w: WriteTxn, vid: int, limit: int) -> tuple[int, int, int]:
-    """Delete up to ``limit`` manifest rows of ``vid`` and decref their
-    fragments, freeing those that reach zero. Returns (rows, fragments freed,
-    raw bytes freed); fewer rows than ``limit`` means the version is gone."""
+    """Delete up to ``limit`` manifest rows of ``vid`` and decref the
+    fragments they name, freeing those that reach zero. Returns (rows,
+    fragments freed, raw bytes freed); fewer rows than ``limit`` means the
+    version is gone."""
     idx, txn = w.index, w.txn
     cur = txn.cursor(db=idx.db["manifests"])
     prefix = U64.pack(vid)
     rows = freed = freed_bytes = 0
     if cur.set_range(prefix):
         while rows < limit and cur.key()[:8] == prefix:
-            digest, _length = MANIFEST_ROW.unpack(cur.value())
+            entries = manifest_entries(cur.value())
             cur.delete()
             rows += 1
-            n, b = decref_fragment(w, digest)
-            freed += n
-            freed_bytes += b
+            for digest, _length in entries:
+                n, b = decref_fragment(w, digest)
+                freed += n
+                freed_bytes += b
             if not cur.key():
                 break
     if rows < limit:

@@ -25,7 +25,7 @@ import lmdb
 
 from dedup.errors import StorageFull
 from dedup.format import HEADER_SIZE, pack_header
-from dedup.index import Index
+from dedup.index import PACK, Index, Txn
 from dedup.packs import PackFiles, PackWriter, list_pack_ids, pack_path
 
 log = logging.getLogger("fragstore.writer")
@@ -45,7 +45,7 @@ class NewRecord:
 class WriteTxn:
     """What a job sees: a nested transaction, the index and the open pack."""
 
-    txn: lmdb.Transaction
+    txn: Txn
     index: Index
     writer: Writer
     live_delta: dict[int, int] = field(default_factory=dict)
@@ -114,7 +114,7 @@ class Writer:
         with self.index.read() as txn:
             known = {int.from_bytes(k, "big"): v for k, v in txn.cursor(db=self.index.db["packs"])}
             current = max(known) if known else None
-            committed = self.index.pack(txn, current)[0] if current is not None else 0
+            committed = PACK.unpack(known[current])[0] if current is not None else 0
         for pid in list_pack_ids(self.packs_dir):
             if pid not in known and (current is None or pid > current):
                 self.files.forget(pid)  # created after the last commit: never referenced
@@ -142,11 +142,11 @@ class Writer:
         wtx.live_delta[pid] = wtx.live_delta.get(pid, 0) + (pos - start)
         return places
 
-    def seal(self, txn: lmdb.Transaction) -> None:
+    def seal(self, txn: Txn) -> None:
         """Seal the open pack now (compaction of the open pack needs this)."""
         self._rotate(txn)
 
-    def _rotate(self, txn: lmdb.Transaction) -> None:
+    def _rotate(self, txn: Txn) -> None:
         """Seal the open pack (synced, marked read-only) and start a new one."""
         old = self.pack
         old.sync()
@@ -202,7 +202,7 @@ class Writer:
             self.pack.close()
             self.pack = self._recover_pack()
 
-    def _run_job(self, job: _Job, txn: lmdb.Transaction, live: dict[int, int]) -> None:
+    def _run_job(self, job: _Job, txn: Txn, live: dict[int, int]) -> None:
         if self.pack.end >= self.pack_size:  # rotate in the parent, between jobs
             self._rotate(txn)
         child = self.index.write(parent=txn)
