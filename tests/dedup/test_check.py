@@ -1,0 +1,116 @@
+"""``check``: a healthy store is ok; a flipped byte in a pack is found, the
+object using that fragment fails to read with CorruptFragment while others
+still read; missing and orphan fragments and wrong refcounts are reported and
+repaired."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from storetest import OWNER, assert_same, content, put, read
+
+from dedup import errors
+from dedup.format import HEADER_SIZE
+from dedup.index import FragmentRow
+from dedup.types import KiB, MiB
+
+
+def _flip(path: Path, offset: int, n: int = 4) -> None:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        data = f.read(n)
+        f.seek(offset)
+        f.write(bytes(b ^ 0xFF for b in data))
+
+
+def _any_fragment(store):
+    with store.index.read() as txn:
+        digest, value = next(iter(txn.cursor(db=store.index.db["fragments"])))
+    return digest, FragmentRow.decode(value)
+
+
+def test_healthy_store_is_ok(store, run, bucket):
+    run(store.create_bucket("bucket-b", OWNER))
+    for i in range(5):
+        run(put(store, bucket, f"k{i}", content(i, 150 * KiB)))
+        run(put(store, "bucket-b", f"k{i}", content(i, 150 * KiB)))
+    run(put(store, bucket, "k0", content("over", 10 * KiB)))
+    run(store.delete_object(bucket, "k1"))
+    report = run(store.check())
+    assert report.ok and not report.repaired
+    assert report.fragments_checked == run(store.stats()).fragments > 0
+    assert run(store.check()).ok
+
+
+def test_empty_store_is_ok(store, run):
+    report = run(store.check())
+    assert report.ok and report.fragments_checked == 0
+
+
+def test_flipped_bytes_are_found_and_reading_fails(store, run, bucket):
+    damaged = content("damaged", 200 * KiB)
+    run(put(store, bucket, "damaged", damaged))
+    packs = sorted((store.path / "packs").glob("*.pack"))
+    assert len(packs) == 1
+    _flip(packs[0], HEADER_SIZE + 1000)  # inside the first fragment of "damaged"
+    healthy = content("healthy", 300 * KiB)
+    run(put(store, bucket, "healthy", healthy))
+    report = run(store.check())
+    assert not report.ok and len(report.corrupt_fragments) == 1
+    assert report.missing_fragments == () and report.refcount_errors == 0
+    with pytest.raises(errors.CorruptFragment):
+        run(read(store, bucket, "damaged"))
+    # A range that avoids the damaged fragment still reads.
+    from dedup.types import ByteRange
+
+    assert_same(run(read(store, bucket, "damaged", ByteRange(150 * KiB, None))), damaged[150 * KiB :])
+    assert_same(run(read(store, bucket, "healthy")), healthy)
+    assert not run(store.check(verify=False)).corrupt_fragments  # verify=False skips the bytes
+
+
+def test_corruption_deep_inside_a_large_object_fails_mid_stream(store, run, bucket):
+    big = content("big", 10 * MiB)
+    run(put(store, bucket, "big", big))
+    with store.index.read() as txn:
+        rows = [FragmentRow.decode(v) for _, v in txn.cursor(db=store.index.db["fragments"])]
+    last = max(rows, key=lambda r: (r.pack, r.offset))
+    _flip(store.path / "packs" / f"{last.pack:08x}.pack", last.offset + HEADER_SIZE + 5)
+    with pytest.raises(errors.CorruptFragment):
+        run(read(store, bucket, "big"))
+    assert len(run(store.check()).corrupt_fragments) == 1
+
+
+def test_damaged_record_header_is_reported(store, run, bucket):
+    run(put(store, bucket, "k", content("hdr", 50 * KiB)))
+    _digest, row = _any_fragment(store)
+    _flip(store.path / "packs" / f"{row.pack:08x}.pack", row.offset + 6, 1)
+    assert len(run(store.check()).corrupt_fragments) == 1
+
+
+def test_missing_fragment_is_reported(store, run, bucket):
+    run(put(store, bucket, "k", content("missing", 50 * KiB)))
+    digest, _row = _any_fragment(store)
+    run(store.writer.run(lambda w: w.txn.delete(digest, db=w.index.db["fragments"])))
+    report = run(store.check())
+    assert report.missing_fragments == (digest.hex(),)
+    with pytest.raises(errors.CorruptFragment):
+        run(read(store, bucket, "k"))
+
+
+def test_repair_fixes_refcounts_and_frees_orphans(store, run, bucket):
+    data = content("repair", 100 * KiB)
+    run(put(store, bucket, "k", data))
+    digest, row = _any_fragment(store)
+    orphan = b"\x01" * 32
+
+    def damage(w):
+        w.index.put_fragment(w.txn, digest, FragmentRow(row.pack, row.offset, row.stored, row.raw, row.codec, 7))
+        w.index.put_fragment(w.txn, orphan, FragmentRow(row.pack, row.offset, row.stored, row.raw, row.codec, 1))
+
+    run(store.writer.run(damage))
+    report = run(store.check(verify=False))
+    assert report.refcount_errors == 1 and report.orphan_fragments == 1
+    assert run(store.check(repair=True)).repaired
+    assert run(store.check()).ok
+    assert_same(run(read(store, bucket, "k")), data)
