@@ -1,0 +1,143 @@
+"""The request body, decoded and verified while it streams.
+
+``x-amz-content-sha256`` (as authenticated) says how to read the body:
+
+    <hex sha256>                                 as sent; SHA-256 must match (XAmzContentSHA256Mismatch)
+    UNSIGNED-PAYLOAD                             as sent (aws-chunked if Content-Encoding says so)
+    STREAMING-AWS4-HMAC-SHA256-PAYLOAD           aws-chunked, every chunk signature checked
+    STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER   the same, plus a signed trailer
+    STREAMING-UNSIGNED-PAYLOAD-TRAILER           aws-chunked, unsigned, with a trailer
+    anything else                                InvalidArgument
+
+Checksums sent as ``x-amz-checksum-<alg>`` headers or as the trailer named by
+``x-amz-trailer`` are computed over the decoded bytes (BadDigest on mismatch), and
+the decoded length must equal the declared one (IncompleteBody). Every check
+runs before the iterator yields its last piece, so a consumer that sees the end
+of the iteration holds a verified body; on failure it gets the S3Error instead.
+
+The body is decoded in batches of about a megabyte; a large batch is decoded
+and hashed in a worker thread (hashlib and awscrt release the GIL), so the event
+loop stays free and memory per request stays bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Final
+
+from server import payload_checks as checks
+from server.checksums import Hasher, new_hasher
+from server.chunked import AwsChunkedDecoder
+from server.errors import S3Error
+from server.sigv4 import (
+    STREAMING_SIGNED,
+    STREAMING_SIGNED_TRAILER,
+    STREAMING_UNSIGNED_TRAILER,
+    UNSIGNED_PAYLOAD,
+    AuthResult,
+)
+
+BATCH: Final = 1 << 20        # raw bytes gathered before decoding and yielding
+OFFLOAD: Final = 256 << 10    # batches at least this large are decoded in a thread
+
+
+def _is_hex_sha256(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value.lower())
+
+
+class Payload:
+    """The decoded request body as an async iterator of bytes."""
+
+    def __init__(self, raw: AsyncIterator[bytes], auth: AuthResult, headers: Mapping[str, str]) -> None:
+        mode = auth.content_sha256
+        self._raw = raw
+        self._decoder = self._decoder_for(mode, auth, headers)
+        self._body_sha256 = hashlib.sha256() if _is_hex_sha256(mode) else None
+        self._expected_sha256 = mode.lower()
+        self._expected = checks.header_checksums(headers)
+        self._trailer = checks.trailer_algorithm(headers) if self._decoder is not None else None
+        algorithms = set(self._expected) | ({self._trailer} if self._trailer else set())
+        checks.check_sdk_algorithm(headers, algorithms)
+        self._hashers: dict[str, Hasher] = {a: new_hasher(a) for a in sorted(algorithms)}
+        self._count = 0
+        self.decoded_length: int | None = checks.declared_length(headers, self._decoder is not None)
+        self.checksums: dict[str, str] = {}
+
+    @staticmethod
+    def _decoder_for(mode: str, auth: AuthResult, headers: Mapping[str, str]) -> AwsChunkedDecoder | None:
+        if mode in (STREAMING_SIGNED, STREAMING_SIGNED_TRAILER):
+            return AwsChunkedDecoder(auth.context, signed_trailer=mode == STREAMING_SIGNED_TRAILER)
+        if mode == STREAMING_UNSIGNED_TRAILER:
+            return AwsChunkedDecoder()
+        if mode == UNSIGNED_PAYLOAD:
+            encodings = {e.strip().lower() for e in headers.get("content-encoding", "").split(",")}
+            return AwsChunkedDecoder() if "aws-chunked" in encodings else None
+        if _is_hex_sha256(mode):
+            return None
+        raise S3Error("InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
+                      "STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
+                      "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.",
+                      extra={"ArgumentName": "x-amz-content-sha256", "ArgumentValue": mode})
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        batch: list[bytes] = []
+        size = 0
+        async for piece in self._raw:
+            if piece:
+                batch.append(piece if type(piece) is bytes else bytes(piece))
+                size += len(piece)
+            if size >= BATCH:
+                data = await self._decode(batch, size)
+                batch, size = [], 0
+                if data:
+                    yield data
+        data = await self._decode(batch, size) if batch else b""
+        self._finish()
+        if data:
+            yield data
+
+    async def _decode(self, batch: list[bytes], size: int) -> bytes:
+        if size >= OFFLOAD:
+            return await asyncio.to_thread(self._decode_batch, batch)
+        return self._decode_batch(batch)
+
+    def _decode_batch(self, batch: list[bytes]) -> bytes:
+        """Decode, hash and count one batch; runs on the loop or in a worker thread."""
+        if self._decoder is None:
+            data = batch[0] if len(batch) == 1 else b"".join(batch)
+        else:
+            data = b"".join([view for piece in batch for view in self._decoder.feed(piece)])
+        for hasher in self._hashers.values():
+            hasher.update(data)
+        if self._body_sha256 is not None:
+            self._body_sha256.update(data)
+        self._count += len(data)
+        if self.decoded_length is not None and self._count > self.decoded_length:
+            raise self._length_error()
+        return data
+
+    def _length_error(self) -> S3Error:
+        return S3Error("IncompleteBody", extra={
+            "NumberBytesExpected": str(self.decoded_length),
+            "NumberBytesProvided": str(self._count),
+        })
+
+    def _finish(self) -> None:
+        """All checks that need the whole body; raises before the last piece is yielded."""
+        trailers = self._decoder.close() if self._decoder is not None else {}
+        if self.decoded_length is not None and self._count != self.decoded_length:
+            raise self._length_error()
+        if self._body_sha256 is not None:
+            computed = self._body_sha256.hexdigest()
+            if computed != self._expected_sha256:
+                raise S3Error("XAmzContentSHA256Mismatch", extra={
+                    "ClientComputedContentSHA256": self._expected_sha256,
+                    "S3ComputedContentSHA256": computed,
+                })
+        digests = {a: h.digest() for a, h in self._hashers.items()}
+        verified = checks.verify(self._expected, digests)
+        if self._decoder is not None:
+            verified |= checks.verify(checks.trailer_checksums(trailers, self._trailer), digests)
+        self.checksums = verified
