@@ -1,0 +1,112 @@
+"""The ASGI application: one catch-all endpoint and the one exception handler.
+
+Every request goes through :func:`handle`: build the context, dispatch
+(server/dispatch.py), and turn any exception into S3's ``<Error>`` answer —
+S3Error as is, engine exceptions through server/errormap.py, anything else as
+InternalError, logged with the request id. Every answer carries
+``x-amz-request-id`` and ``x-amz-id-2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from dedup.errors import EngineError
+from dedup.store import Store
+from server.body import has_body
+from server.config import ServerConfig
+from server.context import RequestContext
+from server.credentials import Credentials
+from server.dispatch import dispatch
+from server.errormap import to_s3_error
+from server.errors import S3Error
+from server.responses import error_response, internal_error, new_request_id, request_id_headers
+from server.routing import Route as Target
+from server.routing import route
+
+
+def create_app(config: ServerConfig, credentials: Credentials) -> FastAPI:
+    """The fragstore S3 app; the store is opened on startup and closed on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store = await Store.open(config.data_dir)
+        try:
+            yield
+        finally:
+            await app.state.store.close()
+
+    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.config = config
+    app.state.credentials = credentials
+    app.router.default = CatchAll()
+    return app
+
+
+class CatchAll:
+    """The one route: the router's default, so every method and every path
+    (newlines included, which Starlette's path patterns do not match) reaches
+    :func:`handle`; S3 routing is server/routing.py's job."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        response = await handle(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+
+def request_headers(request: Request) -> dict[str, str]:
+    """Lower-case names to Latin-1 values; a repeated header's values joined with ','."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in request.scope["headers"]:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers
+
+
+def request_query(request: Request) -> dict[str, str]:
+    """Decoded query parameters; the first value of a repeated key wins."""
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True, encoding="utf-8"):
+        query.setdefault(name, value)
+    return query
+
+
+async def handle(request: Request) -> Response:
+    request_id = new_request_id()
+    state = request.app.state
+    headers = request_headers(request)
+    target = Target("")
+    ctx: RequestContext | None = None
+    try:
+        query = request_query(request)
+        raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+        target = route(request.method, raw_path.decode("latin-1"), query, headers, state.config.domain)
+        ctx = RequestContext(request, request_id, target, headers, query, state.store, state.config, state.credentials)
+        response = await dispatch(ctx)
+    except Exception as exc:  # the one exception handler
+        error = _as_s3_error(exc, target, request_id)
+        response = error_response(error, method=request.method, resource=request.url.path, request_id=request_id)
+    response.headers.update(request_id_headers(request_id))
+    if has_body(headers) and not (ctx is not None and ctx.body_received):
+        # An unread body (e.g. refused before "100 Continue") would be taken for the
+        # next request on this connection: close it instead.
+        response.headers["Connection"] = "close"
+    return response
+
+
+def _as_s3_error(exc: Exception, target: Target, request_id: str) -> S3Error:
+    if isinstance(exc, S3Error):
+        return exc
+    if isinstance(exc, EngineError):
+        error = to_s3_error(exc, target.bucket, target.key)
+        return internal_error(exc, request_id) if error.code == "InternalError" else error
+    return internal_error(exc, request_id)
