@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import itertools
+import json
 import os
 import shutil
 import time
@@ -72,7 +73,7 @@ class Store:
         self.index = Index(path / "index", config.map_size)
         self.files = PackFiles(self.packs_dir)
         self.writer = Writer(self.index, self.packs_dir, self.files, config.pack_size)
-        self.ingest = Ingest(self.writer, params, config.batch_bytes, buffers=16)
+        self.ingest = Ingest(self.writer, params, config.batch_bytes, buffers=8)
         with self.index.read() as txn:
             start = self.index.counter(txn, "next_vid")
         self._vids = itertools.count(max(start, 1))
@@ -135,7 +136,7 @@ class Store:
         with self.index.read() as txn:
             return [
                 BucketInfo(k.decode(), d["owner"], d["created"])
-                for k, d in ((k, _json(v)) for k, v in txn.cursor(db=self.index.db["buckets"]))
+                for k, d in ((k, json.loads(v)) for k, v in txn.cursor(db=self.index.db["buckets"]))
             ]
 
     # -- objects ---------------------------------------------------------------
@@ -329,11 +330,5 @@ def _resolve(r: ByteRange, size: int) -> tuple[int, int]:
     if end < r.start:
         raise errors.InvalidRange(size)
     return r.start, end - r.start + 1
-
-
-def _json(raw: bytes) -> dict:
-    import json
-
-    return json.loads(raw)  # type: ignore[no-any-return]
 
 
