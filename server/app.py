@@ -4,7 +4,14 @@ Every request goes through :func:`handle`: build the context, dispatch
 (server/dispatch.py), and turn any exception into S3's ``<Error>`` answer —
 S3Error as is, engine exceptions through server/errormap.py, anything else as
 InternalError, logged with the request id. Every answer carries
-``x-amz-request-id`` and ``x-amz-id-2``.
+``x-amz-request-id`` and ``x-amz-id-2``; every request is counted in the
+metrics and gets an access line (server/observe.py).
+
+The lifespan owns what lives as long as the server: the store (unless the
+caller opened it), the background GC schedule (server/gcloop.py) and
+``<data>/server.json`` (server/runfile.py). On shutdown, after uvicorn has let
+the requests in flight finish, it stops GC, removes server.json and closes
+the store.
 """
 
 from __future__ import annotations
@@ -20,32 +27,48 @@ from starlette.types import Receive, Scope, Send
 
 from dedup.errors import EngineError
 from dedup.store import Store
+from server import logs, runfile
 from server.body import has_body
 from server.config import ServerConfig
 from server.context import RequestContext
 from server.credentials import Credentials
-from server.dispatch import dispatch
+from server.dispatch import HANDLERS, dispatch
 from server.errormap import to_s3_error
 from server.errors import S3Error
+from server.gcloop import GcRunner, Schedule
+from server.metrics import Metrics
+from server.observe import Exchange
 from server.responses import error_response, internal_error, new_request_id, request_id_headers
 from server.routing import Route as Target
 from server.routing import route
 
+OPERATIONS = frozenset(HANDLERS) | {"Health", "Metrics"}  # the operation labels of the metrics
 
-def create_app(config: ServerConfig, credentials: Credentials) -> FastAPI:
-    """The fragstore S3 app; the store is opened on startup and closed on shutdown."""
+
+def create_app(config: ServerConfig, credentials: Credentials, store: Store | None = None) -> FastAPI:
+    """The fragstore S3 app. Without ``store`` it opens the data directory on
+    startup and closes it on shutdown; a store given is the caller's to close."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = await Store.open(config.data_dir)
+        opened = store or await Store.open(config.data_dir, config.store_config())
+        app.state.store = opened
+        app.state.gc = GcRunner(opened, app.state.metrics)
+        schedule = Schedule(app.state.gc, config.gc_interval)
         try:
+            runfile.write(config)
+            schedule.start()
             yield
         finally:
-            await app.state.store.close()
+            await schedule.stop()
+            runfile.remove(config)
+            if store is None:
+                await opened.close()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config = config
     app.state.credentials = credentials
+    app.state.metrics = Metrics(OPERATIONS)
     app.router.default = CatchAll()
     return app
 
@@ -59,8 +82,18 @@ class CatchAll:
         if scope["type"] != "http":
             await send({"type": "websocket.close", "code": 1008})
             return
-        response = await handle(Request(scope, receive, send))
-        await response(scope, receive, send)
+        metrics: Metrics = scope["app"].state.metrics
+        exchange = Exchange(scope, new_request_id())
+        token = logs.request_id.set(exchange.request_id)
+        metrics.in_flight.inc()
+        try:
+            receive, send = exchange.receive(receive), exchange.send(send)
+            response = await handle(Request(scope, receive, send), exchange)
+            await response(scope, receive, send)
+        finally:
+            metrics.in_flight.dec()
+            exchange.finish(metrics)
+            logs.request_id.reset(token)
 
 
 def request_headers(request: Request) -> dict[str, str]:
@@ -80,8 +113,8 @@ def request_query(request: Request) -> dict[str, str]:
     return query
 
 
-async def handle(request: Request) -> Response:
-    request_id = new_request_id()
+async def handle(request: Request, exchange: Exchange) -> Response:
+    request_id = exchange.request_id
     state = request.app.state
     headers = request_headers(request)
     target = Target("")
@@ -90,11 +123,14 @@ async def handle(request: Request) -> Response:
         query = request_query(request)
         raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
         target = route(request.method, raw_path.decode("latin-1"), query, headers, state.config.domain)
+        exchange.operation = target.operation
         ctx = RequestContext(request, request_id, target, headers, query, state.store, state.config, state.credentials)
         response = await dispatch(ctx)
     except Exception as exc:  # the one exception handler
         error = _as_s3_error(exc, target, request_id)
         response = error_response(error, method=request.method, resource=request.url.path, request_id=request_id)
+    if ctx is not None and ctx.auth is not None:
+        exchange.access_key = ctx.auth.access_key
     response.headers.update(request_id_headers(request_id))
     if has_body(headers) and not (ctx is not None and ctx.body_received):
         # An unread body (e.g. refused before "100 Continue") would be taken for the

@@ -1,9 +1,13 @@
-"""Server settings, filled from the command line (server/cli.py)."""
+"""Server settings as the app sees them: one frozen value, filled by
+server/settings.py from flags, environment variables, a config file and defaults
+(docs/CONFIG.md is the table of every setting)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from dedup.types import StoreConfig
 
 DEFAULT_REGION = "us-east-1"
 
@@ -18,7 +22,21 @@ class ServerConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     users_file: Path | None = None
+    log_level: str = "info"
+    log_format: str = "text"  # text | json
+    metrics_token: str | None = field(default=None, repr=False)  # bearer token for /_fragstore/metrics
+    gc_interval: float = 3600.0  # seconds between background GC runs; 0 disables them
+    gc_grace: float = 300.0  # seconds a dropped object version waits before GC may reclaim it
+    compression: str = "off"  # off | fast | max
 
     @property
     def tls(self) -> bool:
         return self.tls_cert is not None and self.tls_key is not None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    def store_config(self) -> StoreConfig:
+        """The engine settings these server settings imply."""
+        return StoreConfig(version_grace_seconds=self.gc_grace, compression=self.compression)

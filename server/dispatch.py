@@ -1,7 +1,8 @@
 """From a routed request to its handler: authenticate, authorize, dispatch.
 
 Authentication (SigV4 header or presigned query) runs once, before any
-handler; /_fragstore/health is the only unauthenticated endpoint. A bucket
+handler; /_fragstore/health and /_fragstore/metrics (which may ask for a
+bearer token instead, server/admin.py) are the only unauthenticated endpoints. A bucket
 belongs to the access key that created it: any other caller gets
 AccessDenied, for every operation.
 """
@@ -12,6 +13,8 @@ from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 
+from server import admin
+from server.bucketnames import check_bucket_name
 from server.context import RequestContext
 from server.errors import S3Error
 from server.handlers import (
@@ -24,6 +27,7 @@ from server.handlers import (
     objects,
     service,
 )
+from server.httplimits import check_header_section
 from server.objmeta import check_key
 from server.sigv4 import AuthRequest, authenticate
 
@@ -32,6 +36,8 @@ Handler = Callable[[RequestContext], Awaitable[Response]]
 HANDLERS: dict[str, Handler] = {
     "ListBuckets": service.list_buckets,
     "Stats": service.stats,
+    "CollectGarbage": admin.collect_garbage,
+    "Check": admin.check,
     "CreateBucket": buckets.create_bucket,
     "DeleteBucket": buckets.delete_bucket,
     "HeadBucket": buckets.head_bucket,
@@ -69,6 +75,7 @@ async def _authorize(ctx: RequestContext) -> None:
     """NoSuchBucket, or AccessDenied unless the caller owns the bucket."""
     if ctx.route.bucket is None or ctx.route.operation == "CreateBucket":
         return
+    check_bucket_name(ctx.route.bucket)
     info = await ctx.store.head_bucket(ctx.route.bucket)
     if info.owner != ctx.access_key:
         raise S3Error("AccessDenied")
@@ -76,9 +83,12 @@ async def _authorize(ctx: RequestContext) -> None:
 
 
 async def dispatch(ctx: RequestContext) -> Response:
+    check_header_section(ctx.request.scope["headers"])
     route = ctx.route
     if route.operation == "Health" and route.error is None:
         return service.health()
+    if route.operation == "Metrics" and route.error is None:
+        return await admin.metrics(ctx)
     _authenticate(ctx)
     if route.error is not None:
         raise S3Error(route.error)

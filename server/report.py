@@ -30,7 +30,22 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
-def stats_text(stats: StoreStats) -> str:
+TOP_BUCKETS = 10
+
+
+def savings_line(stats: StoreStats) -> str:
+    """One sentence: logical bytes, what they take on disk, what that saves."""
+    if not stats.logical_bytes:
+        return "no object data stored yet"
+    saved = stats.logical_bytes - stats.disk_bytes
+    share = saved / stats.logical_bytes * 100
+    verb = "saving" if saved >= 0 else "costing"
+    return (f"{human(stats.logical_bytes)} of objects take {human(stats.disk_bytes)} on disk: "
+            f"{verb} {human(abs(saved))} ({abs(share):.1f}%), {stats.total_ratio:.2f}x")
+
+
+def stats_text(stats: StoreStats, top: int = TOP_BUCKETS) -> str:
+    """The savings summary: totals and ratios, then the largest buckets by logical bytes."""
     summary = table(
         ["", "value"],
         [
@@ -46,13 +61,16 @@ def stats_text(stats: StoreStats) -> str:
             ["logical / disk", f"{stats.total_ratio:.2f}x"],
         ],
     )
+    ranked = sorted(stats.buckets, key=lambda b: (-b.logical_bytes, b.name))
     rows = [
         [b.name, str(b.objects), human(b.logical_bytes), human(b.unique_bytes),
          f"{b.logical_bytes / b.unique_bytes:.2f}x" if b.unique_bytes else "-"]
-        for b in stats.buckets
+        for b in ranked[:top]
     ]
+    title = f"top {top} buckets by logical bytes" if len(ranked) > top else "buckets"
     buckets = table(["bucket", "objects", "logical", "unique", "dedup"], rows)
-    return f"{summary}\n\n{buckets}"
+    more = f"\n... and {len(ranked) - top} more buckets" if len(ranked) > top else ""
+    return f"{savings_line(stats)}\n\n{summary}\n\n{title}\n{buckets}{more}"
 
 
 def gc_text(report: GcReport) -> str:

@@ -60,7 +60,7 @@ def _decode(part: str) -> str:
     try:
         return unquote(part, errors="strict")
     except UnicodeDecodeError:
-        raise S3Error("InvalidArgument", "The path is not valid UTF-8.") from None
+        raise S3Error("InvalidURI") from None  # as S3 answers a key that is not UTF-8
 
 
 def route(
@@ -88,12 +88,18 @@ def route(
     return Route(operation, bucket, key, error=error)
 
 
+RESERVED: dict[tuple[str, str], str] = {
+    ("GET", "health"): "Health",
+    ("GET", "stats"): "Stats",
+    ("GET", "metrics"): "Metrics",
+    ("POST", "gc"): "CollectGarbage",
+    ("POST", "check"): "Check",
+}
+
+
 def _reserved(method: str, key: str | None) -> Route:
-    if method == "GET" and key == "health":
-        return Route("Health")
-    if method == "GET" and key == "stats":
-        return Route("Stats")
-    return Route("", error="NotImplemented")
+    operation = RESERVED.get((method, key or ""))
+    return Route(operation) if operation else Route("", error="NotImplemented")
 
 
 def _unknown_subresource(method: str, query: Mapping[str, str], *, object_level: bool) -> str | None:

@@ -15,6 +15,7 @@ from dedup import errors as engine
 from dedup.store import ObjectReader
 from dedup.types import ByteRange, ObjectInfo, ObjectMeta
 from server import multipart_checksums as mpc
+from server.bucketnames import check_bucket_name
 from server.checksums import b64, new_hasher
 from server.conditions import check_copy_source, write_expectation
 from server.context import RequestContext
@@ -37,6 +38,7 @@ _SELF_COPY = (
 async def _source(ctx: RequestContext) -> tuple[str, str]:
     """The copy source, after checking the caller owns its bucket."""
     bucket, key = parse_copy_source(ctx.headers["x-amz-copy-source"])
+    check_bucket_name(bucket)
     check_key(key)
     info = await ctx.store.head_bucket(bucket)
     if info.owner != ctx.access_key:

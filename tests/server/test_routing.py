@@ -162,7 +162,7 @@ def test_virtual_hosted_routes_by_host() -> None:
     assert (target.operation, target.bucket, target.key) == ("PutObject", "bkt", "k")
 
 
-def test_invalid_utf8_path_is_invalid_argument() -> None:
+def test_invalid_utf8_path_is_invalid_uri() -> None:
     with pytest.raises(S3Error) as info:
         route("GET", "/bkt/%FF", {}, {})
-    assert info.value.code == "InvalidArgument"
+    assert info.value.code == "InvalidURI"
