@@ -24,6 +24,7 @@ from typing import Any
 import blake3
 
 from dedup.chunking import ChunkerParams, cut_points
+from dedup.codecs import RAW, encode
 from dedup.versions import Fragment, abandon_pending, add_fragments
 from dedup.writer import Writer
 
@@ -70,9 +71,12 @@ class _Batch:
 class Ingest:
     """Shared machinery of all puts: chunker, writer, threads and buffers."""
 
-    def __init__(self, writer: Writer, params: ChunkerParams, batch_bytes: int, buffers: int) -> None:
+    def __init__(
+        self, writer: Writer, params: ChunkerParams, batch_bytes: int, buffers: int, policy: str = "off"
+    ) -> None:
         self.writer = writer
         self.params = params
+        self.policy = policy
         self.head = params.max_size
         self.pool = BufferPool(self.head + batch_bytes, buffers)
         self.md5_threads = ThreadPoolExecutor(2, thread_name_prefix="fragstore-md5")
@@ -93,13 +97,17 @@ class Ingest:
             await self.writer.run(lambda w: abandon_pending(w, vid))
             raise
 
-    def digest_fragments(self, view: memoryview, final: bool) -> tuple[list[Fragment], int]:
+    def digest_fragments(self, view: memoryview, final: bool, base: int) -> tuple[list[Fragment], int]:
+        """Cut, name and encode the fragments of ``view``, whose first byte is
+        at offset ``base`` of the object (codecs align float planes by it)."""
         ends, consumed = cut_points(view, self.params, final)
         frags = []
         start = 0
+        policy = self.policy
         for end in ends:
             piece = view[start:end]
-            frags.append(Fragment(blake3.blake3(piece).digest(), end - start, 0, piece))
+            codec, stored = encode(policy, piece, base + start) if policy != "off" else (RAW, piece)
+            frags.append(Fragment(blake3.blake3(piece).digest(), end - start, codec, stored))
             start = end
         return frags, consumed
 
@@ -160,7 +168,7 @@ class _PutState:
         fresh = memoryview(batch.buf)[head : batch.end]
         loop = asyncio.get_running_loop()
         md5 = loop.run_in_executor(self.ing.md5_threads, self.md5.update, fresh)
-        cut = loop.run_in_executor(self.ing.cdc_threads, self.ing.digest_fragments, whole, final)
+        cut = loop.run_in_executor(self.ing.cdc_threads, self.ing.digest_fragments, whole, final, self.offset)
         await md5
         frags, consumed = await cut
         batch.tail = bytes(whole[consumed:])

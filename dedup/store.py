@@ -73,7 +73,7 @@ class Store:
         self.index = Index(path / "index", config.map_size)
         self.files = PackFiles(self.packs_dir)
         self.writer = Writer(self.index, self.packs_dir, self.files, config.pack_size)
-        self.ingest = Ingest(self.writer, params, config.batch_bytes, buffers=8)
+        self.ingest = Ingest(self.writer, params, config.batch_bytes, buffers=8, policy=config.compression)
         with self.index.read() as txn:
             start = self.index.counter(txn, "next_vid")
         self._vids = itertools.count(max(start, 1))
