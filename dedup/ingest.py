@@ -104,11 +104,18 @@ class Ingest:
         frags = []
         start = 0
         policy = self.policy
-        for end in ends:
-            piece = view[start:end]
-            codec, stored = encode(policy, piece, base + start) if policy != "off" else (RAW, piece)
-            frags.append(Fragment(blake3.blake3(piece).digest(), end - start, codec, stored))
-            start = end
+        with self.writer.index.read() as txn:
+            fragments = self.writer.index.db["fragments"]
+            for end in ends:
+                piece = view[start:end]
+                digest = blake3.blake3(piece).digest()
+                # a fragment the store already holds is only referenced: don't encode it
+                if policy == "off" or txn.get(digest, db=fragments) is not None:
+                    codec, stored = RAW, piece
+                else:
+                    codec, stored = encode(policy, piece, base + start)
+                frags.append(Fragment(digest, end - start, codec, stored))
+                start = end
         return frags, consumed
 
 

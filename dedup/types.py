@@ -29,7 +29,7 @@ class StoreConfig:
     min_part_size: int = 5 * MiB
     upload_max_age_seconds: float = 7 * 24 * 3600.0
     map_size: int = 1 << 40
-    compression: str = "off"
+    compression: str = "fast"  # off / fast / max: see dedup/codecs.py and benchmarks/README.md
 
 
 @dataclass(frozen=True)

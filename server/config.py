@@ -27,7 +27,7 @@ class ServerConfig:
     metrics_token: str | None = field(default=None, repr=False)  # bearer token for /_fragstore/metrics
     gc_interval: float = 3600.0  # seconds between background GC runs; 0 disables them
     gc_grace: float = 300.0  # seconds a dropped object version waits before GC may reclaim it
-    compression: str = "off"  # off | fast | max
+    compression: str = "fast"  # off | fast | max
 
     @property
     def tls(self) -> bool:

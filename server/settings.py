@@ -102,7 +102,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("gc_grace", "gc_grace", _seconds, 300.0,
             "seconds a deleted or overwritten object version is kept before GC may free it", maintenance=True,
             metavar="SECONDS"),
-    Setting("compression", "compression", _choice("off", "fast", "max"), "off",
+    Setting("compression", "compression", _choice("off", "fast", "max"), "fast",
             "fragment compression policy: off, fast, max", maintenance=True,
             metavar="off|fast|max"),
 )
