@@ -110,9 +110,9 @@ class Ingest:
                 piece = view[start:end]
                 digest = blake3.blake3(piece).digest()
                 # a fragment the store already holds is only referenced: don't encode it
-                if policy == "off" or txn.get(digest, db=fragments) is not None:
-                    codec, stored = RAW, piece
-                else:
+                stored: bytes | memoryview = piece
+                codec = RAW
+                if policy != "off" and txn.get(digest, db=fragments) is None:
                     codec, stored = encode(policy, piece, base + start)
                 frags.append(Fragment(digest, end - start, codec, stored))
                 start = end

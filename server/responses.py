@@ -74,7 +74,7 @@ class StreamResponse(Response):
 
     def __init__(
         self,
-        body: AsyncIterator[bytes],
+        body: AsyncIterator[bytes] | AsyncIterator[memoryview],
         *,
         close: Callable[[], Awaitable[None]],
         status: int,
@@ -85,6 +85,7 @@ class StreamResponse(Response):
         self._iterator = body
         self._close = close
         self._request_id = request_id
+        self._finished = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -106,9 +107,11 @@ class StreamResponse(Response):
             log.error("request %s failed mid-stream: %r", self._request_id, exc, exc_info=exc)
             return
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+        self._finished = True
 
     async def _watch_disconnect(self, receive: Receive, scope: anyio.CancelScope) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
-        log.info("request %s: client went away mid-stream", self._request_id)
+        if not self._finished:  # uvicorn also reports a disconnect once the response is complete
+            log.info("request %s: client went away mid-stream", self._request_id)
         scope.cancel()

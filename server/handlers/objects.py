@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from starlette.responses import Response
@@ -78,15 +77,8 @@ async def get_object(ctx: RequestContext) -> Response:
     except BaseException:
         await reader.aclose()
         raise
-    return StreamResponse(_copies(reader), close=reader.aclose, status=status, headers=headers,
+    return StreamResponse(aiter(reader), close=reader.aclose, status=status, headers=headers,
                           request_id=ctx.request_id)
-
-
-async def _copies(reader: ObjectReader) -> AsyncIterator[bytes]:
-    """The reader's chunks as bytes: its buffers are reused once iteration resumes,
-    and the transport may still hold a chunk it has not written yet."""
-    async for chunk in reader:
-        yield bytes(chunk)
 
 
 async def head_object(ctx: RequestContext) -> Response:
