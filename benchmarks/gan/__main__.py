@@ -1,0 +1,5 @@
+"""``python -m benchmarks.gan train ...``: see :mod:`benchmarks.gan.cli`."""
+
+from benchmarks.gan.cli import main
+
+raise SystemExit(main())
