@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import blake3
 
 from dedup.chunking import ChunkerParams, cut_points
 from dedup.codecs import RAW, encode
 from dedup.versions import Fragment, abandon_pending, add_fragments
-from dedup.writer import Writer
+from dedup.writer import Writer, WriteTxn
+
+T = TypeVar("T")
 
 IN_FLIGHT = 2
 
@@ -86,14 +88,28 @@ class Ingest:
         self.md5_threads.shutdown()
         self.cdc_threads.shutdown()
 
-    async def run(self, vid: int, body: AsyncIterable[bytes]) -> IngestResult:
-        """Stream ``body`` into pending version ``vid``; on any failure the
-        version is abandoned (its rows reclaimed) and the error re-raised."""
+    async def run(
+        self, vid: int, body: AsyncIterable[bytes], finish: Callable[[IngestResult], Callable[[WriteTxn], T]]
+    ) -> tuple[IngestResult, T]:
+        """Stream ``body`` into pending version ``vid``, then run the job that
+        ``finish`` builds from the result (publishing the key or the part).
+
+        The finishing job is queued right behind the last fragment batch, so a
+        small PUT's fragments and key usually share one group commit (one
+        fsync); it must check that the manifest is complete, since it may run
+        before a failed batch is reported. On any failure the version is
+        abandoned (its rows reclaimed) and the error re-raised."""
         state = _PutState(self, vid)
+        done: asyncio.Future[T] | None = None
         try:
-            return await state.consume(body)
+            result = await state.consume(body)
+            done = asyncio.ensure_future(self.writer.run(finish(result)))
+            result.new_bytes = await state.settle()
+            return result, await done
         except BaseException:
             await state.cancel()
+            if done is not None:
+                await asyncio.gather(done, return_exceptions=True)
             await self.writer.run(lambda w: abandon_pending(w, vid))
             raise
 
@@ -149,10 +165,14 @@ class _PutState:
             self.size += len(piece)
         self._launch(buf, pos, final=True)
         assert self.prev is not None
-        await self.prev
+        await self.prev  # every batch is hashed and its writer job queued
+        return IngestResult(self.size, self.md5.digest(), 0)
+
+    async def settle(self) -> int:
+        """Wait for the queued writer jobs; the bytes that were new."""
         while self.jobs:
             await self._retire()
-        return IngestResult(self.size, self.md5.digest(), self.new_bytes)
+        return self.new_bytes
 
     def _launch(self, buf: bytearray, end: int, final: bool) -> None:
         self.filling = None

@@ -34,7 +34,7 @@ from dedup.check import run_check
 from dedup.chunking import ChunkerParams
 from dedup.format import read_format, write_format
 from dedup.index import U64, Index, ObjectRow
-from dedup.ingest import Ingest
+from dedup.ingest import Ingest, IngestResult
 from dedup.listing import list_page
 from dedup.names import encode_key, validate_bucket_name
 from dedup.packs import PackFiles
@@ -57,7 +57,7 @@ from dedup.types import (
     UploadInfo,
     UploadsPage,
 )
-from dedup.versions import abandon_pending
+from dedup.versions import abandon_pending, require_complete
 from dedup.writer import Writer, WriteTxn
 
 
@@ -147,25 +147,19 @@ class Store:
         encode_key(key)
         await self.head_bucket(bucket)
         vid = next(self._vids)
-        got = await self.ingest.run(vid, body)
-        if content_md5 is not None and content_md5 != got.md5:
-            await self.writer.run(lambda w: abandon_pending(w, vid))
-            raise errors.BadDigest("Content-MD5 mismatch")
-        segments = ((vid, got.size),) if got.size else ()
-        row = ObjectRow(key, got.size, time.time(), segments, got.md5.hex(), meta)
 
-        def publish(w: WriteTxn) -> ObjectInfo:
-            try:
+        def finish(got: IngestResult) -> Callable[[WriteTxn], ObjectInfo]:
+            _check_md5(content_md5, got.md5)
+            segments = ((vid, got.size),) if got.size else ()
+            row = ObjectRow(key, got.size, time.time(), segments, got.md5.hex(), meta)
+
+            def publish(w: WriteTxn) -> ObjectInfo:
+                require_complete(w, vid, got.size)
                 return objects.publish(w, bucket, row, expect)
-            except BaseException:
-                abandon_pending(w, vid)  # the job's own changes roll back; queue it apart
-                raise
 
-        try:
-            info = await self.writer.run(publish)
-        except BaseException:
-            await self.writer.run(lambda w: abandon_pending(w, vid))
-            raise
+            return publish
+
+        got, info = await self.ingest.run(vid, body, finish)
         return PutResult(info, got.new_bytes)
 
     async def head_object(self, bucket: str, key: str) -> ObjectInfo:
@@ -242,16 +236,18 @@ class Store:
         with self.index.read() as txn:
             multipart.load_upload(txn, self.index, bucket, key, upload_id)
         vid = next(self._vids)
-        got = await self.ingest.run(vid, body)
-        if content_md5 is not None and content_md5 != got.md5:
-            await self.writer.run(lambda w: abandon_pending(w, vid))
-            raise errors.BadDigest("Content-MD5 mismatch")
-        part = PartInfo(part_number, got.size, got.md5.hex(), time.time(), dict(checksums or {}))
-        try:
-            await self.writer.run(lambda w: multipart.add_part(w, bucket, key, upload_id, part, vid))
-        except BaseException:
-            await self.writer.run(lambda w: abandon_pending(w, vid))
-            raise
+
+        def finish(got: IngestResult) -> Callable[[WriteTxn], PartInfo]:
+            _check_md5(content_md5, got.md5)
+            part = PartInfo(part_number, got.size, got.md5.hex(), time.time(), dict(checksums or {}))
+
+            def add(w: WriteTxn) -> PartInfo:
+                require_complete(w, vid, got.size)
+                return multipart.add_part(w, bucket, key, upload_id, part, vid)
+
+            return add
+
+        got, part = await self.ingest.run(vid, body, finish)
         return part, got.new_bytes
 
     async def list_parts(
@@ -302,6 +298,11 @@ class Store:
 
     def writer_queue_depth(self) -> int:
         return self.writer.depth()
+
+
+def _check_md5(expected: bytes | None, got: bytes) -> None:
+    if expected is not None and expected != got:
+        raise errors.BadDigest("Content-MD5 mismatch")
 
 
 def _lock(root: Path) -> int:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dedup.errors import EngineError
 from dedup.format import HEADER_SIZE
 from dedup.index import (
     ROW_ENTRIES,
@@ -28,6 +29,10 @@ from dedup.index import (
     manifest_value,
 )
 from dedup.writer import NewRecord, WriteTxn
+
+
+class IncompleteManifest(EngineError):
+    """A batch of the version failed; the error that made it fail is the one to report."""
 
 
 @dataclass(frozen=True)
@@ -158,3 +163,21 @@ def decref_fragment(w: WriteTxn, digest: bytes) -> tuple[int, int]:
     idx.add(txn, "unique", -row.raw)
     idx.add(txn, "stored", -(HEADER_SIZE + row.stored))
     return 1, row.raw
+
+
+def manifest_length(w: WriteTxn, vid: int) -> int:
+    """Bytes the manifest rows of ``vid`` cover (its last row's end)."""
+    cur = w.txn.cursor(db=w.index.db["manifests"])
+    found = cur.set_range(U64.pack(vid + 1))
+    if not (cur.prev() if found else cur.last()):
+        return 0
+    row_vid, offset = U64X2.unpack(cur.key())
+    if row_vid != vid:
+        return 0
+    return int(offset + sum(n for _, n in manifest_entries(cur.value())))
+
+
+def require_complete(w: WriteTxn, vid: int, size: int) -> None:
+    """Invariant 4: publish only a complete manifest."""
+    if manifest_length(w, vid) != size:
+        raise IncompleteManifest(f"version {vid} covers {manifest_length(w, vid)} of {size} bytes")

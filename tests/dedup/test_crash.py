@@ -185,7 +185,7 @@ def test_pending_versions_are_reclaimed_on_open(harness, run):
     store = harness.store
     data = content("pending", 300 * KiB)
     vid = next(store._vids)
-    result = run(store.ingest.run(vid, stream([data])))
+    result, _ = run(store.ingest.run(vid, stream([data]), lambda got: lambda w: None))
     assert result.new_bytes == len(data)
     assert run(store.stats()).unique_bytes == len(data)
     store = harness.reopen()
