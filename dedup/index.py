@@ -194,6 +194,8 @@ class Index:
             self.put_pack(txn, pack_id, row[0], max(0, row[1] + delta), row[2])
 
     def bucket(self, txn: Txn, name: str) -> dict | None:
+        if not 0 < len(name.encode()) <= 255:  # no such bucket can exist (and LMDB refuses the key)
+            return None
         raw = txn.get(name.encode(), db=self.db["buckets"])
         return json.loads(raw) if raw else None
 

@@ -37,7 +37,9 @@ async def metrics(ctx: RequestContext) -> Response:
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
             raise S3Error("AccessDenied", headers={"WWW-Authenticate": 'Bearer realm="fragstore metrics"'})
     registry: Metrics = ctx.request.app.state.metrics
-    return Response(await registry.exposition(ctx.store), media_type=CONTENT_TYPE)
+    # bucket names are tenants' data: per-bucket series only behind a token
+    body = await registry.exposition(ctx.store, per_bucket=token is not None)
+    return Response(body, media_type=CONTENT_TYPE)
 
 
 async def collect_garbage(ctx: RequestContext) -> Response:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from starlette.types import Receive
 
 from server.errors import S3Error
+from server.params import is_number
 
 GiB = 1024**3
 MAX_OBJECT_SIZE = 5 * GiB
@@ -25,7 +26,7 @@ def content_length(headers: Mapping[str, str]) -> int | None:
     value = headers.get("content-length")
     if value is None:
         return None
-    if not value.strip().isdigit():
+    if not is_number(value.strip()):
         raise S3Error("InvalidArgument", "Content-Length is not a number.")
     return int(value)
 
@@ -37,7 +38,7 @@ def require_length(headers: Mapping[str, str]) -> None:
     if length is None and not chunked:
         raise S3Error("MissingContentLength")
     decoded = headers.get("x-amz-decoded-content-length", "")
-    size = int(decoded) if decoded.isdigit() else length
+    size = int(decoded) if is_number(decoded) else length
     if size is not None and size > MAX_OBJECT_SIZE:
         raise S3Error("EntityTooLarge", extra={"MaxSizeAllowed": str(MAX_OBJECT_SIZE)})
 

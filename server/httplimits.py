@@ -25,6 +25,7 @@ from server.xmlrender import document
 
 MAX_HEADER_SECTION = 16 * 1024
 MAX_HEAD_BYTES = 64 * 1024  # request line (long presigned URLs) and headers
+LINGER_S = 2.0  # how long a refused connection is drained before it is closed
 
 
 def check_header_section(headers: Iterable[tuple[bytes, bytes]]) -> None:
@@ -50,6 +51,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._in_head = True  # the bytes arriving belong to a request line or headers
         self._head_bytes = 0
+        self._refusing = False
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -60,6 +62,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head, self._head_bytes = True, 0
 
     def data_received(self, data: bytes) -> None:
+        if self._refusing:
+            return
         if not self._in_head:
             super().data_received(data)
             return
@@ -74,7 +78,16 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if self._in_head:
-            self.transport.write(_too_large_answer())
-            self.transport.close()
+            self._refuse()
             return
         super().data_received(data[room:])
+
+    def _refuse(self) -> None:
+        """Answer, then read and drop what else comes for a moment before closing:
+        closing on unread bytes would reset the connection and could destroy the
+        answer before the client has read it (a "lingering close")."""
+        self._refusing = True
+        self.transport.write(_too_large_answer())
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_S, self.transport.close)

@@ -107,19 +107,20 @@ class Metrics:
         self.gc_disk_bytes.inc(report.bytes_reclaimed_on_disk)
         self.gc_last.set_to_current_time()
 
-    async def exposition(self, store: Store) -> bytes:
+    async def exposition(self, store: Store, per_bucket: bool = False) -> bytes:
         """The text a scrape answers: the registry, then the store's figures now."""
         scrape = CollectorRegistry(auto_describe=False)
-        scrape.register(StoreCollector(await store.stats(), store.writer_queue_depth()))
+        scrape.register(StoreCollector(await store.stats(), store.writer_queue_depth(), per_bucket))
         return generate_latest(self.registry) + generate_latest(scrape)
 
 
 class StoreCollector(Collector):
     """Gauges from one ``StoreStats`` snapshot."""
 
-    def __init__(self, stats: StoreStats, queue_depth: int) -> None:
+    def __init__(self, stats: StoreStats, queue_depth: int, per_bucket: bool) -> None:
         self.stats = stats
         self.queue_depth = queue_depth
+        self.per_bucket = per_bucket
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         s = self.stats
@@ -142,6 +143,8 @@ class StoreCollector(Collector):
         )
         for name, doc, value in plain:
             yield GaugeMetricFamily(f"fragstore_{name}", doc, value=value)
+        if not self.per_bucket:
+            return
         objects = GaugeMetricFamily("fragstore_bucket_objects", "Objects per bucket.", labels=["bucket"])
         logical = GaugeMetricFamily("fragstore_bucket_logical_bytes", "Logical bytes per bucket.", labels=["bucket"])
         for bucket in s.buckets:

@@ -7,6 +7,7 @@ on GET/HEAD with ETag, Last-Modified and the response-* overrides of GetObject.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from dedup.types import ObjectInfo, ObjectMeta
@@ -35,6 +36,7 @@ _RESPONSE_OVERRIDES = {
     "response-content-disposition": "Content-Disposition",
     "response-content-encoding": "Content-Encoding",
 }
+_BAD_FIELD_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 _HEADER_CASE = {name: "-".join(p.capitalize() for p in name.split("-")) for name in STORED_HEADERS}
 
 
@@ -82,8 +84,17 @@ def object_headers(
         out.update(checksum_headers(meta.checksums, with_type=True))
     for param, header in (overrides or {}).items():
         if param in _RESPONSE_OVERRIDES:
-            out[_RESPONSE_OVERRIDES[param]] = header
+            out[_RESPONSE_OVERRIDES[param]] = _field_value(param, header)
     return out
+
+
+def _field_value(param: str, value: str) -> str:
+    """``value`` if it can be sent as an HTTP field value (RFC 9110: no control
+    characters but HTAB, Latin-1 only); InvalidArgument otherwise."""
+    if _BAD_FIELD_CHARS.search(value):
+        raise S3Error("InvalidArgument", f"Invalid value for {param}",
+                      extra={"ArgumentName": param, "ArgumentValue": value})
+    return value
 
 
 def checksum_headers(checksums: Mapping[str, str], *, with_type: bool = False) -> dict[str, str]:

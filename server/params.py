@@ -9,6 +9,12 @@ from collections.abc import Mapping
 from server.errors import S3Error
 
 MAX_PART_NUMBER = 10000
+MAX_INT = 2**31 - 1
+
+
+def is_number(raw: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes digits ``int`` refuses, like "²")."""
+    return raw.isascii() and raw.isdigit()
 
 
 def int_param(query: Mapping[str, str], name: str, default: int, *, maximum: int | None = None) -> int:
@@ -16,7 +22,7 @@ def int_param(query: Mapping[str, str], name: str, default: int, *, maximum: int
     raw = query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
+    if not is_number(raw) or int(raw) > MAX_INT:  # S3's parameters are 32-bit integers
         raise S3Error("InvalidArgument", f"Provided {name} not an integer or within integer range",
                       extra={"ArgumentName": name, "ArgumentValue": raw})
     value = int(raw)
@@ -31,7 +37,7 @@ def part_number(query: Mapping[str, str], *, required: bool = False) -> int | No
             raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
                           extra={"ArgumentName": "partNumber", "ArgumentValue": "null"})
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PART_NUMBER:
+    if not is_number(raw) or not 1 <= int(raw) <= MAX_PART_NUMBER:
         raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
                       extra={"ArgumentName": "partNumber", "ArgumentValue": raw})
     return int(raw)

@@ -52,10 +52,15 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop  # type: ignore[no-any-return]
 
 
+# SIGTERM: in-flight requests get this long to finish, then connections are cut
+GRACEFUL_SHUTDOWN_S = 15
+
+
 async def _serve(config: ServerConfig, credentials: Credentials) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.httplimits import LimitedHttpToolsProtocol
 
     try:
         store = await Store.open(config.data_dir, config.store_config())
@@ -66,7 +71,8 @@ async def _serve(config: ServerConfig, credentials: Credentials) -> int:
     try:
         server = uvicorn.Server(uvicorn.Config(
             create_app(config, credentials, store), host=config.host, port=config.port,
-            http="httptools", lifespan="on", log_config=None, log_level=config.log_level,
+            http=LimitedHttpToolsProtocol, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            log_config=None, log_level=config.log_level,
             access_log=False, server_header=False,
             ssl_certfile=str(config.tls_cert) if config.tls_cert else None,
             ssl_keyfile=str(config.tls_key) if config.tls_key else None,

@@ -74,6 +74,8 @@ def parse_complete_multipart(body: bytes) -> list[CompletedPart]:
             part_number = int(number.strip())
         except ValueError:
             raise S3Error("MalformedXML") from None
+        if part_number < 1:
+            raise S3Error("InvalidArgument", "PartNumber must be >= 1")
         sums = {alg: text.strip() for tag, alg in CHECKSUM_ELEMENTS.items() if (text := child_text(node, tag))}
         parts.append(CompletedPart(part_number, etag.strip().strip('"'), sums))
     if not parts:
