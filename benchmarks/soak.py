@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def healthy(f: CrashFigures) -> bool:
-    return (f.findings.bad == 0 and not f.check_failures and f.outcomes["5xx"] == 0
+    return (f.findings.bad == 0 and not f.check_failures and not f.client_crashes and f.outcomes["5xx"] == 0
             and f.outcomes["bad-ack"] == 0 and f.extra_unique_bytes == 0 and f.logical_mismatch == 0
             and f.leftover_fragments == 0 and f.leftover_stored_bytes == 0)
 
@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"soak: operations {dict(figures.ops)}")
     print(f"soak: outcomes {dict(figures.outcomes)}")
     print(f"soak: {time.monotonic() - started:.0f} s, work directory {root}")
-    for line in figures.findings.problems[:20] + figures.check_failures[:20] + figures.errors[:20]:
+    for line in (figures.findings.problems[:20] + figures.check_failures[:20] + figures.errors[:20]
+                 + figures.client_crashes[:5]):
         print(f"soak: problem: {line}")
     return 0 if healthy(figures) else 1
 

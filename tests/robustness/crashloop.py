@@ -50,6 +50,7 @@ class CrashFigures:
     ops: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    client_crashes: list[str] = field(default_factory=list)  # load generator bugs, not server ones
     acked_writes: int = 0
     acked_deletes: int = 0
     unacknowledged: int = 0
@@ -69,7 +70,8 @@ class CrashFigures:
             f"check_failures={len(self.check_failures)} acked_writes={self.acked_writes} "
             f"acked_deletes={self.acked_deletes} unacknowledged={self.unacknowledged} "
             f"server_5xx={self.outcomes['5xx']} unexpected_4xx={self.outcomes['4xx']} "
-            f"bad_acks={self.outcomes['bad-ack']} logged_errors={self.logged_errors} "
+            f"bad_acks={self.outcomes['bad-ack']} client_crashes={len(self.client_crashes)} "
+            f"logged_errors={self.logged_errors} "
             f"live_bytes={self.live_bytes} extra_unique_bytes={self.extra_unique_bytes} "
             f"logical_mismatch={self.logical_mismatch} leftover_fragments={self.leftover_fragments} "
             f"leftover_stored_bytes={self.leftover_stored_bytes} leftover_pack_bytes={self.leftover_pack_bytes}"
@@ -122,7 +124,7 @@ class CrashLoop:
             if self.server.process.poll() is None:
                 self._stop(kill=False)
         f = self.figures
-        f.ops, f.outcomes, f.errors = load.ops(), load.outcomes(), load.errors()
+        f.ops, f.outcomes, f.errors, f.client_crashes = load.ops(), load.outcomes(), load.errors(), load.crashes()
         f.acked_writes, f.acked_deletes = self.ledger.acked_writes, self.ledger.acked_deletes
         f.unacknowledged = self.ledger.unacknowledged
         return f

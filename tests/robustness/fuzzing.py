@@ -179,6 +179,7 @@ class FuzzTally:
     tried: int = 0
     answered: int = 0
     unanswered: int = 0   # the server closed the connection without an answer
+    unanswered_by_length: Counter[str] = field(default_factory=Counter)  # long/absent: the body never ended
     timeouts: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     codes: Counter[str] = field(default_factory=Counter)
@@ -190,6 +191,7 @@ class FuzzTally:
 
     def summary(self) -> str:
         return (f"inputs_tried={self.tried} answered={self.answered} unanswered={self.unanswered} "
+                f"{dict(self.unanswered_by_length)} "
                 f"timeouts={self.timeouts} 5xx={self.five_xx} 5xx_not_501={len(self.server_errors)} "
                 f"501_not_implemented={self.statuses[501]} statuses={dict(sorted(self.statuses.items()))}")
 
@@ -233,6 +235,7 @@ def send(server: LiveServer, request: RawRequest, tally: FuzzTally) -> Answer | 
         return None
     if answer is None:
         tally.unanswered += 1
+        tally.unanswered_by_length[request.length] += 1
         return None
     tally.answered += 1
     tally.statuses[answer.status] += 1

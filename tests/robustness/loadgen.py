@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,12 @@ def multipart_etag(parts: tuple[Blob, ...]) -> str:
     return f"{hashlib.md5(joined).hexdigest()}-{len(parts)}"
 
 
+# What a write can end in besides an answer: an S3 error, a broken connection, or a
+# 200 whose body was cut short by the kill (botocore does not enforce Content-Length,
+# so it parses an empty document and the ETag is missing).
+FAILURES = (ClientError, BotoCoreError, KeyError)
+
+
 def status_of(exc: Exception) -> int | None:
     if isinstance(exc, ClientError):
         return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)) or None
@@ -68,6 +75,7 @@ class LoadClient:
         self.ops: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()  # acked, broken, 4xx, 5xx, bad-ack
         self.errors: list[str] = []
+        self.crashes: list[str] = []
 
     def run(self, stop: threading.Event) -> None:
         table: list[tuple[Callable[[], None], int]] = [
@@ -75,10 +83,13 @@ class LoadClient:
             (self.copy, 12), (self.delete, 12), (self.delete_many, 6),
         ]
         ops, weights = zip(*table, strict=True)
-        while not stop.is_set():
-            op = self.rng.choices(ops, weights)[0]
-            self.ops[op.__name__] += 1
-            op()
+        try:
+            while not stop.is_set():
+                op = self.rng.choices(ops, weights)[0]
+                self.ops[op.__name__] += 1
+                op()
+        except Exception as exc:  # a bug of the load generator: its ledger is now unreliable
+            self.crashes.append("".join(traceback.format_exception(exc)))
 
     # -- outcomes ------------------------------------------------------------------
     def _failed(self, where: str, exc: Exception) -> None:
@@ -92,7 +103,7 @@ class LoadClient:
         """Send one write of ``key``; record it as acknowledged or uncertain."""
         try:
             etag = call()
-        except (ClientError, BotoCoreError) as exc:
+        except FAILURES as exc:
             self.ledger.unsure(key, value)
             self._failed(f"{key}", exc)
             return
@@ -132,7 +143,7 @@ class LoadClient:
                 answer = self.s3.upload_part(Bucket=self.bucket, Key=key, UploadId=upload,
                                              PartNumber=number, Body=materialize(blob))
                 listed.append({"PartNumber": number, "ETag": answer["ETag"]})
-        except (ClientError, BotoCoreError) as exc:  # the key is untouched
+        except FAILURES as exc:  # the key is untouched
             self._failed(f"{key} (upload)", exc)
             return
         self._attempt(key, value, lambda: self.s3.complete_multipart_upload(
@@ -158,7 +169,9 @@ class LoadClient:
         try:
             answer = self.s3.delete_objects(
                 Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chosen]})
-        except (ClientError, BotoCoreError) as exc:
+            if "Deleted" not in answer and "Errors" not in answer:
+                raise KeyError("Deleted")  # an answer cut short
+        except FAILURES as exc:
             for key in chosen:
                 self.ledger.unsure(key, ABSENT)
             self._failed("DeleteObjects", exc)
@@ -209,6 +222,9 @@ class Load:
 
     def errors(self) -> list[str]:
         return [e for c in self.clients for e in c.errors]
+
+    def crashes(self) -> list[str]:
+        return [e for c in self.clients for e in c.crashes]
 
     def retarget(self, make_client: Callable[[], Any]) -> None:
         """New boto3 clients (the restarted server listens on a new port)."""

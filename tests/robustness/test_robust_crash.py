@@ -14,6 +14,7 @@ def test_kill_loop_loses_nothing(tmp_path: Path) -> None:
     figures = CrashLoop(tmp_path, plan).run()
     found = figures.findings
     assert figures.kills == 3
+    assert figures.client_crashes == []
     assert found.objects_checked > 0 and figures.acked_writes > 0 and figures.acked_deletes > 0
     assert found.bad == 0, found.problems[:10]
     assert figures.checks == 3 and figures.check_failures == []

@@ -17,13 +17,14 @@ import pytest
 from dedup.index import U64, Index
 from dedup.packs import list_pack_ids, pack_path
 from dedup.types import StoreConfig
+from server.serve import GRACEFUL_SHUTDOWN_S
 from tests.live_server import LiveServer, sign_headers, start_server
 from tests.robustness import offline
 
 BUCKET = "term"
 MiB = 1024 * 1024
 EXIT_LIMIT_S = 60  # how long to wait for the process to go before calling it hung
-STALL_LIMIT_S = 25  # the same with a stalled client: the server must cut it off sooner
+STALL_LIMIT_S = GRACEFUL_SHUTDOWN_S + 30  # with a stalled client: the server cuts it off after its grace
 
 
 def start_put(server: LiveServer, key: str, length: int) -> socket.socket:
