@@ -36,12 +36,9 @@ import platform
 import shlex
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -58,6 +55,7 @@ from botocore.config import Config
 if __package__ in (None, ""):  # run as a script path: make `benchmarks.` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.child import ChildServer  # noqa: E402
 from benchmarks.rss import RssSampler, can_drop_page_cache, drop_page_cache, tree_memory  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,49 +140,18 @@ def write_new_file(path: Path, size: int) -> Path:
 
 # --- servers ------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """A server child process on a loopback port, ready once ``/_fragstore/health`` answers 200."""
+class Server(ChildServer):
+    """A benchmarked server with its boto3 client and a bucket, ready to measure."""
 
     def __init__(self, name: str, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
-        self.name = name
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.access_key, self.secret_key = "BENCHACCESSKEY", "bench-secret-" + os.urandom(8).hex()
-        full_env = {**os.environ, "FRAGSTORE_ACCESS_KEY": self.access_key, "FRAGSTORE_SECRET_KEY": self.secret_key}
-        self._log = log.open("wb")
-        self.proc = subprocess.Popen([*args, "--host", "127.0.0.1", "--port", str(self.port)], cwd=ROOT,
-                                     env={**full_env, **(env or {})}, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{name} server exited with {self.proc.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(self.url + "/_fragstore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"{name} server did not become healthy") from None
-                time.sleep(0.1)
+        super().__init__(name, args, log, ROOT, env)
+        self.wait_healthy()
         self.client = boto3.session.Session().client(
             "s3", endpoint_url=self.url, aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key, region_name=REGION, config=CLIENT_CONFIG)
         self.sent_headers: dict[str, list[str]] = {}
         self.client.meta.events.register("before-send.s3", self._note_headers)
         self.client.create_bucket(Bucket=BUCKET)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
 
     def _note_headers(self, request: Any, event_name: str = "", **_: Any) -> None:
         operation = event_name.rsplit(".", 1)[-1]
@@ -196,16 +163,6 @@ class Server:
                 value = headers[name]
                 notes.append(f"{name}: {value}" if name in SHOWN_VALUES else name)
             self.sent_headers[operation] = notes
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
 
 
 def start_servers(work: Path) -> tuple[Server, Server]:

@@ -9,12 +9,7 @@ signer), exactly as any S3 client would sign a request.
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,6 +19,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from benchmarks.child import ChildServer
 from benchmarks.gan.store import Endpoint
 
 REGION = "us-east-1"
@@ -33,38 +29,17 @@ STATS_FIELDS = (
 )
 
 
-class ServerProcess:
+class ServerProcess(ChildServer):
     """One ``python -m server serve`` child on a free loopback port."""
 
     def __init__(self, data_dir: Path, repo_root: Path, log_path: Path) -> None:
+        super().__init__("fragstore", [sys.executable, "-m", "server", "serve", "--data", str(data_dir)],
+                         log_path, repo_root)
         self.data_dir = data_dir
-        self.access_key = "bench" + secrets.token_hex(4)
-        self.secret_key = secrets.token_hex(16)
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "FRAGSTORE_ACCESS_KEY": self.access_key, "FRAGSTORE_SECRET_KEY": self.secret_key}
-        cmd = [sys.executable, "-m", "server", "serve", "--data", str(data_dir),
-               "--host", "127.0.0.1", "--port", str(self.port)]
-        self._log = log_path.open("wb")
-        self.proc = subprocess.Popen(cmd, cwd=repo_root, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     @property
     def endpoint(self) -> Endpoint:
         return Endpoint(self.url, self.access_key, self.secret_key, REGION)
-
-    def wait_healthy(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"fragstore server exited with {self.proc.returncode}; see its log")
-            try:
-                with urllib.request.urlopen(self.url + "/_fragstore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("fragstore server did not become healthy")
 
     def stats(self) -> dict[str, Any]:
         """The engine stats document, SigV4-signed like any S3 request."""
@@ -74,16 +49,6 @@ class ServerProcess:
         with urllib.request.urlopen(prepared, timeout=60) as resp:
             return json.loads(resp.read())
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
 
 def engine_numbers(doc: dict[str, Any]) -> dict[str, int]:
     """The engine's byte counters from a stats document (flat, or nested one level)."""
@@ -91,9 +56,3 @@ def engine_numbers(doc: dict[str, Any]) -> dict[str, int]:
     if "unique_bytes" not in doc:
         source = next((v for v in doc.values() if isinstance(v, dict) and "unique_bytes" in v), doc)
     return {name: int(source.get(name, 0) or 0) for name in STATS_FIELDS}
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
