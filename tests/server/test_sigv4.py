@@ -91,6 +91,11 @@ def error(req: AuthRequest, **kwargs: float) -> S3Error:
     return caught.value
 
 
+def flip_last_hex(text: str) -> str:
+    """Change the last hex digit, always to a different one."""
+    return text[:-1] + ("1" if text[-1] == "0" else "0")
+
+
 def with_headers(req: AuthRequest, **changes: str | None) -> AuthRequest:
     headers = dict(req.headers)
     for name, value in changes.items():
@@ -291,7 +296,7 @@ def test_tampered_requests() -> None:
         AuthRequest(req.method, req.path, "a=2", req.headers),
         AuthRequest(req.method, req.path, "", req.headers),
         AuthRequest("POST", req.path, req.query, req.headers),
-        with_headers(req, authorization=req.headers["authorization"][:-1] + "0"),
+        with_headers(req, authorization=flip_last_hex(req.headers["authorization"])),
         with_headers(req, x_amz_content_sha256="UNSIGNED-PAYLOAD"),
         with_headers(req, host="elsewhere:9000"),
         header_signed("PUT", url_for("k", "a=1"), headers={"x-amz-meta-a": "1"}, body=b"x", secret="other"),
