@@ -123,9 +123,13 @@ class PackFiles:
         return data
 
     def readinto(self, pack_id: int, offset: int, buf: memoryview) -> None:
+        self.readv(pack_id, offset, [buf])
+
+    def readv(self, pack_id: int, offset: int, bufs: list[memoryview]) -> None:
+        """Fill ``bufs`` in order from the bytes at ``offset`` (one preadv)."""
         handle = self._handle(pack_id)
-        got = os.preadv(handle.fd, [buf], offset)
-        if got != len(buf):
+        got = os.preadv(handle.fd, bufs, offset)
+        if got != sum(len(b) for b in bufs):
             raise OSError(f"short read in pack {pack_id:08x} at {offset}")
 
     def forget(self, pack_id: int) -> None:

@@ -4,8 +4,10 @@ A read resolves the range against the object row, then walks each version's
 manifest from a cursor seek (``set_range`` on (vid, offset), one step back),
 never scanning from the start. Fragments that lie back to back in a pack are
 read with one ``preadv``; each is checked against its BLAKE3 name before a
-byte of it is served (a damaged fragment raises CorruptFragment). Batches run
-in a worker thread, the next one prefetched while the current is sent.
+byte of it is served (a damaged fragment raises CorruptFragment). Batches of
+1 MiB load in a worker thread, up to AHEAD of them ready while one is sent:
+small batches keep the socket busy from the first, and memory per reader
+stays near (AHEAD + 2) MiB.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from typing import Any
 
 import blake3
 
-from dedup.codecs import decode
+from dedup.codecs import RAW, decode
 from dedup.errors import CorruptFragment
 from dedup.format import HEADER_SIZE
 from dedup.index import U64X2, FragmentRow, Index, manifest_entries
 from dedup.packs import PackFiles
 from dedup.types import ObjectInfo
 
-BATCH = 4 * 1024 * 1024
+BATCH = 1024 * 1024  # raw bytes per worker-thread load
+MAX_RUN = 256  # fragments per preadv (two buffers each; IOV_MAX is 1024)
+AHEAD = 3  # loaded batches waiting to be sent, per reader
 
 
 @dataclass(frozen=True)
@@ -75,35 +79,55 @@ class ObjectReader:
         self._piece = 0
         self._pos = self._pieces[0].start if self._pieces else 0
         self._read = bytearray()
-        self._next: asyncio.Future[memoryview | None] | None = None
+        self._headers = bytearray()
+        self._first: memoryview | None = None
+        self._ahead: asyncio.Queue[memoryview | BaseException | None] | None = None
+        self._producer: asyncio.Future[None] | None = None
+        self._loading: asyncio.Future[memoryview | None] | None = None
 
     async def prime(self) -> None:
         """Load the first batch now, so that a damaged fragment or a missing
         pack is an error before the response starts."""
-        if self._next is None:
-            self._next = asyncio.ensure_future(asyncio.to_thread(self._load))
-            await asyncio.shield(self._next)
+        if self._first is None and self._producer is None:
+            self._first = await asyncio.to_thread(self._load)
 
     def __aiter__(self) -> AsyncIterator[memoryview]:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[memoryview]:
         await self.prime()
-        while self._next is not None:
-            chunk = await self._next
-            if chunk is None:
-                self._next = None
-                return
-            self._next = asyncio.ensure_future(asyncio.to_thread(self._load))
-            yield chunk
+        first, self._first = self._first, None
+        if first is None:
+            return
+        self._ahead = asyncio.Queue(AHEAD)
+        self._producer = asyncio.ensure_future(self._produce(self._ahead))
+        yield first
+        while (item := await self._ahead.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    async def _produce(self, ahead: asyncio.Queue[memoryview | BaseException | None]) -> None:
+        """Load batches in a worker thread, up to AHEAD ready before they are sent."""
+        try:
+            while True:
+                self._loading = asyncio.ensure_future(asyncio.to_thread(self._load))
+                chunk = await asyncio.shield(self._loading)
+                await ahead.put(chunk)
+                if chunk is None:
+                    return
+        except Exception as exc:  # handed to the consumer, raised where it reads
+            await ahead.put(exc)
 
     async def aclose(self) -> None:
-        if self._next is not None:
-            try:
-                await self._next
-            except BaseException:
-                pass
-            self._next = None
+        """Stop loading; returns once no worker thread still reads for us."""
+        if self._producer is not None:
+            self._producer.cancel()
+            await asyncio.gather(self._producer, return_exceptions=True)
+            self._producer = None
+        if self._loading is not None:
+            await asyncio.gather(self._loading, return_exceptions=True)
+            self._loading = None
 
     # -- worker-thread side ---------------------------------------------------
     def _load(self) -> memoryview | None:
@@ -170,6 +194,8 @@ class ObjectReader:
                 f.pack, f.pos, f.stored, f.codec = row.pack, row.offset, row.stored, row.codec
 
     def _read_run(self, run: list[_Frag], out: memoryview, filled: int) -> int:
+        if all(_direct(f) for f in run):
+            return self._read_direct(run, out, filled)
         first, last = run[0], run[-1]
         span = last.pos + HEADER_SIZE + last.stored - first.pos
         if len(self._read) < span:  # the scratch buffer grows, never exported
@@ -179,12 +205,38 @@ class ObjectReader:
         for f in run:
             at = f.pos - first.pos + HEADER_SIZE
             raw = decode(f.codec, data[at : at + f.stored])
-            if blake3.blake3(raw).digest() != f.digest:
-                raise CorruptFragment(f"fragment {f.digest.hex()} in pack {f.pack:08x} fails its hash")
+            _verify(f, raw)
             piece = memoryview(raw)[f.offset : f.offset + f.raw]
             out[filled : filled + len(piece)] = piece
             filled += len(piece)
         return filled
+
+    def _read_direct(self, run: list[_Frag], out: memoryview, filled: int) -> int:
+        """Whole raw fragments: one preadv puts their bytes straight into
+        ``out`` (record headers into a scratch buffer), no copy."""
+        if len(self._headers) < HEADER_SIZE * len(run):
+            self._headers = bytearray(HEADER_SIZE * len(run))
+        heads = memoryview(self._headers)
+        parts: list[memoryview] = []
+        start = filled
+        for i, f in enumerate(run):
+            parts.append(heads[i * HEADER_SIZE : (i + 1) * HEADER_SIZE])
+            parts.append(out[filled : filled + f.raw])
+            filled += f.raw
+        self._files.readv(run[0].pack, run[0].pos, parts)
+        for f in run:
+            _verify(f, out[start : start + f.raw])
+            start += f.raw
+        return filled
+
+
+def _direct(f: _Frag) -> bool:
+    return f.codec == RAW and f.offset == 0 and f.raw == f.stored
+
+
+def _verify(f: _Frag, raw: memoryview | bytes) -> None:
+    if blake3.blake3(raw).digest() != f.digest:
+        raise CorruptFragment(f"fragment {f.digest.hex()} in pack {f.pack:08x} fails its hash")
 
 
 def _seek(cur: Any, vid: int, pos: int) -> None:
@@ -202,12 +254,14 @@ def _seek(cur: Any, vid: int, pos: int) -> None:
 
 
 def _runs(frags: list[_Frag]) -> list[list[_Frag]]:
-    """Group fragments that lie back to back in one pack."""
+    """Group fragments that lie back to back in one pack and are read the same
+    way (straight into the output, or through the scratch buffer)."""
     runs: list[list[_Frag]] = []
     for f in frags:
         if runs:
             prev = runs[-1][-1]
-            if prev.pack == f.pack and prev.pos + HEADER_SIZE + prev.stored == f.pos:
+            if (prev.pack == f.pack and prev.pos + HEADER_SIZE + prev.stored == f.pos
+                    and _direct(prev) == _direct(f) and len(runs[-1]) < MAX_RUN):
                 runs[-1].append(f)
                 continue
         runs.append([f])
