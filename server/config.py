@@ -28,6 +28,7 @@ class ServerConfig:
     gc_interval: float = 3600.0  # seconds between background GC runs; 0 disables them
     gc_grace: float = 300.0  # seconds a dropped object version waits before GC may reclaim it
     compression: str = "fast"  # off | fast | max
+    idle_timeout: float = 20.0  # seconds a silent client may hold a request open (RequestTimeout); 0: no limit
 
     @property
     def tls(self) -> bool:

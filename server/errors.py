@@ -17,6 +17,7 @@ ERRORS: Final[dict[str, tuple[int, str]]] = {
     "AccessDenied": (403, "Access Denied"),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
     "AuthorizationQueryParametersError": (400, "Error parsing the X-Amz-Credential parameter."),
+    "BadRequest": (400, "An error occurred when parsing the HTTP request."),
     "BadDigest": (400, "The Content-MD5 or checksum value that you specified did not match what the server received."),
     "BucketAlreadyExists": (409, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."),
     "BucketAlreadyOwnedByYou": (409, "Your previous request to create the named bucket succeeded and you already own it."),
@@ -56,6 +57,7 @@ ERRORS: Final[dict[str, tuple[int, str]]] = {
     "RequestTimeout": (400, "Your socket connection to the server was not read from or written to within the timeout period."),
     "ServiceUnavailable": (503, "Please reduce your request rate."),
     "SignatureDoesNotMatch": (403, "The request signature we calculated does not match the signature you provided. Check your key and signing method."),
+    "UserKeyMustBeSpecified": (400, "The delete request must specify a key."),
     "XAmzContentSHA256Mismatch": (400, "The provided 'x-amz-content-sha256' header does not match what was computed."),
 }
 

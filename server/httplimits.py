@@ -1,26 +1,43 @@
-"""Size limits on the request head, which uvicorn's httptools parser lacks.
-
-Two layers, both answering S3's ``RequestHeaderSectionTooLarge`` (400):
+"""Limits on the request, which uvicorn's httptools protocol lacks, answered as S3 does.
 
 - :func:`check_header_section`, called by dispatch for every request: the
-  header fields (names and values) at most :data:`MAX_HEADER_SECTION` bytes.
-  S3 itself refuses header sections over 8 KB; the margin leaves room for what
-  proxies add.
+  header fields (names and values) at most :data:`MAX_HEADER_SECTION` bytes,
+  else ``RequestHeaderSectionTooLarge`` (400). S3 itself refuses header
+  sections over 8 KB; the margin leaves room for what proxies add.
 - :class:`LimitedHttpToolsProtocol`, the protocol class for
-  ``uvicorn.Config(http=...)``: it counts the bytes of a request's head (request
-  line and headers) as they arrive and, past :data:`MAX_HEAD_BYTES`, answers
-  and closes the connection instead of buffering on. Without it a client can
-  make the server hold a header of any size in memory.
+  ``uvicorn.Config(http=...)``:
+
+  - it counts the bytes of a request's head (request line and headers) as they
+    arrive and, past :data:`MAX_HEAD_BYTES`, answers
+    ``RequestHeaderSectionTooLarge`` and closes the connection instead of
+    buffering on (without it a client could make the server hold a header of
+    any size in memory);
+  - a request the parser rejects (broken request line, header syntax, framing)
+    gets S3's ``BadRequest`` XML instead of uvicorn's plain text;
+  - a client silent for ``idle_timeout`` seconds (server/settings.py) in the
+    middle of a request gets S3's ``RequestTimeout`` (400) and the connection
+    is closed: in the head, the protocol answers itself; in the body,
+    :class:`BodyIdleTimeout` makes the app's ``receive()`` raise the S3Error,
+    so the handler stores nothing and the one error renderer answers (with
+    the request id). A connection that never starts a request is closed.
+
+Every answer written here, outside the app, closes the connection with a
+"lingering close" (see :meth:`LimitedHttpToolsProtocol._refuse`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from server.config import ServerConfig
 from server.errors import S3Error
+from server.responses import new_request_id, request_id_headers
 from server.xmlrender import document
 
 MAX_HEADER_SECTION = 16 * 1024
@@ -35,26 +52,101 @@ def check_header_section(headers: Iterable[tuple[bytes, bytes]]) -> None:
         raise S3Error("RequestHeaderSectionTooLarge", extra={"MaxSizeAllowed": str(MAX_HEADER_SECTION)})
 
 
-def _too_large_answer() -> bytes:
-    error = S3Error("RequestHeaderSectionTooLarge", extra={"MaxSizeAllowed": str(MAX_HEAD_BYTES)})
-    body = document("Error", [("Code", error.code), ("Message", error.message), *error.extra.items()],
-                    namespace=False)
-    head = (f"HTTP/1.1 {error.status} Bad Request\r\ncontent-type: application/xml\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n")
+def error_answer(error: S3Error) -> bytes:
+    """A whole HTTP answer carrying ``error`` as S3's ``<Error>`` XML with a fresh request
+    id, closing the connection (for the protocol, which answers before the app sees a request)."""
+    request_id = new_request_id()
+    body = document("Error", [("Code", error.code), ("Message", error.message), *error.extra.items(),
+                              ("RequestId", request_id)], namespace=False)
+    ids = "".join(f"{name}: {value}\r\n" for name, value in request_id_headers(request_id).items())
+    head = (f"HTTP/1.1 {error.status} {HTTPStatus(error.status).phrase}\r\ncontent-type: application/xml\r\n"
+            f"content-length: {len(body)}\r\n{ids}connection: close\r\n\r\n")
     return head.encode() + body
 
 
+def idle_timeout_of(config: Any) -> float:
+    """The served app's ``idle_timeout`` setting (its ServerConfig in ``app.state.config``),
+    else the default; ``config`` is uvicorn's Config."""
+    served = getattr(getattr(config.app, "state", None), "config", None)
+    return float(served.idle_timeout) if isinstance(served, ServerConfig) else ServerConfig.idle_timeout
+
+
+class BodyIdleTimeout:
+    """ASGI middleware: while the request body is unfinished and no answer has
+    started, a ``receive()`` that waits more than ``seconds`` for the client
+    raises S3Error("RequestTimeout"). The time counted is only time spent
+    waiting on a silent client: a slow consumer is never timed out."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.seconds <= 0:
+            await self.app(scope, receive, send)
+            return
+        watch = _BodyWatch(receive, self.seconds)
+        await self.app(scope, watch.receive, watch.send(send))
+
+
+class _BodyWatch:
+    def __init__(self, receive: Receive, seconds: float) -> None:
+        self._receive = receive
+        self._seconds = seconds
+        self._body_done = False
+        self._answering = False
+        self._timer: asyncio.Timeout | None = None
+
+    async def receive(self) -> Message:
+        if self._body_done or self._answering:
+            return await self._receive()
+        timer = self._timer = asyncio.timeout(self._seconds)
+        try:
+            async with timer:
+                message = await self._receive()
+        except TimeoutError:
+            if timer.expired():
+                raise S3Error("RequestTimeout") from None
+            raise
+        finally:
+            self._timer = None
+        self._body_done = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    def send(self, send: Send) -> Send:
+        async def watching(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._answering = True  # too late for an error answer: stop timing
+                if self._timer is not None:
+                    self._timer.reschedule(None)
+            await send(message)
+
+        return watching
+
+
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, refusing a request head over MAX_HEAD_BYTES."""
+    """uvicorn's httptools protocol with S3's limits: head size, parse errors, idle clients."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.idle_timeout = idle_timeout_of(self.config)
+        self.app = BodyIdleTimeout(self.app, self.idle_timeout)
         self._in_head = True  # the bytes arriving belong to a request line or headers
         self._head_bytes = 0
         self._refusing = False
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._cancel_head_timer()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -67,6 +159,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if not self._in_head:
             super().data_received(data)
             return
+        self._arm_head_timer()
         room = MAX_HEAD_BYTES - self._head_bytes
         if len(data) <= room:
             self._head_bytes += len(data)
@@ -75,19 +168,52 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = MAX_HEAD_BYTES
         if room > 0:
             super().data_received(data[:room])
-        if self.transport.is_closing():
+        if self._refusing or self.transport.is_closing():
             return
         if self._in_head:
-            self._refuse()
+            self._refuse(S3Error("RequestHeaderSectionTooLarge", extra={"MaxSizeAllowed": str(MAX_HEAD_BYTES)}))
             return
         super().data_received(data[room:])
 
-    def _refuse(self) -> None:
-        """Answer, then read and drop what else comes for a moment before closing:
-        closing on unread bytes would reset the connection and could destroy the
-        answer before the client has read it (a "lingering close")."""
+    def send_400_response(self, msg: str) -> None:
+        """The parser rejected the request: S3's BadRequest, not uvicorn's plain text."""
+        cycle = self.cycle
+        if cycle is not None and cycle.response_started and not cycle.response_complete:
+            self.transport.close()  # an answer is half out: nothing else can follow it
+            return
+        self._refuse(S3Error("BadRequest"))
+
+    def _arm_head_timer(self) -> None:
+        self._cancel_head_timer()
+        if self.idle_timeout > 0:
+            self._head_timer = self.loop.call_later(self.idle_timeout, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        """No byte for idle_timeout: answer a half-sent head, close an unused connection."""
+        self._head_timer = None
+        if self._refusing or self.transport.is_closing():
+            return
+        if self._head_bytes:
+            self._refuse(S3Error("RequestTimeout"))
+        elif self.cycle is None or self.cycle.response_complete:
+            self.transport.close()
+
+    def _refuse(self, error: S3Error) -> None:
+        """Answer ``error``, then read and drop what else comes for a moment before
+        closing: closing on unread bytes would reset the connection and could destroy
+        the answer before the client has read it (a "lingering close"). A request
+        the app is still on sees the client as gone; its answer is dropped."""
         self._refusing = True
-        self.transport.write(_too_large_answer())
+        self._cancel_head_timer()
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.write(error_answer(error))
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_S, self.transport.close)

@@ -105,6 +105,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("compression", "compression", _choice("off", "fast", "max"), "fast",
             "fragment compression policy: off, fast, max", maintenance=True,
             metavar="off|fast|max"),
+    Setting("idle_timeout", "idle_timeout", _seconds, 20.0,
+            "seconds a client may send nothing in the middle of a request (head or body) before it is "
+            "answered RequestTimeout and disconnected; 0 turns the limit off", metavar="SECONDS"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -201,9 +201,9 @@ CASES: dict[str, Case] = {
     "response-header-head": (lambda t: send(t, "HEAD", f"/{BUCKET}/kept?response-content-type=a%0Ab"), {(400, None)}),
     # bodies
     "truncated-body": (lambda t: exchange(t.server, head_bytes("PUT", f"/{BUCKET}/cut".encode(), signed(t.server, "PUT", f"/{BUCKET}/cut", {"Content-Length": "1000"}, UNSIGNED), t.server.port) + b"x" * 500, half_close=True), {None, (400, "IncompleteBody")}),
-    # the 40 bytes past Content-Length are a broken next request: uvicorn may answer that one first
-    "content-length-short": (lambda t: send(t, "PUT", f"/{BUCKET}/short", b"x" * 100, {"Content-Length": "60"}), {(400, "XAmzContentSHA256Mismatch"), (400, None)}),
-    "content-length-garbage": (lambda t: send(t, "PUT", f"/{BUCKET}/g", b"abc", {"Content-Length": "3x"}), {(400, None)}),
+    # the 40 bytes past Content-Length are a broken next request: the parser may refuse that one first
+    "content-length-short": (lambda t: send(t, "PUT", f"/{BUCKET}/short", b"x" * 100, {"Content-Length": "60"}), {(400, "XAmzContentSHA256Mismatch"), (400, "BadRequest")}),
+    "content-length-garbage": (lambda t: send(t, "PUT", f"/{BUCKET}/g", b"abc", {"Content-Length": "3x"}), {(400, "BadRequest")}),
     "object-over-5gib": (lambda t: exchange(t.server, head_bytes("PUT", f"/{BUCKET}/huge".encode(), signed(t.server, "PUT", f"/{BUCKET}/huge", {"Content-Length": str(6 << 30), "Expect": "100-continue"}, UNSIGNED), t.server.port)), {(400, "EntityTooLarge")}),
     "decoded-over-5gib": (lambda t: exchange(t.server, head_bytes("PUT", f"/{BUCKET}/huge".encode(), signed(t.server, "PUT", f"/{BUCKET}/huge", {"Content-Length": "5", "Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(6 << 30)}, "STREAMING-UNSIGNED-PAYLOAD-TRAILER"), t.server.port) + b"0\r\n\r\n"), {(400, "EntityTooLarge")}),
     "sha256-mismatch": (lambda t: send(t, "PUT", f"/{BUCKET}/sha", b"abc", payload=hashlib.sha256(b"abd").hexdigest()), {(400, "XAmzContentSHA256Mismatch")}),
@@ -222,7 +222,7 @@ CASES: dict[str, Case] = {
     # keys and buckets
     "key-nul": (lambda t: send(t, "PUT", f"/{BUCKET}/a%00b", b"x"), {(400, "InvalidArgument")}),
     "key-invalid-utf8-escaped": (lambda t: send(t, "PUT", f"/{BUCKET}/a%FFb", b"x"), {(400, "InvalidURI")}),
-    "key-invalid-utf8-raw": (lambda t: send(t, "PUT", f"/{BUCKET}/a%FFb", b"x", raw_path=f"/{BUCKET}/a".encode() + b"\xff"), {(400, None), (400, "InvalidURI")}),
+    "key-invalid-utf8-raw": (lambda t: send(t, "PUT", f"/{BUCKET}/a%FFb", b"x", raw_path=f"/{BUCKET}/a".encode() + b"\xff"), {(400, "BadRequest"), (400, "InvalidURI")}),
     "key-too-long": (lambda t: send(t, "PUT", f"/{BUCKET}/" + "k" * 1025, b"x"), {(400, "KeyTooLongError")}),
     "key-too-long-multibyte": (lambda t: send(t, "PUT", f"/{BUCKET}/" + "%C3%A9" * 513, b"x"), {(400, "KeyTooLongError")}),
     "bucket-uppercase": (lambda t: send(t, "PUT", "/Bad_Bucket"), {(400, "InvalidBucketName")}),

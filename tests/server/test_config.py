@@ -34,7 +34,7 @@ def test_every_setting_from_every_source(tmp_path: Path) -> None:
     samples = {"data": "d", "host": "0.0.0.0", "port": "9100", "region": "eu-west-3", "domain": "s3.test",
                "tls_cert": "c.pem", "tls_key": "k.pem", "users": "u.txt", "log_level": "debug",
                "log_format": "json", "metrics_token": "t0k", "gc_interval": "60", "gc_grace": "5",
-               "compression": "fast"}
+               "compression": "fast", "idle_timeout": "7"}
     assert set(samples) == {s.name for s in SETTINGS}
     config_file = tmp_path / "conf" / "fragstore.toml"
     config_file.parent.mkdir()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
@@ -63,3 +64,39 @@ def test_oversized_body(live_server: LiveServer, bucket: str) -> None:
     md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
     response = live_server.raw("POST", f"/{bucket}?delete", body=body, headers={"Content-MD5": md5})
     assert response.status == 400 and b"<Code>MaxMessageLengthExceeded</Code>" in response.body
+
+
+def post_delete(live_server: LiveServer, bucket: str, body: bytes) -> Any:
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    return live_server.raw("POST", f"/{bucket}?delete", body=body, headers={"Content-MD5": md5})
+
+
+def test_missing_key_element_fails_the_whole_request(live_server: LiveServer, s3: Any, bucket: str) -> None:
+    """The schema requires Key in every Object: MalformedXML, and no key of the request is deleted."""
+    s3.put_object(Bucket=bucket, Key="a", Body=b"x")
+    body = b"<Delete><Object><Key>a</Key></Object><Object><VersionId>null</VersionId></Object></Delete>"
+    response = post_delete(live_server, bucket, body)
+    assert response.status == 400 and b"<Code>MalformedXML</Code>" in response.body
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["a"]
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_empty_key_gets_its_own_error(live_server: LiveServer, s3: Any, bucket: str, quiet: bool) -> None:
+    """An empty Key names no object: a per-key UserKeyMustBeSpecified error; the
+    other keys are deleted, nothing else is touched (the bucket stays)."""
+    for key in ("a", "b", " "):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    body = (b"<Delete>" + (b"<Quiet>true</Quiet>" if quiet else b"")
+            + b"<Object><Key>a</Key></Object><Object><Key></Key></Object><Object><Key/></Object></Delete>")
+    response = post_delete(live_server, bucket, body)
+    assert response.status == 200, response.body
+    root = ET.fromstring(response.body)
+    ns = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}
+    errors = [(e.findtext("s3:Key", namespaces=ns), e.findtext("s3:Code", namespaces=ns))
+              for e in root.findall("s3:Error", ns)]
+    assert errors == [("", "UserKeyMustBeSpecified"), ("", "UserKeyMustBeSpecified")]
+    deleted = [d.findtext("s3:Key", namespaces=ns) for d in root.findall("s3:Deleted", ns)]
+    assert deleted == ([] if quiet else ["a"])
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]) == [" ", "b"]
+    s3.head_bucket(Bucket=bucket)
+
