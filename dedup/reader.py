@@ -28,6 +28,7 @@ from dedup.types import ObjectInfo
 
 BATCH = 1024 * 1024  # raw bytes per worker-thread load
 MAX_RUN = 256  # fragments per preadv (two buffers each; IOV_MAX is 1024)
+INLINE = 64 * 1024  # reads up to this size load on the event loop itself
 AHEAD = 3  # loaded batches waiting to be sent, per reader
 
 
@@ -89,7 +90,19 @@ class ObjectReader:
         """Load the first batch now, so that a damaged fragment or a missing
         pack is an error before the response starts."""
         if self._first is None and self._producer is None:
-            self._first = await asyncio.to_thread(self._load)
+            if self.length <= INLINE:  # cheaper than the hop to a worker thread
+                self._first = self._load()
+            else:
+                self._first = await asyncio.to_thread(self._load)
+
+    def whole(self) -> memoryview | None:
+        """All the bytes asked for, when the first batch holds them (a small
+        read, after ``prime``): the caller may answer at once. Else None."""
+        if self.length == 0:
+            return memoryview(b"")
+        if self._first is not None and len(self._first) == self.length:
+            return self._first
+        return None
 
     def __aiter__(self) -> AsyncIterator[memoryview]:
         return self._iterate()

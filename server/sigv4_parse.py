@@ -9,12 +9,11 @@ InvalidRequest.
 
 from __future__ import annotations
 
-import calendar
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
 
@@ -68,8 +67,9 @@ def parse_iso_basic(value: str) -> float | None:
     """Seconds since the epoch of ``YYYYMMDDTHHMMSSZ``, or None."""
     if not _ISO_BASIC.fullmatch(value):
         return None
-    try:
-        return float(calendar.timegm(time.strptime(value, "%Y%m%dT%H%M%SZ")))
+    try:  # by hand: time.strptime costs ~10 us, on every request
+        return datetime(int(value[0:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]),
+                        int(value[11:13]), int(value[13:15]), tzinfo=UTC).timestamp()
     except ValueError:
         return None
 

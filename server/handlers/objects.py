@@ -77,6 +77,9 @@ async def get_object(ctx: RequestContext) -> Response:
     except BaseException:
         await reader.aclose()
         raise
+    whole = reader.whole()
+    if whole is not None:  # a small object: one answer, no stream to watch
+        return Response(whole, status_code=status, headers=headers)
     return StreamResponse(aiter(reader), close=reader.aclose, status=status, headers=headers,
                           request_id=ctx.request_id)
 
