@@ -1,8 +1,8 @@
 """The PUT pipeline: a byte stream becomes a pending version.
 
-    body (event loop) --fill--> buffer --+--> MD5 (thread)             --+
-                                         +--> FastCDC + BLAKE3 (thread) --+--> writer job
-                                                                                (pack append + rows)
+    body (event loop) --fill--> buffer --+--> MD5 + body digests (thread) --+
+                                         +--> FastCDC + BLAKE3 (thread)    --+--> writer job
+                                                                                   (pack append + rows)
 
 Buffers come from a bounded pool and are reused (fresh memory is expensive);
 each buffer keeps ``max_fragment`` bytes of head room where the previous
@@ -10,16 +10,23 @@ buffer's unfinished fragment is copied, so cut points are exactly those of
 chunking the whole stream at once. While one buffer is hashed the loop fills
 the next; at most two writer jobs per put are in flight (backpressure), so
 memory per put is bounded whatever the object size.
+
+A body may hand its own integrity checks to this pass (:class:`CheckedBody`:
+the HTTP layer's payload SHA-256 and x-amz-checksum-*): its digests are fed
+the same buffers in the same worker-thread step as MD5, so no byte is hashed
+on the event loop or copied for hashing, and its ``verify`` runs after the last
+byte is hashed, before the finishing job is queued. A failed check abandons
+the version like any other failure: nothing is published.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import blake3
 
@@ -31,6 +38,26 @@ from dedup.writer import Writer, WriteTxn
 T = TypeVar("T")
 
 IN_FLIGHT = 2
+
+
+class BodyDigest(Protocol):
+    """A running digest of a body (hashlib objects qualify); fed in a worker thread."""
+
+    def update(self, data: memoryview, /) -> None: ...
+
+
+@runtime_checkable
+class CheckedBody(Protocol):
+    """A body that checks itself against digests of its bytes and lets the engine
+    compute them. ``take_digests`` is called once, before iterating: from then on
+    the body leaves hashing to the consumer, which feeds every byte, in order, to
+    each digest and then calls ``verify`` (raising if a check fails)."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    def take_digests(self) -> Sequence[BodyDigest]: ...
+
+    def verify(self) -> None: ...
 
 
 class BufferPool:
@@ -99,10 +126,13 @@ class Ingest:
         fsync); it must check that the manifest is complete, since it may run
         before a failed batch is reported. On any failure the version is
         abandoned (its rows reclaimed) and the error re-raised."""
-        state = _PutState(self, vid)
+        checked = body if isinstance(body, CheckedBody) else None
+        state = _PutState(self, vid, checked.take_digests() if checked is not None else ())
         done: asyncio.Future[T] | None = None
         try:
             result = await state.consume(body)
+            if checked is not None:
+                checked.verify()
             done = asyncio.ensure_future(self.writer.run(finish(result)))
             result.new_bytes = await state.settle()
             return result, await done
@@ -135,11 +165,18 @@ class Ingest:
         return frags, consumed
 
 
+def _hash(digests: Sequence[BodyDigest], view: memoryview) -> None:
+    """One worker-thread pass of every sequential digest over ``view`` (GIL released)."""
+    for digest in digests:
+        digest.update(view)
+
+
 class _PutState:
-    def __init__(self, ingest: Ingest, vid: int) -> None:
+    def __init__(self, ingest: Ingest, vid: int, body_digests: Sequence[BodyDigest] = ()) -> None:
         self.ing = ingest
         self.vid = vid
         self.md5 = hashlib.md5()
+        self.digests: tuple[BodyDigest, ...] = (self.md5, *body_digests)
         self.size = 0
         self.offset = 0  # logical offset of the next fragment
         self.new_bytes = 0
@@ -148,21 +185,30 @@ class _PutState:
         self.filling: bytearray | None = None
 
     async def consume(self, body: AsyncIterable[bytes]) -> IngestResult:
+        """Copy the body into buffers, launching each full one. This loop runs on
+        the event loop for every received piece: its common case is one copy."""
         head, cap = self.ing.head, self.ing.pool.size
         buf = self.filling = await self.ing.pool.acquire()
         pos = head
+        size = 0
         async for piece in body:
+            size += len(piece)
+            end = pos + len(piece)
+            if end < cap:
+                buf[pos:end] = piece
+                pos = end
+                continue
             view = memoryview(piece)
-            while view:
-                take = min(len(view), cap - pos)
-                buf[pos : pos + take] = view[:take]
-                pos += take
+            while pos + len(view) >= cap:
+                take = cap - pos
+                buf[pos:cap] = view[:take]
                 view = view[take:]
-                if pos == cap:
-                    self._launch(buf, pos, final=False)
-                    buf = self.filling = await self.ing.pool.acquire()
-                    pos = head
-            self.size += len(piece)
+                self._launch(buf, cap, final=False)
+                buf = self.filling = await self.ing.pool.acquire()
+                pos = head
+            buf[pos : pos + len(view)] = view
+            pos += len(view)
+        self.size = size
         self._launch(buf, pos, final=True)
         assert self.prev is not None
         await self.prev  # every batch is hashed and its writer job queued
@@ -194,7 +240,7 @@ class _PutState:
         whole = memoryview(batch.buf)[start : batch.end]
         fresh = memoryview(batch.buf)[head : batch.end]
         loop = asyncio.get_running_loop()
-        md5 = loop.run_in_executor(self.ing.md5_threads, self.md5.update, fresh)
+        md5 = loop.run_in_executor(self.ing.md5_threads, _hash, self.digests, fresh)
         cut = loop.run_in_executor(self.ing.cdc_threads, self.ing.digest_fragments, whole, final, self.offset)
         await md5
         frags, consumed = await cut

@@ -18,6 +18,13 @@ of the iteration holds a verified body; on failure it gets the S3Error instead.
 The body is decoded in batches of about a megabyte; a large batch is decoded
 and hashed in a worker thread (hashlib and awscrt release the GIL), so the event
 loop stays free and memory per request stays bounded.
+
+A consumer that hashes the bytes anyway (the engine, for the ETag) may take the
+digests over with :meth:`Payload.take_digests`: the body is then not hashed here,
+a plain body passes its pieces through untouched (no batching, no copy, no
+thread), and the consumer feeds every byte to the digests and calls
+:meth:`Payload.verify` once it has, which raises the same errors. Length and
+framing checks still raise at the end of the iteration.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Mapping
-from typing import Final
+from typing import Final, Protocol
 
 from server import payload_checks as checks
 from server.checksums import Hasher, new_hasher
@@ -41,6 +48,12 @@ from server.sigv4 import (
 
 BATCH: Final = 1 << 20        # raw bytes gathered before decoding and yielding
 OFFLOAD: Final = 256 << 10    # batches at least this large are decoded in a thread
+
+
+class Digest(Protocol):
+    """What :meth:`Payload.take_digests` hands out: fed the decoded bytes in order."""
+
+    def update(self, data: memoryview, /) -> None: ...
 
 
 def _is_hex_sha256(value: str) -> bool:
@@ -62,8 +75,10 @@ class Payload:
         checks.check_sdk_algorithm(headers, algorithms)
         self._hashers: dict[str, Hasher] = {a: new_hasher(a) for a in sorted(algorithms)}
         self._count = 0
+        self._hashing = True  # False once a consumer took the digests over
         self.decoded_length: int | None = checks.declared_length(headers, self._decoder is not None)
         self.checksums: dict[str, str] = {}
+        self._trailers: dict[str, str] = {}
 
     @staticmethod
     def _decoder_for(mode: str, auth: AuthResult, headers: Mapping[str, str]) -> AwsChunkedDecoder | None:
@@ -81,7 +96,43 @@ class Payload:
                       "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.",
                       extra={"ArgumentName": "x-amz-content-sha256", "ArgumentValue": mode})
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def take_digests(self) -> list[Digest]:
+        """Hand the running digests to the consumer (call before iterating): it must
+        feed them every decoded byte, in order, then call :meth:`verify`."""
+        self._hashing = False
+        return [*self._hashers.values(), *([self._body_sha256] if self._body_sha256 is not None else [])]
+
+    def verify(self) -> None:
+        """Compare the digests with what the request promised; sets :attr:`checksums`."""
+        if self._body_sha256 is not None:
+            computed = self._body_sha256.hexdigest()
+            if computed != self._expected_sha256:
+                raise S3Error("XAmzContentSHA256Mismatch", extra={
+                    "ClientComputedContentSHA256": self._expected_sha256,
+                    "S3ComputedContentSHA256": computed,
+                })
+        digests = {a: h.digest() for a, h in self._hashers.items()}
+        verified = checks.verify(self._expected, digests)
+        if self._decoder is not None:
+            verified |= checks.verify(checks.trailer_checksums(self._trailers, self._trailer), digests)
+        self.checksums = verified
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._decoder is None and not self._hashing:
+            return self._pass_through()
+        return self._batched()
+
+    async def _pass_through(self) -> AsyncIterator[bytes]:
+        """A plain body whose digests a consumer took: the pieces as received."""
+        limit = self.decoded_length
+        async for piece in self._raw:
+            self._count += len(piece)
+            if limit is not None and self._count > limit:
+                raise self._length_error()
+            yield piece
+        self._finish()
+
+    async def _batched(self) -> AsyncIterator[bytes]:
         batch: list[bytes] = []
         size = 0
         async for piece in self._raw:
@@ -109,10 +160,11 @@ class Payload:
             data = batch[0] if len(batch) == 1 else b"".join(batch)
         else:
             data = b"".join([view for piece in batch for view in self._decoder.feed(piece)])
-        for hasher in self._hashers.values():
-            hasher.update(data)
-        if self._body_sha256 is not None:
-            self._body_sha256.update(data)
+        if self._hashing:
+            for hasher in self._hashers.values():
+                hasher.update(data)
+            if self._body_sha256 is not None:
+                self._body_sha256.update(data)
         self._count += len(data)
         if self.decoded_length is not None and self._count > self.decoded_length:
             raise self._length_error()
@@ -125,19 +177,10 @@ class Payload:
         })
 
     def _finish(self) -> None:
-        """All checks that need the whole body; raises before the last piece is yielded."""
-        trailers = self._decoder.close() if self._decoder is not None else {}
+        """All checks that need the whole body; raises before the last piece is yielded
+        (the digest checks only while this payload hashes its bytes itself)."""
+        self._trailers = self._decoder.close() if self._decoder is not None else {}
         if self.decoded_length is not None and self._count != self.decoded_length:
             raise self._length_error()
-        if self._body_sha256 is not None:
-            computed = self._body_sha256.hexdigest()
-            if computed != self._expected_sha256:
-                raise S3Error("XAmzContentSHA256Mismatch", extra={
-                    "ClientComputedContentSHA256": self._expected_sha256,
-                    "S3ComputedContentSHA256": computed,
-                })
-        digests = {a: h.digest() for a, h in self._hashers.items()}
-        verified = checks.verify(self._expected, digests)
-        if self._decoder is not None:
-            verified |= checks.verify(checks.trailer_checksums(trailers, self._trailer), digests)
-        self.checksums = verified
+        if self._hashing:
+            self.verify()

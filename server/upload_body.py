@@ -5,17 +5,23 @@ read, yet the engine takes the object's metadata when the put starts. So the
 metadata carries :class:`LiveChecksums`, a read-through view of
 ``Payload.checksums`` that the engine reads when it publishes, after the last
 byte.
+
+The stream is an :class:`UploadStream`, which the engine recognises as a body
+that checks itself (``dedup.ingest.CheckedBody``, matched by shape: the engine
+never imports this layer): the engine takes the payload's digests (the signed
+SHA-256 and any x-amz-checksum-*) into its own MD5 pass over its buffers and
+calls ``verify`` after the last byte, before it publishes anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from server.body import bounded, require_length
 from server.context import RequestContext
 from server.params import content_md5
-from server.payload import Payload
+from server.payload import Digest, Payload
 
 
 class LiveChecksums(Mapping[str, str]):
@@ -34,10 +40,26 @@ class LiveChecksums(Mapping[str, str]):
         return len(self._payload.checksums)
 
 
+class UploadStream:
+    """The payload, at most 5 GiB of it, for the engine to hash and verify."""
+
+    def __init__(self, payload: Payload) -> None:
+        self._payload = payload
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return bounded(self._payload)
+
+    def take_digests(self) -> Sequence[Digest]:
+        return self._payload.take_digests()
+
+    def verify(self) -> None:
+        self._payload.verify()
+
+
 @dataclass(frozen=True)
 class UploadBody:
     payload: Payload
-    stream: AsyncIterator[bytes]
+    stream: UploadStream
     checksums: Mapping[str, str]
     content_md5: bytes | None
 
@@ -47,4 +69,4 @@ def upload_body(ctx: RequestContext) -> UploadBody:
     require_length(ctx.headers)
     md5 = content_md5(ctx.headers)
     payload = ctx.payload()
-    return UploadBody(payload, bounded(payload), LiveChecksums(payload), md5)
+    return UploadBody(payload, UploadStream(payload), LiveChecksums(payload), md5)

@@ -364,3 +364,74 @@ def test_raw_pieces_may_be_bytearray_or_memoryview() -> None:
         return b"".join([piece async for piece in payload])
 
     assert asyncio.run(consume()) == body
+
+
+# -- digests taken over by the consumer (the engine's hashing pass) -----------
+
+
+def read_taken(body: bytes, auth: AuthResult, headers: Mapping[str, str], how: str = "random") -> tuple[list[bytes], bytes, Payload]:
+    """Read the payload as the engine does: take the digests, feed them, verify."""
+    raw = [body[i : i + 9_000] for i in range(0, len(body), 9_000)] if how == "random" else [body]
+    payload = Payload(raw_of(raw), auth, headers)
+    digests = payload.take_digests()
+
+    async def consume() -> list[bytes]:
+        out = [piece async for piece in payload]
+        for piece in out:
+            for digest in digests:
+                digest.update(memoryview(piece))
+        return out
+
+    pieces = asyncio.run(consume())
+    payload.verify()
+    return raw, b"".join(pieces), payload
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_taken_digests_plain_body_passes_pieces_through(algorithm: str) -> None:
+    body = os.urandom(50_000)
+    req, auth, wire = put(body, https=False, ChecksumAlgorithm=algorithm)
+    payload = Payload(raw_of([wire[:9_000], wire[9_000:]]), auth, req.headers)
+    digests = payload.take_digests()
+    assert len(digests) == 2  # the signed SHA-256 and the header checksum
+
+    async def consume() -> list[bytes]:
+        return [piece async for piece in payload]
+
+    pieces = asyncio.run(consume())
+    assert pieces == [wire[:9_000], wire[9_000:]] and payload.checksums == {}  # nothing hashed yet
+    for digest in digests:
+        digest.update(memoryview(body))
+    payload.verify()
+    assert payload.checksums == {algorithm: digest_b64(algorithm, body)}
+
+
+def test_taken_digests_mismatch_is_raised_by_verify() -> None:
+    body = os.urandom(3 * BATCH)
+    req, auth, wire = put(body, https=False)
+    tampered = wire[:-1] + bytes([wire[-1] ^ 1])
+    with pytest.raises(S3Error) as err:
+        read_taken(tampered, auth, req.headers)
+    assert err.value.code == "XAmzContentSHA256Mismatch"
+    assert err.value.extra["S3ComputedContentSHA256"] == hashlib.sha256(tampered).hexdigest()
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_taken_digests_chunked_body_with_trailer(algorithm: str) -> None:
+    body = os.urandom(70_000)
+    req, auth, wire = put(body, ChecksumAlgorithm=algorithm)
+    _, data, payload = read_taken(wire, auth, req.headers)
+    assert data == body and payload.checksums == {algorithm: digest_b64(algorithm, body)}
+    bad = put(os.urandom(70_000), ChecksumAlgorithm=algorithm)[2]
+    trailer = bad[bad.rindex(b"x-amz-checksum-"):]
+    with pytest.raises(S3Error) as err:
+        read_taken(wire[: wire.rindex(b"x-amz-checksum-")] + trailer, auth, req.headers)
+    assert err.value.code == "BadDigest"
+
+
+def test_taken_digests_length_is_still_checked_while_reading() -> None:
+    body = os.urandom(10_000)
+    req, auth, wire = put(body, https=False)
+    with pytest.raises(S3Error) as err:
+        read_taken(wire[:-1], auth, req.headers)
+    assert err.value.code == "IncompleteBody"

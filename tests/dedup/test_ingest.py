@@ -1,0 +1,83 @@
+"""dedup.ingest: the PUT pipeline's edges. Bodies that check themselves
+(CheckedBody) get every byte, in order, in the engine's hashing pass, and a
+failed check stores nothing; piece sizes, from empty to larger than a buffer,
+never change what is stored."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+from storetest import META, content, md5, put, read, split, stream
+
+from dedup import errors
+from dedup.ingest import BodyDigest, CheckedBody
+from dedup.types import KiB, MiB
+
+
+class Refused(Exception):
+    pass
+
+
+class SelfChecking:
+    """A body that wants its SHA-256 computed by the engine and compared after the last byte."""
+
+    def __init__(self, pieces: list[bytes], expected: bytes) -> None:
+        self.pieces = pieces
+        self.expected = expected
+        self.sha = hashlib.sha256()
+        self.calls: list[str] = []
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        self.calls.append("iterate")
+        return stream(self.pieces)
+
+    def take_digests(self) -> Sequence[BodyDigest]:
+        self.calls.append("take")
+        return [self.sha]
+
+    def verify(self) -> None:
+        self.calls.append("verify")
+        if self.sha.digest() != self.expected:
+            raise Refused("body digest mismatch")
+
+
+PIECES = [[40 * KiB], [1, 7, 0, 70_000, 3], [300 * KiB]]  # the last is larger than a SMALL buffer
+
+
+def test_the_protocol_matches_by_shape():
+    assert isinstance(SelfChecking([], b""), CheckedBody)
+    assert not isinstance(stream([]), CheckedBody)
+
+
+@pytest.mark.parametrize("sizes", PIECES)
+def test_checked_body_sees_every_byte_in_order(store, run, bucket, sizes):
+    data = content("checked", 1 * MiB + 123)
+    body = SelfChecking(split(data, sizes), hashlib.sha256(data).digest())
+    result = run(store.put_object(bucket, "k", body, META))  # type: ignore[arg-type]
+    assert body.calls == ["take", "iterate", "verify"]
+    assert result.info.etag == md5(data)
+    assert run(read(store, bucket, "k")) == data
+
+
+def test_failed_check_stores_nothing(store, run, bucket):
+    data = content("refused", 700 * KiB)
+    body = SelfChecking(split(data, [50 * KiB]), hashlib.sha256(b"other").digest())
+    with pytest.raises(Refused):
+        run(store.put_object(bucket, "k", body, META))  # type: ignore[arg-type]
+    with pytest.raises(errors.NoSuchKey):
+        run(store.head_object(bucket, "k"))
+    run(store.collect_garbage(grace_seconds=0))
+    stats = run(store.stats())
+    assert (stats.objects, stats.unique_bytes, stats.fragments) == (0, 0, 0)
+    assert run(store.check()).ok
+
+
+def test_piece_sizes_do_not_change_the_fragments(store, run, bucket):
+    data = content("pieces", 2 * MiB + 5)
+    first = run(put(store, bucket, "a", data, piece=1 * MiB))
+    assert first.new_bytes == len(data)
+    for i, sizes in enumerate(PIECES):
+        again = run(store.put_object(bucket, f"b{i}", stream(split(data, sizes)), META))
+        assert again.new_bytes == 0 and again.info.etag == first.info.etag
