@@ -9,7 +9,9 @@ each buffer keeps ``max_fragment`` bytes of head room where the previous
 buffer's unfinished fragment is copied, so cut points are exactly those of
 chunking the whole stream at once. While one buffer is hashed the loop fills
 the next; at most two writer jobs per put are in flight (backpressure), so
-memory per put is bounded whatever the object size.
+memory per put is bounded whatever the object size. A batch of at most
+``INLINE`` bytes (a small object) is hashed and cut on the event loop itself:
+that costs less than the two thread hand-offs.
 
 A body may hand its own integrity checks to this pass (:class:`CheckedBody`:
 the HTTP layer's payload SHA-256 and x-amz-checksum-*): its digests are fed
@@ -38,6 +40,7 @@ from dedup.writer import Writer, WriteTxn
 T = TypeVar("T")
 
 IN_FLIGHT = 2
+INLINE = 32 * 1024  # batches up to this size are hashed and cut on the event loop
 
 
 class BodyDigest(Protocol):
@@ -239,11 +242,15 @@ class _PutState:
         batch.buf[start:head] = tail
         whole = memoryview(batch.buf)[start : batch.end]
         fresh = memoryview(batch.buf)[head : batch.end]
-        loop = asyncio.get_running_loop()
-        md5 = loop.run_in_executor(self.ing.md5_threads, _hash, self.digests, fresh)
-        cut = loop.run_in_executor(self.ing.cdc_threads, self.ing.digest_fragments, whole, final, self.offset)
-        await md5
-        frags, consumed = await cut
+        if len(whole) <= INLINE:  # a small body: hashing it costs less than two thread hops
+            _hash(self.digests, fresh)
+            frags, consumed = self.ing.digest_fragments(whole, final, self.offset)
+        else:
+            loop = asyncio.get_running_loop()
+            md5 = loop.run_in_executor(self.ing.md5_threads, _hash, self.digests, fresh)
+            cut = loop.run_in_executor(self.ing.cdc_threads, self.ing.digest_fragments, whole, final, self.offset)
+            await md5
+            frags, consumed = await cut
         batch.tail = bytes(whole[consumed:])
         if not frags:
             self.ing.pool.release(batch.buf)
