@@ -19,10 +19,16 @@
     is closed: in the head, the protocol answers itself; in the body,
     :class:`BodyIdleTimeout` makes the app's ``receive()`` raise the S3Error,
     so the handler stores nothing and the one error renderer answers (with
-    the request id). A connection that never starts a request is closed.
+    the request id). A connection that never starts a request is closed;
+  - a connection closed while its request is unfinished (the app answered
+    before it read the whole body: a refused signature, a missing bucket)
+    is closed with a "lingering close" (server/linger.py), so that the
+    client, still sending, reads the answer instead of a reset. A request
+    answered before its body is done is the connection's last: its leftover
+    body is drained and dropped, never parsed as a next request.
 
 Every answer written here, outside the app, closes the connection with a
-"lingering close" (see :meth:`LimitedHttpToolsProtocol._refuse`).
+lingering close too (see :meth:`LimitedHttpToolsProtocol._refuse`).
 """
 
 from __future__ import annotations
@@ -37,12 +43,12 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from server.config import ServerConfig
 from server.errors import S3Error
+from server.linger import LingeringTransport
 from server.responses import new_request_id, request_id_headers
 from server.xmlrender import document
 
 MAX_HEADER_SECTION = 16 * 1024
 MAX_HEAD_BYTES = 64 * 1024  # request line (long presigned URLs) and headers
-LINGER_S = 2.0  # how long a refused connection is drained before it is closed
 
 
 def check_header_section(headers: Iterable[tuple[bytes, bytes]]) -> None:
@@ -125,7 +131,8 @@ class _BodyWatch:
 
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with S3's limits: head size, parse errors, idle clients."""
+    """uvicorn's httptools protocol with S3's limits: head size, parse errors, idle
+    clients; and closes that let the client read an answer given before its body."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -133,11 +140,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.app = BodyIdleTimeout(self.app, self.idle_timeout)
         self._in_head = True  # the bytes arriving belong to a request line or headers
         self._head_bytes = 0
-        self._refusing = False
         self._head_timer: asyncio.TimerHandle | None = None
+        self._closer: LingeringTransport | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        """uvicorn gets ``transport`` wrapped: its closes linger while a request is unfinished."""
+        self._closer = LingeringTransport(transport, self.loop, self._request_unfinished)
+        super().connection_made(self._closer)
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -153,8 +162,20 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self._in_head, self._head_bytes = True, 0
 
+    def on_response_complete(self) -> None:
+        """An answer given before the request's body is all in ends the connection
+        (uvicorn would keep it open and parse the rest of the body away, for as long
+        as the client cares to send): the leftover is drained by a lingering close."""
+        if not self.pipeline and not self._in_head:  # the body coming is the answered request's
+            self.transport.close()
+        super().on_response_complete()
+
+    def _request_unfinished(self) -> bool:
+        """Whether the client is in the middle of a request (head or body), so may still be sending."""
+        return not self._in_head or self._head_bytes > 0
+
     def data_received(self, data: bytes) -> None:
-        if self._refusing:
+        if self.transport.is_closing():
             return
         if not self._in_head:
             super().data_received(data)
@@ -168,7 +189,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = MAX_HEAD_BYTES
         if room > 0:
             super().data_received(data[:room])
-        if self._refusing or self.transport.is_closing():
+        if self.transport.is_closing():
             return
         if self._in_head:
             self._refuse(S3Error("RequestHeaderSectionTooLarge", extra={"MaxSizeAllowed": str(MAX_HEAD_BYTES)}))
@@ -196,7 +217,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _head_timed_out(self) -> None:
         """No byte for idle_timeout: answer a half-sent head, close an unused connection."""
         self._head_timer = None
-        if self._refusing or self.transport.is_closing():
+        if self.transport.is_closing():
             return
         if self._head_bytes:
             self._refuse(S3Error("RequestTimeout"))
@@ -204,16 +225,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _refuse(self, error: S3Error) -> None:
-        """Answer ``error``, then read and drop what else comes for a moment before
-        closing: closing on unread bytes would reset the connection and could destroy
-        the answer before the client has read it (a "lingering close"). A request
-        the app is still on sees the client as gone; its answer is dropped."""
-        self._refusing = True
+        """Answer ``error`` and close with a lingering close (server/linger.py): closing
+        on unread bytes would reset the connection and could destroy the answer before
+        the client has read it. A request the app is still on sees the client as gone;
+        its answer is dropped."""
         self._cancel_head_timer()
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.disconnected = True
             self.cycle.message_event.set()
         self.transport.write(error_answer(error))
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
-        self.loop.call_later(LINGER_S, self.transport.close)
+        assert self._closer is not None  # set by connection_made
+        self._closer.linger()
