@@ -28,7 +28,7 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import blake3
@@ -99,6 +99,7 @@ class _Batch:
     end: int
     tail: bytes = b""
     job: asyncio.Future[Any] | None = None
+    work: list[asyncio.Future[Any]] = field(default_factory=list)  # worker-thread steps reading buf
 
 
 class Ingest:
@@ -238,24 +239,14 @@ class _PutState:
     async def _process(self, batch: _Batch, prev: asyncio.Future[_Batch] | None, final: bool) -> _Batch:
         try:
             tail = (await prev).tail if prev is not None else b""
+            head = self.ing.head
+            start = head - len(tail)
+            batch.buf[start:head] = tail
+            whole = memoryview(batch.buf)[start : batch.end]
+            frags, consumed = await self._digest(batch, whole, memoryview(batch.buf)[head : batch.end], final)
         except BaseException:
-            self.ing.pool.release(batch.buf)
+            self._release_when_idle(batch)
             raise
-        head = self.ing.head
-        start = head - len(tail)
-        batch.buf[start:head] = tail
-        whole = memoryview(batch.buf)[start : batch.end]
-        fresh = memoryview(batch.buf)[head : batch.end]
-        if len(whole) <= INLINE:  # a small body: hashing it costs less than two thread hops
-            _hash(self.digests, fresh)
-            frags, consumed = self.ing.digest_fragments(whole, final, self.offset)
-        else:
-            loop = asyncio.get_running_loop()
-            hashed = [loop.run_in_executor(self.ing.md5_threads, _hash, group, fresh) for group in self.groups]
-            cut = loop.run_in_executor(self.ing.cdc_threads, self.ing.digest_fragments, whole, final, self.offset)
-            for done in hashed:
-                await done
-            frags, consumed = await cut
         batch.tail = bytes(whole[consumed:])
         if not frags:
             self.ing.pool.release(batch.buf)
@@ -270,6 +261,30 @@ class _PutState:
         while len(self.jobs) > IN_FLIGHT:
             await self._retire()
         return batch
+
+    async def _digest(self, batch: _Batch, whole: memoryview, fresh: memoryview,
+                      final: bool) -> tuple[list[Fragment], int]:
+        """Hash the batch's new bytes and cut, name and encode its fragments."""
+        if len(whole) <= INLINE:  # a small body: hashing it costs less than two thread hops
+            _hash(self.digests, fresh)
+            return self.ing.digest_fragments(whole, final, self.offset)
+        loop = asyncio.get_running_loop()
+        hashed = [loop.run_in_executor(self.ing.md5_threads, _hash, group, fresh) for group in self.groups]
+        cut = loop.run_in_executor(self.ing.cdc_threads, self.ing.digest_fragments, whole, final, self.offset)
+        batch.work = [*hashed, cut]
+        await asyncio.wait(batch.work)  # all of them, even when one fails: they read the buffer
+        for done in hashed:
+            done.result()
+        return cut.result()
+
+    def _release_when_idle(self, batch: _Batch) -> None:
+        """Give the batch's buffer back once no worker thread reads it any more."""
+        busy = [f for f in batch.work if not f.done()]
+        if not busy:
+            self.ing.pool.release(batch.buf)
+            return
+        gathered = asyncio.gather(*busy, return_exceptions=True)
+        gathered.add_done_callback(lambda _: self.ing.pool.release(batch.buf))
 
     async def _retire(self) -> None:
         batch = self.jobs.pop(0)

@@ -81,3 +81,35 @@ def test_piece_sizes_do_not_change_the_fragments(store, run, bucket):
     for i, sizes in enumerate(PIECES):
         again = run(store.put_object(bucket, f"b{i}", stream(split(data, sizes)), META))
         assert again.new_bytes == 0 and again.info.etag == first.info.etag
+
+
+class BrokenDigest:
+    """A digest whose second update fails, as a worker-thread step may."""
+
+    def __init__(self) -> None:
+        self.updates = 0
+
+    def update(self, data: memoryview, /) -> None:
+        self.updates += 1
+        if self.updates == 2:
+            raise Refused("digest broke")
+
+
+class BrokenBody(SelfChecking):
+    def take_digests(self) -> Sequence[BodyDigest]:
+        return [BrokenDigest()]
+
+
+def test_a_failing_worker_step_gives_its_buffer_back(store, run, bucket):
+    """Every buffer returns to the pool after a batch fails in a worker thread:
+    otherwise a few such failures would leave later PUTs waiting for ever."""
+    pool = store.ingest.pool
+    for attempt in range(pool._count + 2):  # more failures than the pool has buffers
+        data = content(f"broken-{attempt}", 900 * KiB)
+        body = BrokenBody(split(data, [64 * KiB]), b"")
+        with pytest.raises(Refused):
+            run(store.put_object(bucket, f"k{attempt}", body, META))  # type: ignore[arg-type]
+        assert pool._free is not None and pool._free.qsize() == pool._made, attempt
+    data = content("after", 900 * KiB)
+    run(put(store, bucket, "after", data))
+    assert run(read(store, bucket, "after")) == data
