@@ -92,8 +92,9 @@ class ObjectReader:
         if self._first is None and self._producer is None:
             if self.length <= INLINE:  # cheaper than the hop to a worker thread
                 self._first = self._load()
-            else:
-                self._first = await asyncio.to_thread(self._load)
+            else:  # tracked, so that aclose() waits for it even if this await is cancelled
+                self._loading = asyncio.ensure_future(asyncio.to_thread(self._load))
+                self._first = await asyncio.shield(self._loading)
 
     def whole(self) -> memoryview | None:
         """All the bytes asked for, when the first batch holds them (a small
