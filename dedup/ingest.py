@@ -11,8 +11,8 @@ buffer's unfinished fragment is copied, so cut points are exactly those of
 chunking the whole stream at once. While one buffer is hashed the loop fills
 the next; at most two writer jobs per put are in flight (backpressure), so
 memory per put is bounded whatever the object size. A batch of at most
-``INLINE`` bytes (a small object) is hashed and cut on the event loop itself:
-that costs less than the two thread hand-offs.
+``SMALL`` bytes (a small object) is hashed and cut in one worker step: one
+thread hand-off instead of two.
 
 A body may hand its own integrity checks to this pass (:class:`CheckedBody`:
 the HTTP layer's payload SHA-256 and x-amz-checksum-*): its digests are fed
@@ -41,7 +41,7 @@ from dedup.writer import Writer, WriteTxn
 T = TypeVar("T")
 
 IN_FLIGHT = 2
-INLINE = 32 * 1024  # batches up to this size are hashed and cut on the event loop
+SMALL = 32 * 1024  # batches up to this size are hashed and cut in one worker step
 
 
 class BodyDigest(Protocol):
@@ -265,10 +265,11 @@ class _PutState:
     async def _digest(self, batch: _Batch, whole: memoryview, fresh: memoryview,
                       final: bool) -> tuple[list[Fragment], int]:
         """Hash the batch's new bytes and cut, name and encode its fragments."""
-        if len(whole) <= INLINE:  # a small body: hashing it costs less than two thread hops
-            _hash(self.digests, fresh)
-            return self.ing.digest_fragments(whole, final, self.offset)
         loop = asyncio.get_running_loop()
+        if len(whole) <= SMALL:  # one worker step for all of it: one thread hand-off, not two
+            step = loop.run_in_executor(self.ing.cdc_threads, self._digest_all, whole, fresh, final, self.offset)
+            batch.work = [step]
+            return await step
         hashed = [loop.run_in_executor(self.ing.md5_threads, _hash, group, fresh) for group in self.groups]
         cut = loop.run_in_executor(self.ing.cdc_threads, self.ing.digest_fragments, whole, final, self.offset)
         batch.work = [*hashed, cut]
@@ -276,6 +277,11 @@ class _PutState:
         for done in hashed:
             done.result()
         return cut.result()
+
+    def _digest_all(self, whole: memoryview, fresh: memoryview, final: bool,
+                    base: int) -> tuple[list[Fragment], int]:
+        _hash(self.digests, fresh)
+        return self.ing.digest_fragments(whole, final, base)
 
     def _release_when_idle(self, batch: _Batch) -> None:
         """Give the batch's buffer back once no worker thread reads it any more."""

@@ -28,7 +28,6 @@ from dedup.types import ObjectInfo
 
 BATCH = 1024 * 1024  # raw bytes per worker-thread load
 MAX_RUN = 256  # fragments per preadv (two buffers each; IOV_MAX is 1024)
-INLINE = 64 * 1024  # reads up to this size load on the event loop itself
 AHEAD = 3  # loaded batches waiting to be sent, per reader
 
 
@@ -90,11 +89,9 @@ class ObjectReader:
         """Load the first batch now, so that a damaged fragment or a missing
         pack is an error before the response starts."""
         if self._first is None and self._producer is None:
-            if self.length <= INLINE:  # cheaper than the hop to a worker thread
-                self._first = self._load()
-            else:  # tracked, so that aclose() waits for it even if this await is cancelled
-                self._loading = asyncio.ensure_future(asyncio.to_thread(self._load))
-                self._first = await asyncio.shield(self._loading)
+            # tracked, so that aclose() waits for it even if this await is cancelled
+            self._loading = asyncio.ensure_future(asyncio.to_thread(self._load))
+            self._first = await asyncio.shield(self._loading)
 
     def whole(self) -> memoryview | None:
         """All the bytes asked for, when the first batch holds them (a small
