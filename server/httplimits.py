@@ -228,11 +228,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         """Answer ``error`` and close with a lingering close (server/linger.py): closing
         on unread bytes would reset the connection and could destroy the answer before
         the client has read it. A request the app is still on sees the client as gone;
-        its answer is dropped."""
+        its answer is dropped; one already partly sent is cut, not followed by the error
+        (a pipelined client would read the error as part of that body)."""
         self._cancel_head_timer()
+        midway = False
         if self.cycle is not None and not self.cycle.response_complete:
+            midway = self.cycle.response_started
             self.cycle.disconnected = True
             self.cycle.message_event.set()
-        self.transport.write(error_answer(error))
+        if not midway:
+            self.transport.write(error_answer(error))
         assert self._closer is not None  # set by connection_made
         self._closer.linger()

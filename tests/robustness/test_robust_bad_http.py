@@ -73,3 +73,44 @@ def test_good_request_then_garbage_on_one_connection(server: LiveServer) -> None
         sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
         second = read_answer(sock)
         assert second is not None and (second.status, second.code) == (400, "BadRequest")
+
+
+def _read_until_closed(sock: socket.socket) -> bytes:
+    got = bytearray()
+    while True:
+        try:
+            data = sock.recv(1 << 16)
+        except (ConnectionResetError, TimeoutError):
+            return bytes(got)
+        if not data:
+            return bytes(got)
+        got += data
+
+
+def test_a_refused_pipelined_request_never_lands_inside_a_streaming_answer(server: LiveServer) -> None:
+    """A GET's answer is still streaming when the pipelined next request's head
+    runs over the limit: the connection is cut, and no error XML is written
+    into the middle of the first answer's body."""
+    import os
+    import time
+
+    client = server.client()
+    client.create_bucket(Bucket="pipelined")
+    data = os.urandom(24 * 1024 * 1024)
+    client.put_object(Bucket="pipelined", Key="big", Body=data)
+    url = client.generate_presigned_url("get_object", Params={"Bucket": "pipelined", "Key": "big"})
+    target = url.split(f":{server.port}", 1)[1]
+    first = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode()
+    oversized = b"GET /_fragstore/health HTTP/1.1\r\nX-Big: " + b"a" * (80 * 1024) + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT_S) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.sendall(first)
+        start = sock.recv(1 << 16)  # the first answer is under way...
+        sock.sendall(oversized)
+        time.sleep(1.0)  # ...and stalled on an unread socket while the next head arrives
+        raw = start + _read_until_closed(sock)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head[:200]
+    assert b"<Error>" not in body
+    assert data.startswith(body), "the first answer's body holds bytes that are not the object's"
+    assert server.raw("GET", "/_fragstore/health", sign=False).status == 200
