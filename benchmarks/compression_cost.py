@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import shlex
 import shutil
@@ -55,6 +54,7 @@ import psutil
 if __package__ in (None, ""):  # run as a script path: make `benchmarks.` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.report import write_report
 from benchmarks.s3_throughput import (  # noqa: E402
     BUCKET,
     Server,
@@ -361,11 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                         "order": "per repetition and kind, every policy in turn, the first one rotated per "
                                  "repetition", "client": "boto3, one client per server (s3_throughput's config)"},
            "rows": rows, "targets": targets, "notes": NOTES}
-    text = markdown(doc)
-    print(text, end="")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "compression_cost.md").write_text(text)
-    (args.out / "compression_cost.json").write_text(json.dumps(doc, indent=2) + "\n")
+    write_report(args.out, "compression_cost", doc, markdown)
     return 0
 
 

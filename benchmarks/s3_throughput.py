@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import platform
 import shlex
@@ -56,6 +55,7 @@ if __package__ in (None, ""):  # run as a script path: make `benchmarks.` import
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.child import ChildServer  # noqa: E402
+from benchmarks.report import write_report
 from benchmarks.rss import RssSampler, can_drop_page_cache, drop_page_cache, tree_memory  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -493,11 +493,7 @@ def main(argv: list[str] | None = None) -> int:
            "settings": {"reps": cfg.reps, "size_bytes": cfg.size, "ops": cfg.ops, "big_bytes": cfg.big,
                         "part_bytes": 8 * MiB, "transfer_threads": 10, "client": "boto3, one client per server"},
            "figures": evaluate(cfg, runs, skipped), "notes": cfg.notes, "client_headers": headers}
-    text = markdown(doc)
-    print(text, end="")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "s3_throughput.md").write_text(text)
-    (args.out / "s3_throughput.json").write_text(json.dumps(doc, indent=2) + "\n")
+    write_report(args.out, "s3_throughput", doc, markdown)
     return 0
 
 

@@ -19,19 +19,17 @@ destroy the answer before it arrives.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from botocore.exceptions import ClientError
 
-from server.httplimits import LimitedHttpToolsProtocol
 from server.linger import LINGER_BYTES, LINGER_S
-from tests.live_server import LiveServer, free_port, start_server
+from tests.live_server import LiveServer, start_server
 from tests.robustness.fuzzing import logged_errors
+from tests.robustness.inthread import serving
 from tests.robustness.rawhttp import Answer, head_bytes, read_answer, signed
 
 BUCKET = "early"
@@ -222,19 +220,9 @@ async def answer_at_once(scope: dict[str, Any], receive: Any, send: Any) -> None
 @pytest.fixture
 def early_port() -> Iterator[int]:
     """uvicorn on 127.0.0.1 with the limited protocol and :func:`answer_at_once`, in a thread."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(answer_at_once, host="127.0.0.1", port=port,
-                                           http=LimitedHttpToolsProtocol, lifespan="off", log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        threading.Event().wait(0.02)
-    calls.clear()
-    yield port
-    server.should_exit = True
-    thread.join()
+    with serving(answer_at_once) as port:
+        calls.clear()
+        yield port
 
 
 def test_unread_body_is_never_taken_for_a_request(early_port: int) -> None:

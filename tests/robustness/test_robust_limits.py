@@ -5,15 +5,14 @@ head that never ends is cut off instead of buffered without bound."""
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 
-from server.httplimits import MAX_HEAD_BYTES, LimitedHttpToolsProtocol
-from tests.live_server import LiveServer, free_port, start_server
+from server.httplimits import MAX_HEAD_BYTES
+from tests.live_server import LiveServer, start_server
+from tests.robustness.inthread import serving
 from tests.robustness.rawhttp import Answer, exchange, read_answer
 
 OPEN_HEAD = 1024 * 1024  # header bytes sent without ever ending the head (socket buffers hold them)
@@ -67,18 +66,8 @@ async def echo_length(scope: dict[str, Any], receive: Any, send: Any) -> None:
 @pytest.fixture
 def limited_port() -> Iterator[int]:
     """uvicorn on 127.0.0.1 with the limited protocol, in a thread of this process."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(echo_length, host="127.0.0.1", port=port, http=LimitedHttpToolsProtocol,
-                                           lifespan="off", log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        threading.Event().wait(0.02)
-    yield port
-    server.should_exit = True
-    thread.join()
+    with serving(echo_length) as port:
+        yield port
 
 
 def test_protocol_cuts_an_endless_head(limited_port: int) -> None:
