@@ -80,7 +80,7 @@ async def copy_object(ctx: RequestContext) -> Response:
 
 
 class _Hashing:
-    """The reader's bytes, copied, while computing one checksum of them."""
+    """The reader's bytes, as bytes, while computing one checksum of them."""
 
     def __init__(self, body: AsyncIterable[memoryview], algorithm: str | None) -> None:
         self._body = body
@@ -90,7 +90,7 @@ class _Hashing:
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for view in self._body:
-            chunk = bytes(view)  # the reader reuses its buffers
+            chunk = bytes(view)  # the engine takes bytes; one batch (<= 1 MiB) at a time
             if self._hasher is not None:
                 self._hasher.update(chunk)
             yield chunk
