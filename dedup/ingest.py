@@ -26,15 +26,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 
 import blake3
 
 from dedup.chunking import ChunkerParams, cut_points
 from dedup.codecs import RAW, encode
+from dedup.types import BodyDigest, CheckedBody
 from dedup.versions import Fragment, abandon_pending, add_fragments
 from dedup.writer import Writer, WriteTxn
 
@@ -42,26 +43,6 @@ T = TypeVar("T")
 
 IN_FLIGHT = 2
 SMALL = 32 * 1024  # batches up to this size are hashed and cut in one worker step
-
-
-class BodyDigest(Protocol):
-    """A running digest of a body (hashlib objects qualify); fed in a worker thread."""
-
-    def update(self, data: memoryview, /) -> None: ...
-
-
-@runtime_checkable
-class CheckedBody(Protocol):
-    """A body that checks itself against digests of its bytes and lets the engine
-    compute them. ``take_digests`` is called once, before iterating: from then on
-    the body leaves hashing to the consumer, which feeds every byte, in order, to
-    each digest and then calls ``verify`` (raising if a check fails)."""
-
-    def __aiter__(self) -> AsyncIterator[bytes]: ...
-
-    def take_digests(self) -> Sequence[BodyDigest]: ...
-
-    def verify(self) -> None: ...
 
 
 class BufferPool:

@@ -1,10 +1,11 @@
-"""Value types of the engine's public API: frozen dataclasses, no behaviour."""
+"""Value types of the engine's public API (frozen dataclasses, no behaviour) and
+the protocols at its seams."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NewType
+from typing import NewType, Protocol, runtime_checkable
 
 UploadId = NewType("UploadId", str)
 VersionId = NewType("VersionId", int)
@@ -229,3 +230,23 @@ class CheckReport:
 # Called inside the write transaction with the object the write would
 # replace (None when absent); raise to refuse the write (If-Match etc.).
 Expectation = Callable[[ObjectInfo | None], None]
+
+
+class BodyDigest(Protocol):
+    """A running digest of a body (hashlib objects qualify); the engine feeds it in a worker thread."""
+
+    def update(self, data: memoryview, /) -> None: ...
+
+
+@runtime_checkable
+class CheckedBody(Protocol):
+    """A body that checks itself against digests of its bytes and lets the engine
+    compute them. ``take_digests`` is called once, before iterating: from then on
+    the body leaves hashing to the consumer, which feeds every byte, in order, to
+    each digest and then calls ``verify`` (raising if a check fails)."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    def take_digests(self) -> Sequence[BodyDigest]: ...
+
+    def verify(self) -> None: ...

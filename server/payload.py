@@ -32,8 +32,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Mapping
-from typing import Final, Protocol
+from typing import Final
 
+from dedup.types import BodyDigest
 from server import payload_checks as checks
 from server.checksums import Hasher, new_hasher
 from server.chunked import AwsChunkedDecoder
@@ -48,12 +49,6 @@ from server.sigv4 import (
 
 BATCH: Final = 1 << 20        # raw bytes gathered before decoding and yielding
 OFFLOAD: Final = 256 << 10    # batches at least this large are decoded in a thread
-
-
-class Digest(Protocol):
-    """What :meth:`Payload.take_digests` hands out: fed the decoded bytes in order."""
-
-    def update(self, data: memoryview, /) -> None: ...
 
 
 def _is_hex_sha256(value: str) -> bool:
@@ -96,7 +91,7 @@ class Payload:
                       "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.",
                       extra={"ArgumentName": "x-amz-content-sha256", "ArgumentValue": mode})
 
-    def take_digests(self) -> list[Digest]:
+    def take_digests(self) -> list[BodyDigest]:
         """Hand the running digests to the consumer (call before iterating): it must
         feed them every decoded byte, in order, then call :meth:`verify`."""
         self._hashing = False

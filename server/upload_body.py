@@ -7,7 +7,7 @@ metadata carries :class:`LiveChecksums`, a read-through view of
 byte.
 
 The stream is an :class:`UploadStream`, which the engine recognises as a body
-that checks itself (``dedup.ingest.CheckedBody``, matched by shape: the engine
+that checks itself (``dedup.types.CheckedBody``, matched by shape: the engine
 never imports this layer): the engine takes the payload's digests (the signed
 SHA-256 and any x-amz-checksum-*) into its own MD5 pass over its buffers and
 calls ``verify`` after the last byte, before it publishes anything.
@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from dedup.types import BodyDigest
 from server.body import bounded, require_length
 from server.context import RequestContext
 from server.params import content_md5
-from server.payload import Digest, Payload
+from server.payload import Payload
 
 
 class LiveChecksums(Mapping[str, str]):
@@ -49,7 +50,7 @@ class UploadStream:
     def __aiter__(self) -> AsyncIterator[bytes]:
         return bounded(self._payload)
 
-    def take_digests(self) -> Sequence[Digest]:
+    def take_digests(self) -> Sequence[BodyDigest]:
         return self._payload.take_digests()
 
     def verify(self) -> None:

@@ -12,8 +12,7 @@ import pytest
 from storetest import META, content, md5, put, read, split, stream
 
 from dedup import errors
-from dedup.ingest import BodyDigest, CheckedBody
-from dedup.types import KiB, MiB
+from dedup.types import BodyDigest, CheckedBody, KiB, MiB
 
 
 class Refused(Exception):
