@@ -14,10 +14,11 @@ memory per put is bounded whatever the object size. A batch of at most
 ``SMALL`` bytes (a small object) is hashed and cut in one worker step: one
 thread hand-off instead of two.
 
-A body may hand its own integrity checks to this pass (:class:`CheckedBody`:
-the HTTP layer's payload SHA-256 and x-amz-checksum-*): its digests are fed
-the same buffers in the same worker-thread step as MD5, so no byte is hashed
-on the event loop or copied for hashing, and its ``verify`` runs after the last
+A body may hand its own integrity checks to this pipeline
+(:class:`dedup.types.CheckedBody`: the HTTP layer's payload SHA-256 and
+x-amz-checksum-*): its digests are fed the same buffers in a worker thread
+beside MD5, so no byte is hashed on the event loop or copied for hashing, and
+its ``verify`` runs after the last
 byte is hashed, before the finishing job is queued. A failed check abandons
 the version like any other failure: nothing is published.
 """
