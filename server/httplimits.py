@@ -92,39 +92,67 @@ class BodyIdleTimeout:
             await self.app(scope, receive, send)
             return
         watch = _BodyWatch(receive, self.seconds)
-        await self.app(scope, watch.receive, watch.send(send))
+        try:
+            await self.app(scope, watch.receive, watch.send(send))
+        finally:
+            watch.stop()
 
 
 class _BodyWatch:
+    """One timer per request, re-armed only when it fires (a receive costs a clock
+    read, not a timeout of its own: it runs for every ~64 KiB of a body)."""
+
     def __init__(self, receive: Receive, seconds: float) -> None:
         self._receive = receive
         self._seconds = seconds
+        self._loop = asyncio.get_running_loop()
         self._body_done = False
         self._answering = False
-        self._timer: asyncio.Timeout | None = None
+        self._waiting: asyncio.Task[Any] | None = None  # the task in a receive, while it waits
+        self._since = 0.0  # when that receive started
+        self._expired = False
+        self._timer: asyncio.TimerHandle | None = None
 
     async def receive(self) -> Message:
         if self._body_done or self._answering:
             return await self._receive()
-        timer = self._timer = asyncio.timeout(self._seconds)
+        task = self._waiting = asyncio.current_task()
+        self._since = self._loop.time()
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._since + self._seconds, self._check)
         try:
-            async with timer:
-                message = await self._receive()
-        except TimeoutError:
-            if timer.expired():
+            message = await self._receive()
+        except asyncio.CancelledError:
+            if self._expired and task is not None and task.uncancel() == 0:
                 raise S3Error("RequestTimeout") from None
             raise
         finally:
-            self._timer = None
+            self._waiting = None
         self._body_done = message["type"] != "http.request" or not message.get("more_body", False)
         return message
+
+    def _check(self) -> None:
+        """The timer: cancel a receive waiting since ``seconds`` ago, else look again later."""
+        self._timer = None
+        if self._waiting is None or self._body_done or self._answering:
+            return  # the next receive arms it again
+        due = self._since + self._seconds
+        if self._loop.time() >= due:
+            self._expired = True
+            self._waiting.cancel()
+        else:
+            self._timer = self._loop.call_at(due, self._check)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def send(self, send: Send) -> Send:
         async def watching(message: Message) -> None:
             if message["type"] == "http.response.start":
                 self._answering = True  # too late for an error answer: stop timing
-                if self._timer is not None:
-                    self._timer.reschedule(None)
+                self.stop()
             await send(message)
 
         return watching
