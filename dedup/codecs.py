@@ -45,7 +45,7 @@ from collections.abc import Callable, Sequence
 import zstandard as zstd
 
 from dedup.errors import CorruptFragment
-from dedup.predict import MIN_GAIN, Guess, guess, interleave, planes, worth
+from dedup.predict import MIN_GAIN, Guess, guess, interleave, interleave_into, planes, worth
 
 RAW = 0
 ZSTD = 1
@@ -192,29 +192,50 @@ def decode(codec: int, stored: memoryview) -> memoryview | bytes:
     width = WIDTHS.get(codec)
     if width is None:
         raise UnknownCodec(codec)
-    return _unpack_planes(stored, width)
+    rot, n, parts = _planes_of(stored, width)
+    return interleave(parts, n, rot)
 
 
-def _unpack_planes(stored: memoryview, width: int) -> memoryview:
-    fixed = _PLANE_HEAD.size + 4 * (width - 1)
-    if len(stored) < fixed:
+def decode_into(codec: int, stored: memoryview, out: memoryview) -> None:
+    """Decode into ``out``, which must be as long as the raw fragment: a GET
+    fills its send buffer without another copy (raises CodecError when the
+    stored form holds another length)."""
+    if codec in WIDTHS:
+        rot, n, parts = _planes_of(stored, WIDTHS[codec])
+        if n != len(out):
+            raise CodecError(f"planes record of {n} bytes, not {len(out)}")
+        interleave_into(parts, out, rot)
+        return
+    raw = decode(codec, stored)
+    if len(raw) != len(out):
+        raise CodecError(f"fragment decodes to {len(raw)} bytes, not {len(out)}")
+    out[:] = raw
+
+
+_PLANE_HEADS = {w: struct.Struct(f">BBI{w - 1}I") for w in WIDTHS.values()}
+
+
+def _planes_of(stored: memoryview, width: int) -> tuple[int, int, list[bytes | memoryview]]:
+    """(rotation, raw length, planes) of a planes record, checked."""
+    head = _PLANE_HEADS[width]
+    if len(stored) < head.size:
         raise CodecError("planes record shorter than its header")
-    rot, flags, n = _PLANE_HEAD.unpack_from(stored)
-    sizes = list(struct.unpack_from(f">{width - 1}I", stored, _PLANE_HEAD.size))
-    sizes.append(len(stored) - fixed - sum(sizes))
-    if rot >= width or n > MAX_RAW or sizes[-1] < 0 or flags >> width:
+    rot, flags, n, *sizes = head.unpack_from(stored)
+    last = len(stored) - head.size - sum(sizes)
+    if rot >= width or n > MAX_RAW or last < 0 or flags >> width:
         raise CodecError("damaged planes header")
-    parts = []
-    pos = fixed
+    sizes.append(last)
+    parts: list[bytes | memoryview] = []
+    pos = head.size
     for k, size in enumerate(sizes):
-        count = len(range((k - rot) % width, n, width))
+        count = (n - (k - rot) % width + width - 1) // width  # bytes of plane k
         part = stored[pos : pos + size]
         pos += size
         plane = _unzstd(part, count) if flags >> k & 1 else part
         if len(plane) != count:
             raise CodecError(f"plane {k} holds {len(plane)} bytes, not {count}")
         parts.append(plane)
-    return interleave(parts, n, rot)
+    return rot, n, parts
 
 
 def _unzstd(frame: memoryview, expect: int | None) -> bytes:

@@ -88,16 +88,21 @@ def interleave(parts: Sequence[bytes | memoryview], size: int, rotation: int) ->
     """The inverse of ``planes``: ``size`` bytes whose first byte lies at an
     absolute offset ``= rotation (mod len(parts))``. The parts' lengths must
     be those ``planes`` gives."""
+    out = memoryview(bytearray(size))
+    interleave_into(parts, out, rotation)
+    return out
+
+
+def interleave_into(parts: Sequence[bytes | memoryview], out: memoryview, rotation: int) -> None:
+    """``interleave`` into ``out`` (writable, as long as the fragment)."""
     width = len(parts)
-    if numpy is None or size < NUMPY_FROM:
-        out = bytearray(size)
+    if numpy is None or len(out) < NUMPY_FROM:
         for k, part in enumerate(parts):
             out[(k - rotation) % width :: width] = part
-        return memoryview(out)
-    arr = numpy.empty(size, numpy.uint8)
+        return
+    arr = numpy.frombuffer(out, numpy.uint8)
     for k, part in enumerate(parts):
         arr[(k - rotation) % width :: width] = numpy.frombuffer(part, numpy.uint8)
-    return arr.data
 
 
 def worth(stored: int, raw: int, gain: float = MIN_GAIN) -> bool:

@@ -19,10 +19,10 @@ from typing import Any
 
 import blake3
 
-from dedup.codecs import RAW, decode
+from dedup.codecs import RAW, decode, decode_into
 from dedup.errors import CorruptFragment
 from dedup.format import HEADER_SIZE
-from dedup.index import U64X2, FragmentRow, Index, manifest_entries
+from dedup.index import FRAGMENT, U64X2, FragmentRow, Index, manifest_entries
 from dedup.packs import PackFiles
 from dedup.types import ObjectInfo
 
@@ -40,7 +40,7 @@ class Piece:
     end: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frag:
     offset: int  # within the version
     raw: int
@@ -49,6 +49,7 @@ class _Frag:
     pos: int
     stored: int
     codec: int
+    size: int  # the whole fragment's raw length
 
 
 def plan_pieces(segments: tuple[tuple[int, int], ...], start: int, length: int) -> list[Piece]:
@@ -179,9 +180,9 @@ class ObjectReader:
                             loc = txn.get(digest, db=fragments)
                             if loc is None:
                                 raise CorruptFragment(f"fragment {digest.hex()} is missing")
-                            row = FragmentRow.decode(loc)
+                            pack, pos, stored, _, codec, _ = FRAGMENT.unpack(loc)
                             lo, hi = max(piece.start, off, self._pos), min(piece.end, off + raw)
-                            out.append(_Frag(lo - off, hi - lo, digest, row.pack, row.offset, row.stored, row.codec))
+                            out.append(_Frag(lo - off, hi - lo, digest, pack, pos, stored, codec, raw))
                             size += hi - lo
                             self._pos = off + raw
                         off += raw
@@ -215,11 +216,16 @@ class ObjectReader:
         self._files.readinto(first.pack, first.pos, data)
         for f in run:
             at = f.pos - first.pos + HEADER_SIZE
-            raw = decode(f.codec, data[at : at + f.stored])
-            _verify(f, raw)
-            piece = memoryview(raw)[f.offset : f.offset + f.raw]
-            out[filled : filled + len(piece)] = piece
-            filled += len(piece)
+            stored = data[at : at + f.stored]
+            if f.raw == f.size:  # the whole fragment: decoded straight into out
+                whole = out[filled : filled + f.raw]
+                decode_into(f.codec, stored, whole)
+                _verify(f, whole)
+            else:
+                raw = decode(f.codec, stored)
+                _verify(f, raw)
+                out[filled : filled + f.raw] = memoryview(raw)[f.offset : f.offset + f.raw]
+            filled += f.raw
         return filled
 
     def _read_direct(self, run: list[_Frag], out: memoryview, filled: int) -> int:

@@ -88,6 +88,30 @@ def test_every_codec_round_trips(shuffle, codec, kind, size, offset):
     assert bytes(codecs.decode(codec, memoryview(bytes(stored)))) == raw
 
 
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("size", [5, 4097, 40001])
+def test_decode_into_fills_exactly_its_slice(shuffle, codec, kind, size):
+    """A GET decodes a whole fragment straight into its send buffer: the
+    bytes land in the slice and nowhere else."""
+    raw = KINDS[kind](size)
+    size = len(raw)
+    stored = memoryview(bytes(codecs.encode_as(codec, memoryview(raw), 3)))
+    buf = bytearray(b"\xee" * (size + 20))
+    codecs.decode_into(codec, stored, memoryview(buf)[7 : 7 + size])
+    assert buf[7 : 7 + size] == raw
+    assert buf[:7] == b"\xee" * 7 and buf[7 + size :] == b"\xee" * 13
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_decode_into_refuses_a_buffer_of_another_length(codec):
+    raw = float32_weights(2000)
+    stored = memoryview(bytes(codecs.encode_as(codec, memoryview(raw), 0)))
+    for wrong in (len(raw) - 1, len(raw) + 1):
+        with pytest.raises(CodecError):
+            codecs.decode_into(codec, stored, memoryview(bytearray(wrong)))
+
+
 @settings(max_examples=300, deadline=None)
 @given(data=st.binary(max_size=300), offset=st.integers(0, 2**40), width=st.sampled_from([2, 4]),
        squeeze=st.lists(st.booleans(), min_size=4, max_size=4), slicing=st.booleans())
