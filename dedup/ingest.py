@@ -108,11 +108,12 @@ class Ingest:
         """Stream ``body`` into pending version ``vid``, then run the job that
         ``finish`` builds from the result (publishing the key or the part).
 
-        The finishing job is queued right behind the last fragment batch, so a
-        small PUT's fragments and key usually share one group commit (one
-        fsync); it must check that the manifest is complete, since it may run
-        before a failed batch is reported. On any failure the version is
-        abandoned (its rows reclaimed) and the error re-raised."""
+        A body of one batch (any PUT up to ``batch_bytes``) writes its
+        fragments and publishes in one writer job: one commit, one round of
+        flushes. A longer body's finishing job is queued behind its last
+        fragment batch; it must check that the manifest is complete, since it
+        may run before a failed batch is reported. On any failure the version
+        is abandoned (its rows reclaimed) and the error re-raised."""
         checked = body if isinstance(body, CheckedBody) else None
         state = _PutState(self, vid, checked.take_digests() if checked is not None else ())
         done: asyncio.Future[T] | None = None
@@ -120,9 +121,11 @@ class Ingest:
             result = await state.consume(body)
             if checked is not None:
                 checked.verify()
-            done = asyncio.ensure_future(self.writer.run(finish(result)))
-            result.new_bytes = await state.settle()
-            return result, await done
+            done = state.finish_job(finish(result))
+            await state.settle()
+            out = await done
+            result.new_bytes = state.new_bytes
+            return result, out
         except BaseException:
             await state.cancel()
             if done is not None:
@@ -173,6 +176,7 @@ class _PutState:
         self.prev: asyncio.Future[_Batch] | None = None
         self.jobs: list[_Batch] = []
         self.filling: bytearray | None = None
+        self.held: tuple[_Batch, int, list[Fragment]] | None = None  # a one-batch body's fragments
 
     async def consume(self, body: AsyncIterable[bytes]) -> IngestResult:
         """Copy the body into buffers, launching each full one. This loop runs on
@@ -210,6 +214,32 @@ class _PutState:
             await self._retire()
         return self.new_bytes
 
+    def finish_job(self, publish: Callable[[WriteTxn], T]) -> asyncio.Future[T]:
+        """Queue the job that publishes the body; a one-batch body's
+        fragments are written in the same job, so in the same commit."""
+        writer = self.ing.writer
+        if self.held is None:
+            return asyncio.ensure_future(writer.run(publish))
+        batch, offset, frags = self.held
+        self.held = None
+        vid = self.vid
+
+        def both(w: WriteTxn) -> tuple[int, T]:
+            new = add_fragments(w, vid, offset, frags)
+            return new, publish(w)
+
+        job = asyncio.ensure_future(writer.run(both))
+        job.add_done_callback(lambda _: self.ing.pool.release(batch.buf))
+
+        async def published() -> T:
+            # shielded: a cancelled caller must not free the buffer while the
+            # writer thread may still read the fragments from it
+            new, out = await asyncio.shield(job)
+            self.new_bytes += new
+            return out
+
+        return asyncio.ensure_future(published())
+
     def _launch(self, buf: bytearray, end: int, final: bool) -> None:
         self.filling = None
         prev = self.prev
@@ -235,6 +265,9 @@ class _PutState:
             return batch
         offset = self.offset
         self.offset += consumed
+        if final and prev is None:  # the whole body: its fragments ride in the finishing job
+            self.held = (batch, offset, frags)
+            return batch
         vid = self.vid
         job = asyncio.ensure_future(self.ing.writer.run(lambda w: add_fragments(w, vid, offset, frags)))
         job.add_done_callback(lambda _: self.ing.pool.release(batch.buf))
@@ -276,14 +309,17 @@ class _PutState:
 
     async def _retire(self) -> None:
         batch = self.jobs.pop(0)
-        if batch.job is not None:
-            self.new_bytes += await batch.job
+        if batch.job is not None:  # shielded: see finish_job
+            self.new_bytes += await asyncio.shield(batch.job)
 
     async def cancel(self) -> None:
         """Wait for work in flight to settle and give the buffers back."""
         if self.filling is not None:
             self.ing.pool.release(self.filling)
             self.filling = None
+        if self.held is not None:  # never queued: the body failed its checks
+            self.ing.pool.release(self.held[0].buf)
+            self.held = None
         if self.prev is not None:
             try:
                 await self.prev

@@ -78,6 +78,8 @@ class Writer:
         self.files = files
         self.pack_size = pack_size
         self.queue: queue.Queue[_Job | None] = queue.Queue()
+        self.commits = 0  # group commits made (each: one round of flushes)
+        self.jobs = 0  # jobs submitted through run() (a group commit holds one or more)
         self.pack = self._recover_pack()
         self.thread = threading.Thread(target=self._run, name="fragstore-writer", daemon=True)
         self.thread.start()
@@ -86,6 +88,7 @@ class Writer:
     async def run(self, fn: Callable[[WriteTxn], T]) -> T:
         loop = asyncio.get_running_loop()
         job = _Job(fn, loop, loop.create_future())
+        self.jobs += 1
         self.queue.put(job)
         assert job.future is not None
         return await job.future  # type: ignore[no-any-return]
@@ -193,6 +196,7 @@ class Writer:
                 row = self.index.pack(txn, self.pack.pack_id)
                 if row is not None and row[0] != self.pack.end:
                     self.index.put_pack(txn, self.pack.pack_id, self.pack.end, row[1], row[2])
+            self.commits += 1
         except BaseException as exc:  # the group failed to commit: nothing of it is durable
             log.error("write group of %d jobs failed: %s", len(jobs), exc)
             failure = _storage_error(exc)

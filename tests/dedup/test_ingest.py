@@ -112,3 +112,38 @@ def test_a_failing_worker_step_gives_its_buffer_back(store, run, bucket):
     data = content("after", 900 * KiB)
     run(put(store, bucket, "after", data))
     assert run(read(store, bucket, "after")) == data
+
+
+@pytest.mark.parametrize("size", [1, 20 * KiB])
+def test_a_body_of_one_batch_is_written_and_published_in_one_commit(store, run, bucket, size):
+    """A small PUT's fragments and its key share one group commit: one round
+    of flushes, not two."""
+    data = content(f"one-batch-{size}", size)
+    jobs, commits = store.writer.jobs, store.writer.commits
+    first = run(put(store, bucket, "k", data))
+    assert (store.writer.jobs, store.writer.commits) == (jobs + 1, commits + 1)
+    again = run(put(store, bucket, "k2", data))
+    assert (first.new_bytes, again.new_bytes) == (size, 0)
+    assert run(read(store, bucket, "k")) == run(read(store, bucket, "k2")) == data
+
+
+def test_a_longer_body_commits_its_batches_before_the_key(store, run, bucket):
+    data = content("batches", 300 * KiB)  # several 64 KiB batches in the test store
+    jobs = store.writer.jobs
+    run(put(store, bucket, "k", data))
+    assert store.writer.jobs >= jobs + 2
+    assert run(read(store, bucket, "k")) == data
+
+
+def test_a_refused_small_body_gives_its_buffer_back_and_stores_nothing(store, run, bucket):
+    """The held fragments of a one-batch body are never written when the
+    body fails its Content-MD5, and their buffer returns to the pool."""
+    pool = store.ingest.pool
+    for attempt in range(pool._count + 2):
+        data = content(f"refused-{attempt}", 20 * KiB)
+        with pytest.raises(errors.BadDigest):
+            run(put(store, bucket, "k", data, content_md5=hashlib.md5(b"other").digest()))
+        assert pool._free is not None and pool._free.qsize() == pool._made, attempt
+    run(store.collect_garbage(grace_seconds=0))
+    stats = run(store.stats())
+    assert (stats.objects, stats.unique_bytes, stats.fragments) == (0, 0, 0)
