@@ -33,6 +33,9 @@ class StoreConfig:
     compression: str = "fast"  # off / fast / max: see dedup/codecs.py and benchmarks/README.md
 
 
+DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 answers for an object stored without one
+
+
 @dataclass(frozen=True)
 class ObjectMeta:
     """What the client stored beside the bytes. ``headers`` holds the standard
@@ -41,23 +44,26 @@ class ObjectMeta:
     name (``CRC32``, ``CRC32C``, ``CRC64NVME``, ``SHA1``, ``SHA256``) to its
     base64 value."""
 
-    content_type: str = "binary/octet-stream"
+    content_type: str = DEFAULT_CONTENT_TYPE
     metadata: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     checksums: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "ct": self.content_type,
-            "m": dict(self.metadata),
-            "h": dict(self.headers),
-            "c": dict(self.checksums),
-        }
+        """The fields that differ from the defaults (every object row holds
+        this: a boto3 PUT's row is ~45 B shorter without the empty ones)."""
+        doc: dict[str, object] = {}
+        if self.content_type != DEFAULT_CONTENT_TYPE:
+            doc["ct"] = self.content_type
+        for name, value in (("m", self.metadata), ("h", self.headers), ("c", self.checksums)):
+            if value:
+                doc[name] = dict(value)
+        return doc
 
     @classmethod
     def from_json(cls, d: Mapping[str, object]) -> ObjectMeta:
         return cls(
-            content_type=str(d.get("ct", "binary/octet-stream")),
+            content_type=str(d.get("ct", DEFAULT_CONTENT_TYPE)),
             metadata=dict(d.get("m", {})),  # type: ignore[call-overload]
             headers=dict(d.get("h", {})),  # type: ignore[call-overload]
             checksums=dict(d.get("c", {})),  # type: ignore[call-overload]

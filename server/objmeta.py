@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from dedup.types import ObjectInfo, ObjectMeta
+from dedup.types import DEFAULT_CONTENT_TYPE, ObjectInfo, ObjectMeta
 from server.errors import S3Error
 from server.httpdate import rfc1123
 
 META_PREFIX = "x-amz-meta-"
 MAX_METADATA_BYTES = 2048
 MAX_KEY_BYTES = 1024
-DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 STORED_HEADERS = (
     "content-encoding",
     "content-disposition",
