@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from dedup.errors import DataDirLocked
 from dedup.store import Store
-from server import logs
+from server import logs, memory
 from server.config import ServerConfig
 from server.credentials import Credentials
 
@@ -33,6 +33,7 @@ log = logging.getLogger("fragstore.server")
 
 def run(config: ServerConfig, credentials: Credentials) -> int:
     """Serve until a signal; the process exit status."""
+    memory.limit_arenas()  # before the store and uvicorn start their threads
     logs.setup(config.log_level, config.log_format)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _note_signal)
