@@ -19,6 +19,11 @@ from typing import Any
 
 import blake3
 
+try:
+    import numpy
+except ImportError:  # pragma: no cover - numpy is a core dependency; plain buffers do
+    numpy = None  # type: ignore[assignment]
+
 from dedup.codecs import RAW, decode, decode_into
 from dedup.errors import CorruptFragment
 from dedup.format import HEADER_SIZE
@@ -146,7 +151,7 @@ class ObjectReader:
         frags = self._next_fragments()
         if not frags:
             return None
-        view = memoryview(bytearray(sum(f.raw for f in frags)))
+        view = _uninitialized(sum(f.raw for f in frags))
         try:
             filled = self._copy(frags, view)
         except OSError:  # a pack was compacted away under us: look again, once
@@ -245,6 +250,15 @@ class ObjectReader:
             _verify(f, out[start : start + f.raw])
             start += f.raw
         return filled
+
+
+def _uninitialized(size: int) -> memoryview:
+    """A writable buffer of ``size`` bytes that every load fills to the end
+    (or fails): ``bytearray(size)`` would zero each 1 MiB batch first, ~5 %
+    of a GET's server CPU in a perf profile."""
+    if numpy is None:
+        return memoryview(bytearray(size))
+    return numpy.empty(size, numpy.uint8).data
 
 
 def _direct(f: _Frag) -> bool:
