@@ -203,26 +203,25 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         return not self._in_head or self._head_bytes > 0
 
     def data_received(self, data: bytes) -> None:
-        if self.transport.is_closing():
-            return
-        if not self._in_head:
-            super().data_received(data)
-            return
-        self._arm_head_timer()
-        room = MAX_HEAD_BYTES - self._head_bytes
-        if len(data) <= room:
-            self._head_bytes += len(data)
-            super().data_received(data)
-            return
-        self._head_bytes = MAX_HEAD_BYTES
-        if room > 0:
-            super().data_received(data[:room])
-        if self.transport.is_closing():
-            return
-        if self._in_head:
-            self._refuse(S3Error("RequestHeaderSectionTooLarge", extra={"MaxSizeAllowed": str(MAX_HEAD_BYTES)}))
-            return
-        super().data_received(data[room:])
+        """Feed the parser, counting the bytes of each request's head: a head
+        still unfinished after MAX_HEAD_BYTES is refused. One read may hold
+        the end of a request and the start of the next (pipelining), so the
+        bytes go in pieces no longer than what the current head has left."""
+        view = memoryview(data)
+        while view:
+            if self.transport.is_closing():
+                return
+            if not self._in_head:
+                super().data_received(bytes(view) if len(view) < len(data) else data)
+                return
+            self._arm_head_timer()
+            room = MAX_HEAD_BYTES - self._head_bytes
+            if room <= 0:
+                self._refuse(S3Error("RequestHeaderSectionTooLarge", extra={"MaxSizeAllowed": str(MAX_HEAD_BYTES)}))
+                return
+            piece, view = view[:room], view[room:]
+            self._head_bytes += len(piece)
+            super().data_received(bytes(piece) if len(piece) < len(data) else data)
 
     def send_400_response(self, msg: str) -> None:
         """The parser rejected the request: S3's BadRequest, not uvicorn's plain text."""

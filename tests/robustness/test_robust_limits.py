@@ -35,6 +35,20 @@ def test_big_header_section_is_refused(server: LiveServer) -> None:
     assert answer is not None and answer.status == 200
 
 
+def test_pipelined_heads_are_counted_each_on_its_own(server: LiveServer) -> None:
+    """Two requests in one write, each head under the limit and together over
+    it: both are answered (the limit is per head, not per read)."""
+    def health(pad: int) -> bytes:  # a long request line, as a presigned URL makes
+        return b"GET /_fragstore/health?pad=" + b"a" * pad + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    first, second = health(MAX_HEAD_BYTES // 2), health(MAX_HEAD_BYTES * 3 // 4)
+    assert len(first) < MAX_HEAD_BYTES and len(second) < MAX_HEAD_BYTES < len(first) + len(second)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=ANSWER_LIMIT_S) as sock:
+        sock.sendall(first + second)
+        answers = [read_answer(sock), read_answer(sock)]
+    assert [(a.status, a.code) if a else None for a in answers] == [(200, None), (200, None)]
+
+
 def send_open_head(port: int) -> Answer | None:
     """Send a megabyte of one header line that never ends; the answer, if any
     comes before ANSWER_LIMIT_S (a server without a head limit keeps waiting)."""
