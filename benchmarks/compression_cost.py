@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import shlex
 import shutil
 import sys
 import tempfile
@@ -54,7 +53,7 @@ import psutil
 if __package__ in (None, ""):  # run as a script path: make `benchmarks.` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from benchmarks.s3_throughput import (  # noqa: E402
     BUCKET,
     Server,
@@ -341,8 +340,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     load_start = os.getloadavg()
-    launcher = "python -m benchmarks.compression_cost" if __package__ else "python benchmarks/compression_cost.py"
-    command = f"{launcher} {shlex.join(sys.argv[1:] if argv is None else argv)}".strip()
+    command = command_line("benchmarks.compression_cost", bool(__package__), argv)
     size = int(args.size_mib * MiB)
     work = args.work or Path(tempfile.mkdtemp(prefix="compression-cost-"))
     work.mkdir(parents=True, exist_ok=True)

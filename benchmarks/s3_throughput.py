@@ -32,7 +32,6 @@ import argparse
 import io
 import os
 import platform
-import shlex
 import shutil
 import struct
 import sys
@@ -55,7 +54,7 @@ if __package__ in (None, ""):  # run as a script path: make `benchmarks.` import
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.child import ChildServer  # noqa: E402
-from benchmarks.report import write_report
+from benchmarks.report import command_line, write_report
 from benchmarks.rss import RssSampler, can_drop_page_cache, drop_page_cache, tree_memory  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -466,8 +465,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     load_start = os.getloadavg()
-    launcher = "python -m benchmarks.s3_throughput" if __package__ else "python benchmarks/s3_throughput.py"
-    command = f"{launcher} {shlex.join(sys.argv[1:] if argv is None else argv)}".strip()
+    command = command_line("benchmarks.s3_throughput", bool(__package__), argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="s3-throughput-"))
     work.mkdir(parents=True, exist_ok=True)
     cfg = Settings(args.size_mib * MiB, args.ops, int(args.big_gib * 2**30), args.reps,
