@@ -208,11 +208,10 @@ class _PutState:
         await self.prev  # every batch is hashed and its writer job queued
         return IngestResult(self.size, self.md5.digest(), 0)
 
-    async def settle(self) -> int:
-        """Wait for the queued writer jobs; the bytes that were new."""
+    async def settle(self) -> None:
+        """Wait for the queued writer jobs (each adds its new bytes to ``new_bytes``)."""
         while self.jobs:
             await self._retire()
-        return self.new_bytes
 
     def finish_job(self, publish: Callable[[WriteTxn], T]) -> asyncio.Future[T]:
         """Queue the job that publishes the body; a one-batch body's

@@ -262,7 +262,8 @@ def _uninitialized(size: int) -> memoryview:
 
 
 def _direct(f: _Frag) -> bool:
-    return f.codec == RAW and f.offset == 0 and f.raw == f.stored
+    """A whole fragment stored raw: its bytes can be read straight into the answer."""
+    return f.codec == RAW and f.raw == f.size
 
 
 def _verify(f: _Frag, raw: memoryview | bytes) -> None:
