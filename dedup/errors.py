@@ -1,6 +1,6 @@
 """Engine exceptions: S3 meaning, no HTTP.
 
-The server maps each class to one S3 error code (server/errors.py); the engine
+The server maps each class to one S3 error code (server/s3/errors.py); the engine
 never knows status codes.
 
     EngineError

@@ -76,7 +76,7 @@ esac
 (cd "$build" && "${pip_install[@]}" "$requirement")
 # The installed package (not a source tree in the working directory) imports,
 # with every dependency it needs at run time; the gan extra's torch is a CPU build.
-(cd / && "$VPY" -c 'import dedup.store, server.app, server.cli' && "$VENV/bin/fragstore" --help >/dev/null)
+(cd / && "$VPY" -c 'import dedup.store, server.app, server.admin.cli' && "$VENV/bin/fragstore" --help >/dev/null)
 case ",$extras," in
   *,gan,*) (cd / && "$VPY" -c 'import sys, torch; sys.exit(torch.version.cuda and "torch is a CUDA build")') ;;
 esac

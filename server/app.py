@@ -1,15 +1,15 @@
 """The ASGI application: one catch-all endpoint and the one exception handler.
 
 Every request goes through :func:`handle`: build the context, dispatch
-(server/dispatch.py), and turn any exception into S3's ``<Error>`` answer —
-S3Error as is, engine exceptions through server/errormap.py, anything else as
+(server/s3/dispatch.py), and turn any exception into S3's ``<Error>`` answer —
+S3Error as is, engine exceptions through server/s3/errormap.py, anything else as
 InternalError, logged with the request id. Every answer carries
 ``x-amz-request-id`` and ``x-amz-id-2``; every request is counted in the
-metrics and gets an access line (server/observe.py).
+metrics and gets an access line (server/admin/observe.py).
 
 The lifespan owns what lives as long as the server: the store (unless the
-caller opened it), the background GC schedule (server/gcloop.py) and
-``<data>/server.json`` (server/runfile.py). On shutdown, after uvicorn has let
+caller opened it), the background GC schedule (server/admin/gcloop.py) and
+``<data>/server.json`` (server/admin/runfile.py). On shutdown, after uvicorn has let
 the requests in flight finish, it stops GC, removes server.json and closes
 the store.
 """
@@ -27,20 +27,20 @@ from starlette.types import Receive, Scope, Send
 
 from dedup.errors import EngineError
 from dedup.store import Store
-from server import logs, runfile
-from server.body import has_body
-from server.config import ServerConfig
-from server.context import RequestContext
-from server.credentials import Credentials
-from server.dispatch import HANDLERS, dispatch
-from server.errormap import to_s3_error
-from server.errors import S3Error
-from server.gcloop import GcRunner, Schedule
-from server.metrics import Metrics
-from server.observe import Exchange
-from server.responses import error_response, internal_error, new_request_id, request_id_headers
-from server.routing import Route as Target
-from server.routing import route
+from server.admin import logs, runfile
+from server.admin.config import ServerConfig
+from server.admin.gcloop import GcRunner, Schedule
+from server.admin.metrics import Metrics
+from server.admin.observe import Exchange
+from server.auth.credentials import Credentials
+from server.http.body import has_body
+from server.http.responses import error_response, internal_error, new_request_id, request_id_headers
+from server.s3.context import RequestContext
+from server.s3.dispatch import HANDLERS, dispatch
+from server.s3.errormap import to_s3_error
+from server.s3.errors import S3Error
+from server.s3.routing import Route as Target
+from server.s3.routing import route
 
 OPERATIONS = frozenset(HANDLERS) | {"Health", "Metrics"}  # the operation labels of the metrics
 
@@ -76,7 +76,7 @@ def create_app(config: ServerConfig, credentials: Credentials, store: Store | No
 class CatchAll:
     """The one route: the router's default, so every method and every path
     (newlines included, which Starlette's path patterns do not match) reaches
-    :func:`handle`; S3 routing is server/routing.py's job."""
+    :func:`handle`; S3 routing is server/s3/routing.py's job."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -1,4 +1,4 @@
-"""uvicorn serving an ASGI app with the limited protocol (server/httplimits.py)
+"""uvicorn serving an ASGI app with the limited protocol (server/http/limits.py)
 on 127.0.0.1, in a thread of the test process: for tests of the protocol alone."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from server.httplimits import LimitedHttpToolsProtocol
+from server.http.limits import LimitedHttpToolsProtocol
 from tests.live_server import free_port
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from server import sigv4_canonical
+from server.auth import sigv4_canonical
 from tests.live_server import LiveServer, start_server
 from tests.robustness.rawhttp import exchange, head_bytes
 

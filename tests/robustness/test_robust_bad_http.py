@@ -1,4 +1,4 @@
-"""Requests the HTTP parser rejects (server/httplimits.py) are answered as S3
+"""Requests the HTTP parser rejects (server/http/limits.py) are answered as S3
 answers them: 400 with an ``<Error>`` XML body, code BadRequest ("An error
 occurred when parsing the HTTP request."), and the connection closed; never
 uvicorn's plain text. The server stays up and logs no error.

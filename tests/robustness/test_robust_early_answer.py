@@ -1,5 +1,5 @@
-"""An answer given before the request body is read (server/linger.py,
-server/httplimits.py): a PUT with a wrong signature, without credentials, or
+"""An answer given before the request body is read (server/http/linger.py,
+server/http/limits.py): a PUT with a wrong signature, without credentials, or
 to a bucket that does not exist is refused at once, while the client is still
 sending a large body. The client must still read the whole ``<Error>`` XML,
 as S3 lets it: the server drains and drops the rest of the body (a "lingering
@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from server.linger import LINGER_BYTES, LINGER_S
+from server.http.linger import LINGER_BYTES, LINGER_S
 from tests.live_server import LiveServer, start_server
 from tests.robustness.fuzzing import logged_errors
 from tests.robustness.inthread import serving

@@ -1,7 +1,7 @@
 """Engine contract (reported to the engine's owner): ``head_bucket`` and the
 calls that look a bucket up answer NoSuchBucket for any name, even one the
 index cannot hold as a key (empty). The
-server now refuses such names itself (server/bucketnames.py); this is the
+server now refuses such names itself (server/s3/bucketnames.py); this is the
 engine's side."""
 
 from __future__ import annotations

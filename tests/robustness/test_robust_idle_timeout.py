@@ -1,4 +1,4 @@
-"""A client that goes silent in the middle of a request (server/httplimits.py):
+"""A client that goes silent in the middle of a request (server/http/limits.py):
 after ``idle_timeout`` seconds it gets S3's RequestTimeout (400) and the
 connection is closed, whether it stalled in the body (fewer bytes than
 Content-Length, a chunked body cut mid-chunk, an XML body) or in the head;

@@ -1,5 +1,5 @@
 """Limits on the request head: an oversized header section is answered with
-S3's RequestHeaderSectionTooLarge, and (server/httplimits.py's protocol) a
+S3's RequestHeaderSectionTooLarge, and (server/http/limits.py's protocol) a
 head that never ends is cut off instead of buffered without bound."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from server.httplimits import MAX_HEAD_BYTES
+from server.http.limits import MAX_HEAD_BYTES
 from tests.live_server import LiveServer, start_server
 from tests.robustness.inthread import serving
 from tests.robustness.rawhttp import Answer, exchange, read_answer

@@ -17,7 +17,7 @@ import pytest
 from dedup.index import U64, Index
 from dedup.packs import list_pack_ids, pack_path
 from dedup.types import StoreConfig
-from server.serve import GRACEFUL_SHUTDOWN_S
+from server.admin.serve import GRACEFUL_SHUTDOWN_S
 from tests.live_server import LiveServer, sign_headers, start_server
 from tests.robustness import offline
 

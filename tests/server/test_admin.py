@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from server.routing import route
+from server.s3.routing import route
 from tests.live_server import LiveServer, RawResponse, start_server
 
 

@@ -1,4 +1,4 @@
-"""server.checksums against published check values and botocore's own checksums."""
+"""server.http.checksums against published check values and botocore's own checksums."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from botocore import httpchecksum
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.checksums import (
+from server.http.checksums import (
     ALGORITHMS,
     algorithm_of_header,
     b64,
@@ -22,7 +22,7 @@ from server.checksums import (
     header_name,
     new_hasher,
 )
-from server.errors import S3Error
+from server.s3.errors import S3Error
 
 # The "check" value of each CRC over b"123456789" (CRC catalogue; NVMe spec for CRC64).
 CHECK = {

@@ -1,4 +1,4 @@
-"""server.chunked: the aws-chunked decoder, fed in pieces of every size, against AWS's
+"""server.auth.chunked: the aws-chunked decoder, fed in pieces of every size, against AWS's
 published example, botocore's AwsChunkedWrapper, and corrupted bodies."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.chunked import MAX_LINE, AwsChunkedDecoder
-from server.errors import S3Error
-from server.sigv4 import SigningContext
-from server.sigv4_canonical import signing_key
+from server.auth.chunked import MAX_LINE, AwsChunkedDecoder
+from server.auth.sigv4 import SigningContext
+from server.auth.sigv4_canonical import signing_key
+from server.s3.errors import S3Error
 
 EMPTY = hashlib.sha256(b"").hexdigest()
 

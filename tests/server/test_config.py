@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from server.config import ServerConfig
-from server.settings import SETTINGS, SettingsError, markdown, resolve
+from server.admin.config import ServerConfig
+from server.admin.settings import SETTINGS, SettingsError, markdown, resolve
 from tests.live_server import ROOT, raw_request, start_server
 from tests.server.promtext import scrape
 
 
 def test_config_doc_is_the_settings_table() -> None:
-    assert (ROOT / "docs" / "CONFIG.md").read_text() == markdown(), "regenerate: python -m server.settings > docs/CONFIG.md"
+    assert (ROOT / "docs" / "CONFIG.md").read_text() == markdown(), "regenerate: python -m server.admin.settings > docs/CONFIG.md"
 
 
 def test_table_defaults_are_the_config_defaults() -> None:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from server.credentials import ROOT_FILE, CredentialsError, load_credentials, parse_users, root_pair
+from server.auth.credentials import (
+    ROOT_FILE,
+    CredentialsError,
+    load_credentials,
+    parse_users,
+    root_pair,
+)
 
 
 def test_users_file_format() -> None:

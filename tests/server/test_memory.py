@@ -1,4 +1,4 @@
-"""server/memory.py: the malloc arena limit the server sets at start."""
+"""server/admin/memory.py: the malloc arena limit the server sets at start."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import platform
 
 import pytest
 
-from server import memory
+from server.admin import memory
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt(M_ARENA_MAX) is glibc's")

@@ -1,4 +1,4 @@
-"""server.payload: request bodies exactly as boto3 sends them (captured before
+"""server.http.payload: request bodies exactly as boto3 sends them (captured before
 sending), signed chunk streams written from the AWS spec, and broken ones."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from server.checksums import b64, new_hasher
-from server.errors import S3Error
-from server.payload import BATCH, Payload
-from server.sigv4 import AuthRequest, AuthResult, authenticate
+from server.auth.sigv4 import AuthRequest, AuthResult, authenticate
+from server.http.checksums import b64, new_hasher
+from server.http.payload import BATCH, Payload
+from server.s3.errors import S3Error
 
 KEY, SECRET, REGION = "AKPAYLOAD", "payload-secret", "us-east-1"
 ALGORITHMS = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from dedup.types import ByteRange, ObjectInfo, ObjectMeta
-from server.conditions import check_copy_source, check_read, etag_matches, write_expectation
-from server.errors import S3Error
-from server.httpdate import iso8601, parse_http_date, rfc1123
-from server.ranges import parse_copy_source_range, parse_range
+from server.http.dates import iso8601, parse_http_date, rfc1123
+from server.http.ranges import parse_copy_source_range, parse_range
+from server.s3.conditions import check_copy_source, check_read, etag_matches, write_expectation
+from server.s3.errors import S3Error
 
 T = 1_700_000_000.0
 INFO = ObjectInfo("b", "k", 10, "abc", T + 0.5, ObjectMeta())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.errors import S3Error
-from server.routing import route, split_target
+from server.s3.errors import S3Error
+from server.s3.routing import route, split_target
 
 CASES = [
     # method, path, query, headers, operation

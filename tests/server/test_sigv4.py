@@ -1,4 +1,4 @@
-"""server.sigv4 against botocore's own signers as the oracle, AWS's published
+"""server.auth.sigv4 against botocore's own signers as the oracle, AWS's published
 examples, and tampered requests."""
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from botocore.credentials import Credentials
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.errors import S3Error
-from server.sigv4 import AuthRequest, AuthResult, authenticate
-from server.sigv4_canonical import signing_key
+from server.auth.sigv4 import AuthRequest, AuthResult, authenticate
+from server.auth.sigv4_canonical import signing_key
+from server.s3.errors import S3Error
 
 KEY, SECRET, REGION = "AKFRAGSTORE", "s3cr3t/with+chars=", "us-east-1"
 ENDPOINT = "http://localhost:9000"

@@ -6,9 +6,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from server.errors import S3Error
-from server.xmlparse import parse_complete_multipart, parse_create_bucket, parse_delete
-from server.xmlrender import S3_NAMESPACE, document, escape
+from server.s3.errors import S3Error
+from server.s3.xmlparse import parse_complete_multipart, parse_create_bucket, parse_delete
+from server.s3.xmlrender import S3_NAMESPACE, document, escape
 
 NS = "{" + S3_NAMESPACE + "}"
 

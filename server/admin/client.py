@@ -1,0 +1,149 @@
+"""The maintenance commands' way to a running server: when another process holds
+the data directory's lock and ``<data>/server.json`` names a server, ``fragstore
+stats|gc|check`` call its admin endpoints (server/admin/api.py), signed with SigV4
+by botocore as the root user.
+
+Root credentials: FRAGSTORE_ACCESS_KEY / FRAGSTORE_SECRET_KEY when both are
+set, else ``<data>/root-credentials``. Over HTTPS the server's certificate
+must be the one its server.json names (pinned: it is the file the server
+itself was given), whatever host name it carries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import ssl
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotoCredentials
+
+from dedup.types import BucketStats, CheckReport, GcReport, StoreStats
+from server.admin.runfile import RunInfo
+from server.auth.credentials import (
+    ENV_ACCESS_KEY,
+    ENV_SECRET_KEY,
+    ROOT_FILE,
+    CredentialsError,
+    parse_pair,
+)
+
+TIMEOUT_S = 3600.0  # a GC or a check of a large store takes a while
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+class AdminError(Exception):
+    """The server could not be reached or refused the request."""
+
+
+def root_credentials(data_dir: Path) -> tuple[str, str]:
+    env_key, env_secret = os.environ.get(ENV_ACCESS_KEY), os.environ.get(ENV_SECRET_KEY)
+    if env_key and env_secret:
+        return parse_pair(f"{env_key}:{env_secret}", ENV_ACCESS_KEY)
+    try:
+        return parse_pair((data_dir / ROOT_FILE).read_text().strip(), ROOT_FILE)
+    except (OSError, CredentialsError) as exc:
+        raise AdminError(
+            f"no root credentials to sign with: set {ENV_ACCESS_KEY} and {ENV_SECRET_KEY} ({exc})"
+        ) from None
+
+
+class _Signer(S3SigV4Auth):
+    def payload(self, request: AWSRequest) -> str:
+        return EMPTY_SHA256
+
+
+class AdminClient:
+    def __init__(self, info: RunInfo, access_key: str, secret_key: str) -> None:
+        self.info = info
+        self._credentials = BotoCredentials(access_key, secret_key)
+
+    def call(self, method: str, path: str, params: dict[str, str]) -> object:
+        """Send one signed request; the decoded JSON answer."""
+        target = path + (f"?{urlencode(params)}" if params else "")
+        request = AWSRequest(method=method, url=self.info.url + target, headers={"Content-Length": "0"})
+        _Signer(self._credentials, "s3", self.info.region).add_auth(request)
+        conn = self._connect()
+        try:
+            conn.request(method, target, headers=dict(request.headers.items()))
+            response = conn.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise AdminError(f"the server at {self.info.url} did not answer: {exc}") from None
+        finally:
+            conn.close()
+        if response.status != 200:
+            raise AdminError(f"the server at {self.info.url} refused: {_error_text(response.status, body)}")
+        return json.loads(body)
+
+    def _connect(self) -> http.client.HTTPConnection:
+        url = urlsplit(self.info.url)
+        host, port = url.hostname or "127.0.0.1", url.port
+        try:
+            if self.info.scheme != "https":
+                conn = http.client.HTTPConnection(host, port, timeout=TIMEOUT_S)
+                conn.connect()
+                return conn
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE  # pinned below instead
+            tls = http.client.HTTPSConnection(host, port, timeout=TIMEOUT_S, context=context)
+            tls.connect()
+        except OSError as exc:
+            raise AdminError(f"the server at {self.info.url} did not answer: {exc}") from None
+        _check_pin(tls, self.info.tls_cert)
+        return tls
+
+
+def _check_pin(conn: http.client.HTTPSConnection, cert_file: str | None) -> None:
+    presented = conn.sock.getpeercert(binary_form=True) if isinstance(conn.sock, ssl.SSLSocket) else None
+    try:
+        text = Path(cert_file).read_text() if cert_file else ""
+        expected = ssl.PEM_cert_to_DER_cert(text[: text.index("-----END CERTIFICATE-----") + 25])
+    except (OSError, ValueError):
+        conn.close()
+        raise AdminError(f"cannot read the server's certificate {cert_file} to check it") from None
+    if presented != expected:
+        conn.close()
+        raise AdminError("the server's TLS certificate is not the one in server.json: refusing to send credentials")
+
+
+def _error_text(status: int, body: bytes) -> str:
+    try:
+        root = ET.fromstring(body)
+        return f"{root.findtext('Code')}: {root.findtext('Message')}"
+    except ET.ParseError:
+        return f"HTTP {status}"
+
+
+def stats(client: AdminClient, exact: bool) -> StoreStats:
+    doc = client.call("GET", "/_fragstore/stats", {"exact": "true"} if exact else {})
+    assert isinstance(doc, dict)
+    total = doc["total"]
+    fields = ("objects", "logical_bytes", "fragments", "unique_bytes", "stored_bytes", "pack_bytes",
+              "index_bytes", "packs")
+    buckets = tuple(BucketStats(b["name"], b["objects"], b["logical_bytes"], b.get("unique_bytes"))
+                    for b in doc["buckets"])
+    return StoreStats(**{f: int(total[f]) for f in fields}, buckets=buckets)
+
+
+def collect_garbage(client: AdminClient, dry_run: bool, grace: float | None) -> GcReport:
+    params = {"dry-run": "true"} if dry_run else {}
+    if grace is not None:
+        params["grace"] = repr(grace)
+    doc = client.call("POST", "/_fragstore/gc", params)
+    assert isinstance(doc, dict)
+    return GcReport(**doc)
+
+
+def check(client: AdminClient, repair: bool) -> CheckReport:
+    doc = client.call("POST", "/_fragstore/check", {"repair": "true"} if repair else {})
+    assert isinstance(doc, dict)
+    return CheckReport(doc["fragments_checked"], tuple(doc["corrupt_fragments"]), tuple(doc["missing_fragments"]),
+                       doc["refcount_errors"], doc["orphan_fragments"], doc["repaired"])

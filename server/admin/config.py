@@ -1,0 +1,43 @@
+"""Server settings as the app sees them: one frozen value, filled by
+server/admin/settings.py from flags, environment variables, a config file and defaults
+(docs/CONFIG.md is the table of every setting)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dedup.types import StoreConfig
+
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 9000
+    region: str = DEFAULT_REGION
+    domain: str | None = None  # root domain for virtual-hosted-style addressing
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    users_file: Path | None = None
+    log_level: str = "info"
+    log_format: str = "text"  # text | json
+    metrics_token: str | None = field(default=None, repr=False)  # bearer token for /_fragstore/metrics
+    gc_interval: float = 3600.0  # seconds between background GC runs; 0 disables them
+    gc_grace: float = 300.0  # seconds a dropped object version waits before GC may reclaim it
+    compression: str = "fast"  # off | fast | max
+    idle_timeout: float = 20.0  # seconds a silent client may hold a request open (RequestTimeout); 0: no limit
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None and self.tls_key is not None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    def store_config(self) -> StoreConfig:
+        """The engine settings these server settings imply."""
+        return StoreConfig(version_grace_seconds=self.gc_grace, compression=self.compression)

@@ -1,0 +1,85 @@
+"""``fragstore serve``: open the store, run uvicorn, close the store.
+
+The store is opened before uvicorn starts, in the loop that then serves, so a
+data directory that another process holds is refused with one clear line
+(exit 2) instead of an application-startup traceback. uvicorn runs with the
+httptools parser (never h11) and uvloop when installed; its own access log is
+off (server/admin/observe.py writes ours).
+
+SIGTERM or SIGINT: uvicorn stops accepting connections and lets the requests
+in flight finish; the lifespan stops GC and removes server.json; then the
+store is closed (index closed, lock released) and the process exits 0.
+uvicorn raises the signal again once it is done; a handler installed here
+takes it, so that the store is closed before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+from dedup.errors import DataDirLocked
+from dedup.store import Store
+from server.admin import logs, memory
+from server.admin.config import ServerConfig
+from server.auth.credentials import Credentials
+
+log = logging.getLogger("fragstore.server")
+
+
+def run(config: ServerConfig, credentials: Credentials) -> int:
+    """Serve until a signal; the process exit status."""
+    memory.limit_arenas()  # before the store and uvicorn start their threads
+    logs.setup(config.log_level, config.log_format)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _note_signal)
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(_serve(config, credentials))
+
+
+def _note_signal(sig: int, frame: object) -> None:
+    log.debug("signal %d after shutdown", sig)
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if importlib.util.find_spec("uvloop") is None:
+        return None
+    import uvloop
+
+    return uvloop.new_event_loop  # type: ignore[no-any-return]
+
+
+# SIGTERM: in-flight requests get this long to finish, then connections are cut
+GRACEFUL_SHUTDOWN_S = 15
+
+
+async def _serve(config: ServerConfig, credentials: Credentials) -> int:
+    import uvicorn
+
+    from server.app import create_app
+    from server.http.limits import LimitedHttpToolsProtocol
+
+    try:
+        store = await Store.open(config.data_dir, config.store_config())
+    except DataDirLocked:
+        print(f"fragstore: the data directory {config.data_dir} is in use by another process "
+              "(one fragstore server per data directory)", file=sys.stderr)
+        return 2
+    try:
+        server = uvicorn.Server(uvicorn.Config(
+            create_app(config, credentials, store), host=config.host, port=config.port,
+            http=LimitedHttpToolsProtocol, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            log_config=None, log_level=config.log_level,
+            access_log=False, server_header=False,
+            ssl_certfile=str(config.tls_cert) if config.tls_cert else None,
+            ssl_keyfile=str(config.tls_key) if config.tls_key else None,
+        ))
+        await server.serve()
+        return 0 if server.started else 1
+    finally:
+        await store.close()
+        log.info("store closed")

@@ -1,0 +1,250 @@
+"""Every server setting in one table, and where each value comes from.
+
+A value is taken from the first of: the command-line flag, the environment
+variable (``FRAGSTORE_*``; an empty value counts as unset), the config file
+(TOML, ``--config FILE`` or ``FRAGSTORE_CONFIG``; flat ``name = value`` lines
+with the names of the table), the default. Paths in a config file are relative
+to the file's directory. docs/CONFIG.md is generated from :data:`SETTINGS`
+(``python -m server.admin.settings``) and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from server.admin.config import DEFAULT_REGION, ServerConfig
+
+CONFIG_ENV = "FRAGSTORE_CONFIG"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+class SettingsError(ValueError):
+    """A setting with a value that cannot be used, or a bad config file."""
+
+
+def _text(value: str) -> str:
+    if not value:
+        raise SettingsError("must not be empty")
+    return value
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise SettingsError(f"{value!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"{port} is not a port number (1-65535)")
+    return port
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise SettingsError(f"{value!r} is not a number of seconds") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise SettingsError(f"{value!r} is not a number of seconds (0 or more)")
+    return seconds
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value.lower() not in options:
+            raise SettingsError(f"{value!r} is not one of {', '.join(options)}")
+        return value.lower()
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # config-file key
+    field: str  # ServerConfig field
+    parse: Callable[[str], object]
+    default: object
+    help: str
+    path: bool = False  # resolved against the config file's directory
+    secret: bool = False  # never printed
+    maintenance: bool = False  # also read by stats / gc / check
+    metavar: str = "VALUE"
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "FRAGSTORE_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data", "data_dir", Path, Path("data"), "data directory", path=True, maintenance=True, metavar="DIR"),
+    Setting("host", "host", _text, "127.0.0.1", "address to listen on", metavar="ADDRESS"),
+    Setting("port", "port", _port, 9000, "port to listen on", metavar="PORT"),
+    Setting("region", "region", _text, DEFAULT_REGION, "region clients sign for", metavar="REGION"),
+    Setting("domain", "domain", _text, None, "root domain for virtual-hosted-style requests (bucket.DOMAIN)", metavar="DOMAIN"),
+    Setting("tls_cert", "tls_cert", Path, None, "PEM certificate: serve HTTPS (with tls_key)", path=True, metavar="FILE"),
+    Setting("tls_key", "tls_key", Path, None, "PEM private key of tls_cert", path=True, metavar="FILE"),
+    Setting("users", "users_file", Path, None, "file of access_key:secret lines: users besides root", path=True, metavar="FILE"),
+    Setting("log_level", "log_level", _choice(*LOG_LEVELS), "info", "least severe level logged: " + ", ".join(LOG_LEVELS), metavar="LEVEL"),
+    Setting("log_format", "log_format", _choice("text", "json"), "text", "log lines as text or as JSON objects (one a line)", metavar="text|json"),
+    Setting("metrics_token", "metrics_token", _text, None,
+            "bearer token that GET /_fragstore/metrics requires (unset: metrics are open)", secret=True,
+            metavar="TOKEN"),
+    Setting("gc_interval", "gc_interval", _seconds, 3600.0, "seconds between background GC runs; 0 turns them off",
+            metavar="SECONDS"),
+    Setting("gc_grace", "gc_grace", _seconds, 300.0,
+            "seconds a deleted or overwritten object version is kept before GC may free it", maintenance=True,
+            metavar="SECONDS"),
+    Setting("compression", "compression", _choice("off", "fast", "max"), "fast",
+            "fragment compression policy: off, fast, max", maintenance=True,
+            metavar="off|fast|max"),
+    Setting("idle_timeout", "idle_timeout", _seconds, 20.0,
+            "seconds a client may send nothing in the middle of a request (head or body) before it is "
+            "answered RequestTimeout and disconnected; 0 turns the limit off", metavar="SECONDS"),
+)
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def add_flags(parser: argparse.ArgumentParser, *, maintenance_only: bool = False) -> None:
+    """A flag per setting (``--config`` too); unset flags stay None."""
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE",
+                        help=f"TOML config file (env {CONFIG_ENV})")
+    for setting in SETTINGS:
+        if maintenance_only and not setting.maintenance:
+            continue
+        parser.add_argument(setting.flag, dest=setting.name, type=_argparse_type(setting), default=None,
+                            metavar=setting.metavar,
+                            help=f"{setting.help} (env {setting.env}; default {_shown(setting.default)})")
+
+
+def _argparse_type(setting: Setting) -> Callable[[str], object]:
+    def parse(value: str) -> object:
+        try:
+            return setting.parse(value)
+        except SettingsError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = setting.name
+    return parse
+
+
+@dataclass(frozen=True)
+class Resolved:
+    values: dict[str, object]  # setting name -> value
+    sources: dict[str, str]  # setting name -> "flag", "env NAME", "file PATH" or "default"
+
+    def server_config(self) -> ServerConfig:
+        return ServerConfig(**{s.field: self.values[s.name] for s in SETTINGS})  # type: ignore[arg-type]
+
+
+def resolve(flags: Mapping[str, object], env: Mapping[str, str]) -> Resolved:
+    """Each setting from flag, environment, config file or default, in that order.
+    ``flags`` maps setting names (and ``config``) to parsed values or None."""
+    config_path = flags.get("config") or (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
+    file_values = read_config_file(Path(str(config_path))) if config_path else {}
+    values: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    for setting in SETTINGS:
+        if flags.get(setting.name) is not None:
+            values[setting.name], sources[setting.name] = flags[setting.name], "flag"
+        elif env.get(setting.env):
+            values[setting.name] = _parse(setting, env[setting.env], setting.env)
+            sources[setting.name] = f"env {setting.env}"
+        elif setting.name in file_values:
+            values[setting.name], sources[setting.name] = file_values[setting.name], f"file {config_path}"
+        else:
+            values[setting.name], sources[setting.name] = setting.default, "default"
+    if (values["tls_cert"] is None) != (values["tls_key"] is None):
+        raise SettingsError("tls_cert and tls_key go together (--tls-cert and --tls-key)")
+    return Resolved(values, sources)
+
+
+def _parse(setting: Setting, text: str, where: str) -> object:
+    try:
+        return setting.parse(text)
+    except SettingsError as exc:
+        raise SettingsError(f"{where}: {exc}") from None
+
+
+def read_config_file(path: Path) -> dict[str, object]:
+    """Setting name -> parsed value from a TOML file; unknown names are refused."""
+    try:
+        document = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"config file {path}: {exc}") from None
+    values: dict[str, object] = {}
+    for name, raw in document.items():
+        setting = BY_NAME.get(name)
+        if setting is None:
+            raise SettingsError(f"config file {path}: unknown setting {name!r}")
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise SettingsError(f"config file {path}: {name} must be a string or a number")
+        value = _parse(setting, str(raw), f"config file {path}: {name}")
+        if setting.path and isinstance(value, Path) and not value.is_absolute():
+            value = path.parent / value
+        values[name] = value
+    return values
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "unset" if value is None else str(value)
+
+
+def markdown() -> str:
+    """docs/CONFIG.md: every setting with its flag, variable and default."""
+    rows = "\n".join(
+        f"| `{s.name}` | `{s.flag}` | `{s.env}` | {'unset' if s.default is None else f'`{_shown(s.default)}`'} | {s.help} |"
+        for s in SETTINGS
+    )
+    return _DOC.format(rows=rows, config_env=CONFIG_ENV)
+
+
+_DOC = """# Configuration
+
+<!-- Generated by `python -m server.admin.settings` from server/admin/settings.py: edit there. -->
+
+`fragstore serve` takes each setting from the first of:
+
+1. its command-line flag,
+2. its environment variable (an empty value counts as unset),
+3. the config file: TOML, named by `--config FILE` or `{config_env}`,
+4. the default.
+
+| setting (config file) | flag | environment variable | default | meaning |
+| --- | --- | --- | --- | --- |
+{rows}
+| — | `--config` | `{config_env}` | unset | the TOML config file |
+| — | — | `FRAGSTORE_ACCESS_KEY`, `FRAGSTORE_SECRET_KEY` | unset | the root key pair; unset: generated on the first start into `<data>/root-credentials` (mode 0600) |
+
+`fragstore stats`, `fragstore gc` and `fragstore check` read `data`, `gc_grace`
+and `compression` the same way (flags `--data`, `--gc-grace`, `--compression`,
+`--config`).
+
+The config file holds `name = value` lines with the names of the first column;
+unknown names are refused. Relative paths in it are relative to the file's own
+directory. Example:
+
+```toml
+data = "/srv/fragstore"
+host = "0.0.0.0"
+port = 9000
+log_format = "json"
+gc_interval = 900
+```
+
+The root credentials are not read from the config file: pass them in the
+environment, or let the server keep them in the data directory.
+"""
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

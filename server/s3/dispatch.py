@@ -1,0 +1,98 @@
+"""From a routed request to its handler: authenticate, authorize, dispatch.
+
+Authentication (SigV4 header or presigned query) runs once, before any
+handler; /_fragstore/health and /_fragstore/metrics (which may ask for a
+bearer token instead, server/admin/api.py) are the only unauthenticated endpoints. A bucket
+belongs to the access key that created it: any other caller gets
+AccessDenied, for every operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.responses import Response
+
+from server.admin import api as admin
+from server.auth.sigv4 import AuthRequest, authenticate
+from server.http.limits import check_header_section
+from server.s3.bucketnames import check_bucket_name
+from server.s3.context import RequestContext
+from server.s3.errors import S3Error
+from server.s3.handlers import (
+    buckets,
+    copy,
+    delete_many,
+    listing,
+    multipart,
+    multipart_listing,
+    objects,
+    service,
+)
+from server.s3.objmeta import check_key
+
+Handler = Callable[[RequestContext], Awaitable[Response]]
+
+HANDLERS: dict[str, Handler] = {
+    "ListBuckets": service.list_buckets,
+    "Stats": service.stats,
+    "CollectGarbage": admin.collect_garbage,
+    "Check": admin.check,
+    "CreateBucket": buckets.create_bucket,
+    "DeleteBucket": buckets.delete_bucket,
+    "HeadBucket": buckets.head_bucket,
+    "GetBucketLocation": buckets.get_bucket_location,
+    "ListObjects": listing.list_objects,
+    "ListObjectsV2": listing.list_objects_v2,
+    "PutObject": objects.put_object,
+    "GetObject": objects.get_object,
+    "HeadObject": objects.head_object,
+    "DeleteObject": objects.delete_object,
+    "DeleteObjects": delete_many.delete_objects,
+    "CopyObject": copy.copy_object,
+    "UploadPartCopy": copy.upload_part_copy,
+    "CreateMultipartUpload": multipart.create_multipart_upload,
+    "UploadPart": multipart.upload_part,
+    "CompleteMultipartUpload": multipart.complete_multipart_upload,
+    "AbortMultipartUpload": multipart.abort_multipart_upload,
+    "ListParts": multipart_listing.list_parts,
+    "ListMultipartUploads": multipart_listing.list_multipart_uploads,
+}
+
+
+def _authenticate(ctx: RequestContext) -> None:
+    scope = ctx.request.scope
+    request = AuthRequest(
+        method=ctx.method,
+        path=scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
+        query=scope.get("query_string", b"").decode("latin-1"),
+        headers=ctx.headers,
+    )
+    ctx.auth = authenticate(request, ctx.credentials.secret_for, region=ctx.config.region)
+
+
+async def _authorize(ctx: RequestContext) -> None:
+    """NoSuchBucket, or AccessDenied unless the caller owns the bucket."""
+    if ctx.route.bucket is None or ctx.route.operation == "CreateBucket":
+        return
+    check_bucket_name(ctx.route.bucket)
+    info = await ctx.store.head_bucket(ctx.route.bucket)
+    if info.owner != ctx.access_key:
+        raise S3Error("AccessDenied")
+    ctx.bucket_info = info
+
+
+async def dispatch(ctx: RequestContext) -> Response:
+    check_header_section(ctx.request.scope["headers"])
+    route = ctx.route
+    if route.operation == "Health" and route.error is None:
+        return service.health()
+    if route.operation == "Metrics" and route.error is None:
+        return await admin.metrics(ctx)
+    _authenticate(ctx)
+    if route.error is not None:
+        raise S3Error(route.error)
+    await _authorize(ctx)
+    if route.key is not None:
+        check_key(route.key)
+    return await HANDLERS[route.operation](ctx)

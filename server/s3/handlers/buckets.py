@@ -1,0 +1,38 @@
+"""Bucket operations: CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from server.http.responses import XML_TYPE, empty_response
+from server.s3.context import RequestContext
+from server.s3.errors import S3Error
+from server.s3.xmlparse import parse_create_bucket
+from server.s3.xmlrender import text_document
+
+
+async def create_bucket(ctx: RequestContext) -> Response:
+    """CreateBucket, owned by the caller. A LocationConstraint must name this region."""
+    location = parse_create_bucket(await ctx.read_body())
+    if location and location != ctx.config.region:
+        raise S3Error(
+            "IllegalLocationConstraintException",
+            f"The {location} location constraint is incompatible for the region specific endpoint this request was sent to.",
+        )
+    await ctx.store.create_bucket(ctx.bucket, owner=ctx.access_key)
+    return empty_response(200, {"Location": f"/{ctx.bucket}"})
+
+
+async def delete_bucket(ctx: RequestContext) -> Response:
+    await ctx.store.delete_bucket(ctx.bucket)
+    return empty_response(204)
+
+
+async def head_bucket(ctx: RequestContext) -> Response:
+    """HeadBucket: existence and ownership were checked before dispatch."""
+    return empty_response(200, {"x-amz-bucket-region": ctx.config.region})
+
+
+async def get_bucket_location(ctx: RequestContext) -> Response:
+    region = "" if ctx.config.region == "us-east-1" else ctx.config.region
+    return Response(text_document("LocationConstraint", region), media_type=XML_TYPE)

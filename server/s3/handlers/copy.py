@@ -1,0 +1,136 @@
+"""CopyObject and UploadPartCopy.
+
+CopyObject is the engine's zero-copy copy (the manifest is shared).
+UploadPartCopy streams the source range through the engine's reader into
+upload_part; dedup means no fragment is stored twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+
+from starlette.responses import Response
+
+from dedup import errors as engine
+from dedup.store import ObjectReader
+from dedup.types import ByteRange, ObjectInfo, ObjectMeta
+from server.http.checksums import b64, new_hasher
+from server.http.dates import iso8601
+from server.http.ranges import parse_copy_source_range
+from server.http.responses import xml_response
+from server.s3 import multipart_checksums as mpc
+from server.s3.bucketnames import check_bucket_name
+from server.s3.conditions import check_copy_source, write_expectation
+from server.s3.context import RequestContext
+from server.s3.copysource import SELF_COPY_CHANGES, parse_copy_source
+from server.s3.errors import S3Error
+from server.s3.handlers.objects import NEW_BYTES_HEADER
+from server.s3.objmeta import check_key, meta_from_headers
+from server.s3.params import part_number, upload_id
+from server.s3.xmlrender import Node
+
+_SELF_COPY = (
+    "This copy request is illegal because it is trying to copy an object to itself without "
+    "changing the object's metadata, storage class, website redirect location or encryption attributes."
+)
+
+
+async def _source(ctx: RequestContext) -> tuple[str, str]:
+    """The copy source, after checking the caller owns its bucket."""
+    bucket, key = parse_copy_source(ctx.headers["x-amz-copy-source"])
+    check_bucket_name(bucket)
+    check_key(key)
+    info = await ctx.store.head_bucket(bucket)
+    if info.owner != ctx.access_key:
+        raise S3Error("AccessDenied")
+    return bucket, key
+
+
+def _replacement_meta(ctx: RequestContext, same_object: bool, source_checksums: dict[str, str]) -> ObjectMeta | None:
+    """None to keep the source's metadata (COPY), else the request's (REPLACE).
+    Checksums describe the bytes, so a REPLACE copy keeps the source's."""
+    directive = ctx.headers.get("x-amz-metadata-directive", "COPY").strip().upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown metadata directive.",
+                      extra={"ArgumentName": "x-amz-metadata-directive", "ArgumentValue": directive})
+    if directive == "COPY":
+        if same_object and not any(h in ctx.headers for h in SELF_COPY_CHANGES):
+            raise S3Error("InvalidRequest", _SELF_COPY)
+        return None
+    meta = meta_from_headers(ctx.headers)
+    return ObjectMeta(meta.content_type, meta.metadata, meta.headers, source_checksums)
+
+
+async def copy_object(ctx: RequestContext) -> Response:
+    src_bucket, src_key = await _source(ctx)
+    source_checksums: dict[str, str] = {}
+    meta = _replacement_meta(ctx, (src_bucket, src_key) == (ctx.bucket, ctx.key), source_checksums)
+
+    def expect_source(info: ObjectInfo) -> None:
+        check_copy_source(ctx.headers, info)
+        source_checksums.update(info.meta.checksums)
+
+    info = await ctx.store.copy_object(
+        src_bucket, src_key, ctx.bucket, ctx.key, meta,
+        expect_source=expect_source, expect=write_expectation(ctx.headers),
+    )
+    nodes: list[Node] = [("LastModified", iso8601(info.last_modified)), ("ETag", f'"{info.etag}"')]
+    nodes += [(f"Checksum{alg}", value) for alg, value in info.meta.checksums.items()]
+    return xml_response("CopyObjectResult", nodes)
+
+
+class _Hashing:
+    """The reader's bytes, as bytes, while computing one checksum of them."""
+
+    def __init__(self, body: AsyncIterable[memoryview], algorithm: str | None) -> None:
+        self._body = body
+        self.algorithm = algorithm
+        self._hasher = new_hasher(algorithm) if algorithm else None
+        self.checksums: dict[str, str] = {}
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for view in self._body:
+            chunk = bytes(view)  # the engine takes bytes; one batch (<= 1 MiB) at a time
+            if self._hasher is not None:
+                self._hasher.update(chunk)
+            yield chunk
+        if self._hasher is not None and self.algorithm:
+            self.checksums[self.algorithm] = b64(self._hasher.digest())
+
+
+async def upload_part_copy(ctx: RequestContext) -> Response:
+    number = part_number(ctx.query, required=True)
+    assert number is not None
+    uid = upload_id(ctx.query)
+    src_bucket, src_key = await _source(ctx)
+    byte_range = parse_copy_source_range(ctx.headers.get("x-amz-copy-source-range"))
+    page = await ctx.store.list_parts(ctx.bucket, ctx.key, uid, max_parts=1)
+    algorithm = mpc.of_upload(page.upload.meta).algorithm
+    reader = await _open_source(ctx, src_bucket, src_key, byte_range)
+    try:
+        check_copy_source(ctx.headers, reader.info)
+        body = _Hashing(reader, algorithm)
+        part, new_bytes = await ctx.store.upload_part(
+            ctx.bucket, ctx.key, uid, number, body.__aiter__(), checksums=body.checksums)
+    finally:
+        await reader.aclose()
+    nodes: list[Node] = [("LastModified", iso8601(part.last_modified)), ("ETag", f'"{part.etag}"')]
+    nodes += [(f"Checksum{alg}", value) for alg, value in body.checksums.items()]
+    return xml_response("CopyPartResult", nodes, headers={NEW_BYTES_HEADER: str(new_bytes)})
+
+
+async def _open_source(ctx: RequestContext, bucket: str, key: str, byte_range: ByteRange | None) -> ObjectReader:
+    """The source bytes; the copy range must lie wholly inside the object."""
+    try:
+        reader = await ctx.store.open_object(bucket, key, byte_range)
+    except engine.InvalidRange as exc:
+        raise _bad_range(exc.size) from None
+    if byte_range is not None and byte_range.end is not None and byte_range.end >= reader.info.size:
+        await reader.aclose()
+        raise _bad_range(reader.info.size)
+    return reader
+
+
+def _bad_range(size: int) -> S3Error:
+    return S3Error("InvalidArgument", f"Range specified is not valid for source object of size: {size}",
+                   extra={"ArgumentName": "x-amz-copy-source-range"})
