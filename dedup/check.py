@@ -1,12 +1,12 @@
 """``check``: recompute what the index claims and verify every fragment.
 
 - fragment refcounts recomputed from the manifest rows (invariant 3);
-- version refcounts recomputed from object and part rows (invariant 5);
+- manifest refcounts recomputed from object and part rows (invariant 5);
 - every manifest row's fragment exists (invariant 2);
 - every fragment's stored bytes decode to bytes whose BLAKE3 is its name.
 
 ``repair`` rewrites refcounts to the recomputed values, frees orphan
-fragments and queues unreferenced versions; damaged fragments can only be
+fragments and queues unreferenced manifests; damaged fragments can only be
 reported (their bytes are gone), and the objects using them fail to read.
 """
 
@@ -21,9 +21,9 @@ from dedup.codecs import decode
 from dedup.format import HEADER_SIZE, unpack_header
 from dedup.index import SEGMENT, U64, FragmentRow, Index, ObjectRow, manifest_entries
 from dedup.keys import every_row
+from dedup.manifests import decref_fragment
 from dedup.packs import PackFiles
 from dedup.types import CheckReport
-from dedup.versions import decref_fragment
 from dedup.writer import WriteTxn
 
 
@@ -32,13 +32,13 @@ def count_references(index: Index, txn: object) -> tuple[Counter[bytes], Counter
     for _key, value in txn.cursor(db=index.db["manifests"]):  # type: ignore[attr-defined]
         for digest, _length in manifest_entries(value):
             frag_refs[digest] += 1
-    vid_refs: Counter[int] = Counter()
+    mid_refs: Counter[int] = Counter()
     for _bid, raw, value in every_row(txn, index.db["objects"]):  # type: ignore[arg-type]
-        for vid, _ in ObjectRow.decode(raw.decode(), value).segments:
-            vid_refs[vid] += 1
+        for mid, _ in ObjectRow.decode(raw.decode(), value).segments:
+            mid_refs[mid] += 1
     for _key, value in txn.cursor(db=index.db["parts"]):  # type: ignore[attr-defined]
-        vid_refs[int(json.loads(value)["v"])] += 1
-    return frag_refs, vid_refs
+        mid_refs[int(json.loads(value)["v"])] += 1
+    return frag_refs, mid_refs
 
 
 def verify_fragment(files: PackFiles, digest: bytes, row: FragmentRow) -> bool:
@@ -58,7 +58,7 @@ def verify_fragment(files: PackFiles, digest: bytes, row: FragmentRow) -> bool:
 
 def run_check(index: Index, files: PackFiles, verify: bool = True) -> CheckReport:
     with index.read() as txn:
-        frag_refs, vid_refs = count_references(index, txn)
+        frag_refs, mid_refs = count_references(index, txn)
         checked = refcount_errors = orphans = 0
         corrupt: list[str] = []
         for digest, value in txn.cursor(db=index.db["fragments"]):
@@ -72,20 +72,20 @@ def run_check(index: Index, files: PackFiles, verify: bool = True) -> CheckRepor
             if verify and not verify_fragment(files, digest, row):
                 corrupt.append(digest.hex())
         missing = [d.hex() for d in frag_refs]
-        for key, value in txn.cursor(db=index.db["versions"]):
-            (vid,) = U64.unpack(key)
-            refs = vid_refs.pop(vid, 0)
+        for key, value in txn.cursor(db=index.db["mrefs"]):
+            (mid,) = U64.unpack(key)
+            refs = mid_refs.pop(mid, 0)
             if int.from_bytes(value[:4], "big") != refs:
                 refcount_errors += 1
         pending = {U64.unpack(k)[0] for k, _ in txn.cursor(db=index.db["pending"])}
-        refcount_errors += sum(1 for vid in vid_refs if vid not in pending)
+        refcount_errors += sum(1 for mid in mid_refs if mid not in pending)
     return CheckReport(checked, tuple(corrupt), tuple(missing), refcount_errors, orphans, False)
 
 
 def repair(w: WriteTxn) -> None:
     """Make refcounts match the rows (inside one write transaction)."""
     idx, txn = w.index, w.txn
-    frag_refs, vid_refs = count_references(idx, txn)
+    frag_refs, mid_refs = count_references(idx, txn)
     for digest, value in list(txn.cursor(db=idx.db["fragments"])):
         row = FragmentRow.decode(value)
         want = frag_refs.get(digest, 0)
@@ -94,11 +94,11 @@ def repair(w: WriteTxn) -> None:
             decref_fragment(w, digest)
         elif row.refcount != want:
             idx.put_fragment(txn, digest, FragmentRow(row.pack, row.offset, row.stored, row.raw, row.codec, want))
-    for key, value in list(txn.cursor(db=idx.db["versions"])):
-        (vid,) = U64.unpack(key)
-        refs = vid_refs.get(vid, 0)
+    for key, value in list(txn.cursor(db=idx.db["mrefs"])):
+        (mid,) = U64.unpack(key)
+        refs = mid_refs.get(mid, 0)
         if int.from_bytes(value[:4], "big") != refs:
-            idx.put_version(txn, vid, refs, int.from_bytes(value[4:12], "big"))
+            idx.put_manifest_ref(txn, mid, refs, int.from_bytes(value[4:12], "big"))
             if refs == 0:
-                txn.put(SEGMENT.pack(0, vid), b"", db=idx.db["dead"])
+                txn.put(SEGMENT.pack(0, mid), b"", db=idx.db["dead"])
 

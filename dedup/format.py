@@ -33,7 +33,8 @@ from pathlib import Path
 from dedup.chunking import ChunkerParams
 from dedup.fsutil import publish_file
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: S3 object versions; manifest refcounts in "mrefs" (dedup/migrate.py)
+READABLE_FORMATS = (1, 2)  # older formats are upgraded on open
 HASH_NAME = "blake3-256"
 MAGIC = b"FR"
 RECORD_VERSION = 1
@@ -78,11 +79,13 @@ def write_format(data_dir: Path, params: ChunkerParams) -> None:
     publish_file(data_dir / "FORMAT", (json.dumps(doc, indent=2) + "\n").encode())
 
 
-def read_format(data_dir: Path) -> ChunkerParams | None:
+def read_format(data_dir: Path) -> tuple[ChunkerParams, int] | None:
+    """(chunker parameters, format version) of a data directory; None if it has
+    no FORMAT yet. A format this code cannot read raises FormatError."""
     path = data_dir / "FORMAT"
     if not path.exists():
         return None
     doc = json.loads(path.read_text())
-    if doc.get("format") != FORMAT_VERSION or doc.get("hash") != HASH_NAME:
+    if doc.get("format") not in READABLE_FORMATS or doc.get("hash") != HASH_NAME:
         raise FormatError(f"unsupported data format: {doc}")
-    return ChunkerParams(int(doc["min"]), int(doc["avg"]), int(doc["max"]))
+    return ChunkerParams(int(doc["min"]), int(doc["avg"]), int(doc["max"])), int(doc["format"])

@@ -1,6 +1,6 @@
-"""Garbage collection: reclaim dead versions, then compact packs.
+"""Garbage collection: reclaim dead manifests, then compact packs.
 
-Reclaiming deletes the manifest rows of versions that reached refcount zero
+Reclaiming deletes the rows of manifests that reached refcount zero
 more than a grace period ago and frees the fragments that no row names any
 more. Compaction is planned (pure, from the ``packs`` table; the dry run stops
 there) separately from its execution (restic's prune): a pack whose live share
@@ -21,9 +21,9 @@ from pathlib import Path
 
 from dedup.format import HEADER_SIZE, RecordHeader
 from dedup.index import PACK, U32, U64, U64X2, FragmentRow, Index, manifest_entries
+from dedup.manifests import reclaim_rows
 from dedup.packs import PackFiles, pack_path, scan_records
 from dedup.types import GcReport
-from dedup.versions import reclaim_rows
 from dedup.writer import NewRecord, Writer, WriteTxn
 
 ROWS_PER_JOB = 20000
@@ -39,25 +39,25 @@ class PackPlan:
     is_open: bool
 
 
-def due_versions(index: Index, cutoff_ns: int) -> list[tuple[bytes, int]]:
+def due_manifests(index: Index, cutoff_ns: int) -> list[tuple[bytes, int]]:
     with index.read() as txn:
         out = []
         for key, _ in txn.cursor(db=index.db["dead"]):
-            t, vid = U64X2.unpack(key)
+            t, mid = U64X2.unpack(key)
             if t > cutoff_ns:
                 break
-            out.append((key, vid))
+            out.append((key, mid))
         return out
 
 
-def simulate_reclaim(index: Index, vids: list[int]) -> tuple[int, int, dict[int, int]]:
+def simulate_reclaim(index: Index, mids: list[int]) -> tuple[int, int, dict[int, int]]:
     """(fragments, raw bytes, pack bytes freed per pack) that reclaiming
-    ``vids`` would free."""
+    ``mids`` would free."""
     drops: Counter[bytes] = Counter()
     with index.read() as txn:
         cur = txn.cursor(db=index.db["manifests"])
-        for vid in vids:
-            prefix = U64.pack(vid)
+        for mid in mids:
+            prefix = U64.pack(mid)
             if cur.set_range(prefix):
                 for key, value in cur:
                     if key[:8] != prefix:
@@ -93,10 +93,10 @@ def plan_compaction(
         return plans
 
 
-async def reclaim(writer: Writer, key: bytes, vid: int) -> tuple[int, int]:
+async def reclaim(writer: Writer, key: bytes, mid: int) -> tuple[int, int]:
     freed = freed_bytes = 0
     while True:
-        rows, f, b = await writer.run(lambda w: reclaim_rows(w, vid, ROWS_PER_JOB))
+        rows, f, b = await writer.run(lambda w: reclaim_rows(w, mid, ROWS_PER_JOB))
         freed += f
         freed_bytes += b
         if rows < ROWS_PER_JOB:
@@ -182,15 +182,15 @@ async def collect(
     writer: Writer, files: PackFiles, packs_dir: Path, grace_seconds: float, threshold: float, dry_run: bool
 ) -> GcReport:
     cutoff = time.time_ns() - int(grace_seconds * 1e9)
-    due = due_versions(writer.index, cutoff)
+    due = due_manifests(writer.index, cutoff)
     if dry_run:
         freed, freed_bytes, per_pack = await asyncio.to_thread(simulate_reclaim, writer.index, [v for _, v in due])
         plans = plan_compaction(writer.index, writer.pack.pack_id, threshold, per_pack)
         return GcReport(True, len(due), freed, freed_bytes, sum(1 for p in plans if p.live),
                         sum(1 for p in plans if not p.live), sum(p.committed - p.live for p in plans))
     freed = freed_bytes = 0
-    for key, vid in due:
-        f, b = await reclaim(writer, key, vid)
+    for key, mid in due:
+        f, b = await reclaim(writer, key, mid)
         freed += f
         freed_bytes += b
     plans = plan_compaction(writer.index, writer.pack.pack_id, threshold)

@@ -6,15 +6,15 @@ Tables (named sub-databases; integers big-endian so byte order is numeric order)
     buckets    name -> JSON           {id, owner, created}
     bstats     bucket id(4) -> objects(8) logical bytes(8)
     objects    bucket id(4) + key -> object row (ObjectRow; long keys: dedup/keys.py)
-    versions   vid(8) -> refcount(4) length(8)
-    pending    vid(8) -> created(8 ns)       versions being written, not yet referenced
-    dead       time(8 ns) + vid(8) -> ""     versions at refcount 0, reclaimed after a grace period
-    manifests  vid(8) + offset(8) -> up to 48 x (fragment hash(32) raw length(4)),
+    mrefs      mid(8) -> refcount(4) length(8)   references to a manifest, its byte count
+    pending    mid(8) -> created(8 ns)       manifests being written, not yet referenced
+    dead       time(8 ns) + mid(8) -> ""     manifests at refcount 0, reclaimed after a grace period
+    manifests  mid(8) + offset(8) -> up to 48 x (fragment hash(32) raw length(4)),
                                       the consecutive fragments from that offset
     fragments  hash(32) -> pack(4) offset(8) stored(4) raw(4) codec(1) refcount(4)
     packs      pack id(4) -> committed length(8) live bytes(8) sealed(1)
     uploads    upload id -> JSON          {bucket, bid, key, initiated, meta}
-    parts      upload id + "/" + part number(4) -> JSON {vid, size, etag, t, c}
+    parts      upload id + "/" + part number(4) -> JSON {mid, size, etag, t, c}
 
 Keys are UTF-8 bytes, so a cursor walk is S3 list order.
 """
@@ -39,7 +39,7 @@ U32 = struct.Struct(">I")
 U64 = struct.Struct(">Q")
 U64X2 = struct.Struct(">QQ")
 FRAGMENT = struct.Struct(">IQIIBI")
-VERSION = struct.Struct(">IQ")
+MANIFEST_REF = struct.Struct(">IQ")
 PACK = struct.Struct(">QQB")
 MANIFEST_ENTRY = struct.Struct(">32sI")
 ROW_ENTRIES = 48  # entries per manifest row: ~1.7 KB, kept inline in a leaf page
@@ -48,13 +48,13 @@ SEGMENT = struct.Struct(">QQ")
 
 
 TABLES = (
-    "meta", "buckets", "bstats", "objects", "versions", "pending", "dead",
-    "manifests", "fragments", "packs", "uploads", "parts",
+    "meta", "buckets", "bstats", "objects", "mrefs", "pending", "dead",
+    "manifests", "fragments", "packs", "uploads", "parts", "versions",
 )
 
 
-def manifest_key(vid: int, offset: int) -> bytes:
-    return U64X2.pack(vid, offset)
+def manifest_key(mid: int, offset: int) -> bytes:
+    return U64X2.pack(mid, offset)
 
 
 def manifest_entries(value: bytes) -> list[tuple[bytes, int]]:
@@ -85,13 +85,13 @@ class FragmentRow:
 
 @dataclass(frozen=True)
 class ObjectRow:
-    """An object key's row: size, mtime, the versions it is made of (one per
+    """An object key's row: size, mtime, the manifests it is made of (one per
     part), its ETag and its metadata. Listing decodes only the head and ETag."""
 
     key: str
     size: int
     mtime: float
-    segments: tuple[tuple[int, int], ...]  # (vid, length)
+    segments: tuple[tuple[int, int], ...]  # (mid, length)
     etag: str
     meta: ObjectMeta
 
@@ -174,12 +174,12 @@ class Index:
     def put_fragment(self, txn: Txn, digest: bytes, row: FragmentRow) -> None:
         txn.put(digest, row.encode(), db=self.db["fragments"])
 
-    def version(self, txn: Txn, vid: int) -> tuple[int, int] | None:
-        raw = txn.get(U64.pack(vid), db=self.db["versions"])
-        return VERSION.unpack(raw) if raw else None  # type: ignore[return-value]
+    def manifest_ref(self, txn: Txn, mid: int) -> tuple[int, int] | None:
+        raw = txn.get(U64.pack(mid), db=self.db["mrefs"])
+        return MANIFEST_REF.unpack(raw) if raw else None  # type: ignore[return-value]
 
-    def put_version(self, txn: Txn, vid: int, refcount: int, length: int) -> None:
-        txn.put(U64.pack(vid), VERSION.pack(refcount, length), db=self.db["versions"])
+    def put_manifest_ref(self, txn: Txn, mid: int, refcount: int, length: int) -> None:
+        txn.put(U64.pack(mid), MANIFEST_REF.pack(refcount, length), db=self.db["mrefs"])
 
     def pack(self, txn: Txn, pack_id: int) -> tuple[int, int, int] | None:
         raw = txn.get(U32.pack(pack_id), db=self.db["packs"])

@@ -1,4 +1,4 @@
-"""The PUT pipeline: a byte stream becomes a pending version.
+"""The PUT pipeline: a byte stream becomes a pending manifest.
 
     body (event loop) --fill--> buffer --+--> MD5 (thread)                  --+
                                          +--> body digests (thread)         --+
@@ -20,7 +20,7 @@ x-amz-checksum-*): its digests are fed the same buffers in a worker thread
 beside MD5, so no byte is hashed on the event loop or copied for hashing, and
 its ``verify`` runs after the last
 byte is hashed, before the finishing job is queued. A failed check abandons
-the version like any other failure: nothing is published.
+the manifest like any other failure: nothing is published.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ import blake3
 
 from dedup.chunking import ChunkerParams, cut_points
 from dedup.codecs import RAW, encode
+from dedup.manifests import Fragment, abandon_pending, add_fragments
 from dedup.types import BodyDigest, CheckedBody
-from dedup.versions import Fragment, abandon_pending, add_fragments
 from dedup.writer import Writer, WriteTxn
 
 T = TypeVar("T")
@@ -103,19 +103,19 @@ class Ingest:
         self.cdc_threads.shutdown()
 
     async def run(
-        self, vid: int, body: AsyncIterable[bytes], finish: Callable[[IngestResult], Callable[[WriteTxn], T]]
+        self, mid: int, body: AsyncIterable[bytes], finish: Callable[[IngestResult], Callable[[WriteTxn], T]]
     ) -> tuple[IngestResult, T]:
-        """Stream ``body`` into pending version ``vid``, then run the job that
+        """Stream ``body`` into pending manifest ``mid``, then run the job that
         ``finish`` builds from the result (publishing the key or the part).
 
         A body of one batch (any PUT up to ``batch_bytes``) writes its
         fragments and publishes in one writer job: one commit, one round of
         flushes. A longer body's finishing job is queued behind its last
         fragment batch; it must check that the manifest is complete, since it
-        may run before a failed batch is reported. On any failure the version
+        may run before a failed batch is reported. On any failure the manifest
         is abandoned (its rows reclaimed) and the error re-raised."""
         checked = body if isinstance(body, CheckedBody) else None
-        state = _PutState(self, vid, checked.take_digests() if checked is not None else ())
+        state = _PutState(self, mid, checked.take_digests() if checked is not None else ())
         done: asyncio.Future[T] | None = None
         try:
             result = await state.consume(body)
@@ -130,7 +130,7 @@ class Ingest:
             await state.cancel()
             if done is not None:
                 await asyncio.gather(done, return_exceptions=True)
-            await self.writer.run(lambda w: abandon_pending(w, vid))
+            await self.writer.run(lambda w: abandon_pending(w, mid))
             raise
 
     def digest_fragments(self, view: memoryview, final: bool, base: int) -> tuple[list[Fragment], int]:
@@ -162,9 +162,9 @@ def _hash(digests: Sequence[BodyDigest], view: memoryview) -> None:
 
 
 class _PutState:
-    def __init__(self, ingest: Ingest, vid: int, body_digests: Sequence[BodyDigest] = ()) -> None:
+    def __init__(self, ingest: Ingest, mid: int, body_digests: Sequence[BodyDigest] = ()) -> None:
         self.ing = ingest
-        self.vid = vid
+        self.mid = mid
         self.md5 = hashlib.md5()
         self.digests: tuple[BodyDigest, ...] = (self.md5, *body_digests)
         # MD5 alone in one thread, the body's own digests in another: two
@@ -221,10 +221,10 @@ class _PutState:
             return asyncio.ensure_future(writer.run(publish))
         batch, offset, frags = self.held
         self.held = None
-        vid = self.vid
+        mid = self.mid
 
         def both(w: WriteTxn) -> tuple[int, T]:
-            new = add_fragments(w, vid, offset, frags)
+            new = add_fragments(w, mid, offset, frags)
             return new, publish(w)
 
         job = asyncio.ensure_future(writer.run(both))
@@ -267,8 +267,8 @@ class _PutState:
         if final and prev is None:  # the whole body: its fragments ride in the finishing job
             self.held = (batch, offset, frags)
             return batch
-        vid = self.vid
-        job = asyncio.ensure_future(self.ing.writer.run(lambda w: add_fragments(w, vid, offset, frags)))
+        mid = self.mid
+        job = asyncio.ensure_future(self.ing.writer.run(lambda w: add_fragments(w, mid, offset, frags)))
         job.add_done_callback(lambda _: self.ing.pool.release(batch.buf))
         batch.job = job
         self.jobs.append(batch)

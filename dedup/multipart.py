@@ -1,8 +1,8 @@
 """Multipart uploads: write jobs and reads on the ``uploads`` and ``parts`` tables.
 
-A part is a version of its own. Completing builds the object row from the
-parts' versions in order (no byte is copied or hashed again): the object takes
-a reference on each listed part's version, then every part row lets go of
+A part is a manifest of its own. Completing builds the object row from the
+parts' manifests in order (no byte is copied or hashed again): the object takes
+a reference on each listed part's manifest, then every part row lets go of
 its own, so unlisted parts fall to zero and are reclaimed.
 """
 
@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from dedup import errors
 from dedup.index import U32, Index, ObjectRow, Txn
+from dedup.manifests import decref_manifest, incref_manifest
 from dedup.objects import bucket_id, publish
 from dedup.types import (
     Expectation,
@@ -27,7 +28,6 @@ from dedup.types import (
     UploadInfo,
     UploadsPage,
 )
-from dedup.versions import decref_version, incref_version
 from dedup.writer import WriteTxn
 
 MAX_PARTS = 10000
@@ -73,21 +73,21 @@ def create(w: WriteTxn, bucket: str, key: str, meta: ObjectMeta) -> UploadInfo:
     return upload_info(upload_id, doc)
 
 
-def add_part(w: WriteTxn, bucket: str, key: str, upload_id: str, part: PartInfo, vid: int) -> PartInfo:
+def add_part(w: WriteTxn, bucket: str, key: str, upload_id: str, part: PartInfo, mid: int) -> PartInfo:
     load_upload(w.txn, w.index, bucket, key, upload_id)
     pkey = part_key(upload_id, part.part_number)
     old = w.txn.get(pkey, db=w.index.db["parts"])
-    incref_version(w, vid, part.size)
-    doc = {"v": vid, "s": part.size, "e": part.etag, "t": part.last_modified, "c": dict(part.checksums)}
+    incref_manifest(w, mid, part.size)
+    doc = {"v": mid, "s": part.size, "e": part.etag, "t": part.last_modified, "c": dict(part.checksums)}
     w.txn.put(pkey, json.dumps(doc).encode(), db=w.index.db["parts"])
     if old is not None:
-        decref_version(w, json.loads(old)["v"])
+        decref_manifest(w, json.loads(old)["v"])
     return part
 
 
 def _drop(w: WriteTxn, upload_id: str) -> None:
     for number, doc in part_rows(w.txn, w.index, upload_id):
-        decref_version(w, doc["v"])
+        decref_manifest(w, doc["v"])
         w.txn.delete(part_key(upload_id, number), db=w.index.db["parts"])
     w.txn.delete(upload_id.encode(), db=w.index.db["uploads"])
 

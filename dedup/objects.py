@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 
 from dedup import errors, keys
 from dedup.index import U32, ObjectRow
+from dedup.manifests import decref_manifest, incref_manifest
 from dedup.names import encode_key
 from dedup.types import BucketInfo, Expectation, ObjectInfo
-from dedup.versions import decref_version, incref_version
 from dedup.writer import WriteTxn
 
 
@@ -63,18 +63,18 @@ def publish(
     w: WriteTxn, bucket: str, row: ObjectRow, expect: Expectation | None, take_refs: bool = True
 ) -> ObjectInfo:
     """Point ``bucket/key`` at ``row``: take a reference on each of its
-    versions (pending ones become live), release the replaced object's."""
+    manifests (pending ones become live), release the replaced object's."""
     bid = bucket_id(w, bucket)
     old = load_row(w, bid, row.key)
     if expect is not None:
         expect(object_info(bucket, old) if old else None)
     if take_refs:
-        for vid, length in row.segments:
-            incref_version(w, vid, length)
+        for mid, length in row.segments:
+            incref_manifest(w, mid, length)
     keys.put(w.txn, w.index.db["objects"], bid, row.key.encode(), row.encode())
     if old is not None:
-        for vid, _ in old.segments:
-            decref_version(w, vid)
+        for mid, _ in old.segments:
+            decref_manifest(w, mid)
     w.index.add_bucket_stats(w.txn, bid, 0 if old else 1, row.size - (old.size if old else 0))
     return object_info(bucket, row)
 
@@ -91,8 +91,8 @@ def delete_objects(w: WriteTxn, bucket: str, names: Sequence[str]) -> list[tuple
             out.append((key, False))
             continue
         keys.delete(w.txn, w.index.db["objects"], bid, key.encode())
-        for vid, _ in old.segments:
-            decref_version(w, vid)
+        for mid, _ in old.segments:
+            decref_manifest(w, mid)
         w.index.add_bucket_stats(w.txn, bid, -1, -old.size)
         out.append((key, True))
     return out
@@ -106,7 +106,7 @@ def copy_object(
     expect_source: Callable[[ObjectInfo], None] | None,
     expect: Expectation | None,
 ) -> ObjectInfo:
-    """Zero-copy: the new key names the same versions (refcounts taken)."""
+    """Zero-copy: the new key names the same manifests (refcounts taken)."""
     src_row = load_row(w, bucket_id(w, src[0]), src[1])
     if src_row is None:
         raise errors.NoSuchKey(src[1])

@@ -1,7 +1,7 @@
-"""Reading objects: a ranged stream over an object's versions.
+"""Reading objects: a ranged stream over an object's manifests.
 
-A read resolves the range against the object row, then walks each version's
-manifest from a cursor seek (``set_range`` on (vid, offset), one step back),
+A read resolves the range against the object row, then walks each manifest's
+manifest from a cursor seek (``set_range`` on (mid, offset), one step back),
 never scanning from the start. Fragments that lie back to back in a pack are
 read with one ``preadv``; each is checked against its BLAKE3 name before a
 byte of it is served (a damaged fragment raises CorruptFragment). Batches of
@@ -38,16 +38,16 @@ AHEAD = 3  # loaded batches waiting to be sent, per reader
 
 @dataclass(frozen=True)
 class Piece:
-    """Part of a version to serve: [start, end) of version ``vid``."""
+    """Part of a manifest to serve: [start, end) of manifest ``mid``."""
 
-    vid: int
+    mid: int
     start: int
     end: int
 
 
 @dataclass(slots=True)
 class _Frag:
-    offset: int  # within the version
+    offset: int  # within the manifest
     raw: int
     digest: bytes
     pack: int
@@ -61,10 +61,10 @@ def plan_pieces(segments: tuple[tuple[int, int], ...], start: int, length: int) 
     pieces = []
     base = 0
     end = start + length
-    for vid, seg_len in segments:
+    for mid, seg_len in segments:
         lo, hi = max(start, base), min(end, base + seg_len)
         if lo < hi:
-            pieces.append(Piece(vid, lo - base, hi - base))
+            pieces.append(Piece(mid, lo - base, hi - base))
         base += seg_len
     return pieces
 
@@ -175,10 +175,10 @@ class ObjectReader:
             while self._piece < len(self._pieces) and size < BATCH:
                 piece = self._pieces[self._piece]
                 cur = txn.cursor(db=manifests)
-                _seek(cur, piece.vid, self._pos)
+                _seek(cur, piece.mid, self._pos)
                 for key, value in cur:
-                    vid, off = U64X2.unpack(key)
-                    if vid != piece.vid or off >= piece.end:
+                    mid, off = U64X2.unpack(key)
+                    if mid != piece.mid or off >= piece.end:
                         break
                     for digest, raw in manifest_entries(value):
                         if off + raw > self._pos and off < piece.end:
@@ -198,7 +198,7 @@ class ObjectReader:
                     if self._piece < len(self._pieces):
                         self._pos = self._pieces[self._piece].start
                 elif size < BATCH:
-                    raise CorruptFragment(f"version {piece.vid} ends before {piece.end}")
+                    raise CorruptFragment(f"manifest {piece.mid} ends before {piece.end}")
         return out
 
     def _relocate(self, frags: list[_Frag]) -> None:
@@ -271,18 +271,18 @@ def _verify(f: _Frag, raw: memoryview | bytes) -> None:
         raise CorruptFragment(f"fragment {f.digest.hex()} in pack {f.pack:08x} fails its hash")
 
 
-def _seek(cur: Any, vid: int, pos: int) -> None:
-    """Put ``cur`` on the manifest row of ``vid`` whose entries cover ``pos``."""
-    found = cur.set_range(U64X2.pack(vid, pos))
+def _seek(cur: Any, mid: int, pos: int) -> None:
+    """Put ``cur`` on the manifest row of ``mid`` whose entries cover ``pos``."""
+    found = cur.set_range(U64X2.pack(mid, pos))
     if found:
-        key_vid, key_off = U64X2.unpack(cur.key())
-        if key_vid == vid and key_off == pos:
+        key_mid, key_off = U64X2.unpack(cur.key())
+        if key_mid == mid and key_off == pos:
             return
     if not (cur.prev() if found else cur.last()):
-        raise CorruptFragment(f"version {vid} has no manifest row at {pos}")
-    key_vid, _ = U64X2.unpack(cur.key())
-    if key_vid != vid:
-        raise CorruptFragment(f"version {vid} has no manifest row at {pos}")
+        raise CorruptFragment(f"manifest {mid} has no manifest row at {pos}")
+    key_mid, _ = U64X2.unpack(cur.key())
+    if key_mid != mid:
+        raise CorruptFragment(f"manifest {mid} has no manifest row at {pos}")
 
 
 def _runs(frags: list[_Frag]) -> list[list[_Frag]]:

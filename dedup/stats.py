@@ -22,8 +22,8 @@ def _unique_bytes(index: Index, txn: object, bid: int) -> int:
     total = 0
     manifests = txn.cursor(db=index.db["manifests"])  # type: ignore[attr-defined]
     for raw, value in scan(txn, index.db["objects"], bid):  # type: ignore[arg-type]
-        for vid, _ in ObjectRow.decode(raw.decode(), value).segments:
-            vkey = U64.pack(vid)
+        for mid, _ in ObjectRow.decode(raw.decode(), value).segments:
+            vkey = U64.pack(mid)
             if not manifests.set_range(vkey):
                 continue
             for mkey, mval in manifests:

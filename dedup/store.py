@@ -7,11 +7,11 @@ Invariants (the rest of the engine keeps them; ``check`` verifies them):
 2. Every fragment named by a manifest exists.
 3. A fragment's refcount equals the number of manifest rows naming it.
 4. An object key points only at a complete manifest.
-5. A version's refcount equals the number of object and part rows naming it.
+5. A manifest's refcount equals the number of object and part rows naming it.
 
-Crash protocol: a PUT streams fragments into a *pending* version (rows and
+Crash protocol: a PUT streams fragments into a *pending* manifest (rows and
 fragment references committed batch by batch, each batch after its pack bytes
-are fsynced); a last transaction publishes the key. On open, pending versions
+are fsynced); a last transaction publishes the key. On open, pending manifests
 are queued for reclaiming, the open pack is cut back to its committed length,
 retired packs' files are removed, tmp/ is cleared and stale uploads aborted.
 """
@@ -32,10 +32,12 @@ from dedup import errors, gc, keys, multipart, objects
 from dedup.check import repair as repair_refcounts
 from dedup.check import run_check
 from dedup.chunking import ChunkerParams
-from dedup.format import read_format, write_format
+from dedup.format import FORMAT_VERSION, read_format, write_format
 from dedup.index import U64, Index, ObjectRow
 from dedup.ingest import Ingest, IngestResult
 from dedup.listing import list_page
+from dedup.manifests import abandon_pending, require_complete
+from dedup.migrate import upgrade
 from dedup.names import encode_key, validate_bucket_name
 from dedup.packs import PackFiles
 from dedup.reader import ObjectReader
@@ -57,26 +59,26 @@ from dedup.types import (
     UploadInfo,
     UploadsPage,
 )
-from dedup.versions import abandon_pending, require_complete
 from dedup.writer import Writer, WriteTxn
 
 
 class Store:
     """One data directory. Open with ``await Store.open(path)``."""
 
-    def __init__(self, path: Path, config: StoreConfig, params: ChunkerParams, lock_fd: int) -> None:
+    def __init__(self, path: Path, config: StoreConfig, params: ChunkerParams, lock_fd: int, found: int) -> None:
         self.path = path
         self._lock_fd = lock_fd
         self.config = config
         self.params = params
         self.packs_dir = path / "packs"
         self.index = Index(path / "index", config.map_size)
+        upgrade(self.index, path, params, found)
         self.files = PackFiles(self.packs_dir)
         self.writer = Writer(self.index, self.packs_dir, self.files, config.pack_size)
         self.ingest = Ingest(self.writer, params, config.batch_bytes, buffers=8, policy=config.compression)
         with self.index.read() as txn:
-            start = self.index.counter(txn, "next_vid")
-        self._vids = itertools.count(max(start, 1))
+            start = self.index.counter(txn, "next_mid")
+        self._mids = itertools.count(max(start, 1))
 
     @classmethod
     async def open(cls, path: Path | str, config: StoreConfig | None = None) -> Store:
@@ -88,13 +90,18 @@ class Store:
             (root / sub).mkdir(parents=True, exist_ok=True)
         shutil.rmtree(root / "tmp", ignore_errors=True)
         (root / "tmp").mkdir()
-        params = read_format(root)
-        wanted = ChunkerParams(config.min_fragment, config.avg_fragment, config.max_fragment)
-        if params is None:
-            write_format(root, wanted)
-            params = wanted
         try:
-            store = await asyncio.to_thread(cls, root, config, params, lock_fd)
+            stored = read_format(root)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        if stored is None:
+            params, found = ChunkerParams(config.min_fragment, config.avg_fragment, config.max_fragment), FORMAT_VERSION
+            write_format(root, params)
+        else:
+            params, found = stored
+        try:
+            store = await asyncio.to_thread(cls, root, config, params, lock_fd, found)
         except BaseException:
             os.close(lock_fd)
             raise
@@ -104,8 +111,8 @@ class Store:
     async def _recover(self) -> None:
         with self.index.read() as txn:
             pending = [U64.unpack(k)[0] for k, _ in txn.cursor(db=self.index.db["pending"])]
-        for vid in pending:
-            await self.writer.run(lambda w, v=vid: abandon_pending(w, v))  # type: ignore[misc]
+        for mid in pending:
+            await self.writer.run(lambda w, v=mid: abandon_pending(w, v))  # type: ignore[misc]
         await gc.remove_retired(self.writer, self.files, self.packs_dir)
         cutoff = time.time() - self.config.upload_max_age_seconds
         await self.writer.run(lambda w: multipart.abort_stale(w, cutoff))
@@ -146,20 +153,20 @@ class Store:
     ) -> PutResult:
         encode_key(key)
         await self.head_bucket(bucket)
-        vid = next(self._vids)
+        mid = next(self._mids)
 
         def finish(got: IngestResult) -> Callable[[WriteTxn], ObjectInfo]:
             _check_md5(content_md5, got.md5)
-            segments = ((vid, got.size),) if got.size else ()
+            segments = ((mid, got.size),) if got.size else ()
             row = ObjectRow(key, got.size, time.time(), segments, got.md5.hex(), meta)
 
             def publish(w: WriteTxn) -> ObjectInfo:
-                require_complete(w, vid, got.size)
+                require_complete(w, mid, got.size)
                 return objects.publish(w, bucket, row, expect)
 
             return publish
 
-        got, info = await self.ingest.run(vid, body, finish)
+        got, info = await self.ingest.run(mid, body, finish)
         return PutResult(info, got.new_bytes)
 
     async def head_object(self, bucket: str, key: str) -> ObjectInfo:
@@ -235,19 +242,19 @@ class Store:
     ) -> tuple[PartInfo, int]:
         with self.index.read() as txn:
             multipart.load_upload(txn, self.index, bucket, key, upload_id)
-        vid = next(self._vids)
+        mid = next(self._mids)
 
         def finish(got: IngestResult) -> Callable[[WriteTxn], PartInfo]:
             _check_md5(content_md5, got.md5)
             part = PartInfo(part_number, got.size, got.md5.hex(), time.time(), dict(checksums or {}))
 
             def add(w: WriteTxn) -> PartInfo:
-                require_complete(w, vid, got.size)
-                return multipart.add_part(w, bucket, key, upload_id, part, vid)
+                require_complete(w, mid, got.size)
+                return multipart.add_part(w, bucket, key, upload_id, part, mid)
 
             return add
 
-        got, part = await self.ingest.run(vid, body, finish)
+        got, part = await self.ingest.run(mid, body, finish)
         return part, got.new_bytes
 
     async def list_parts(
@@ -280,12 +287,12 @@ class Store:
         return await asyncio.to_thread(collect_stats, self.index, self.packs_dir, exact)
 
     async def collect_garbage(self, dry_run: bool = False, grace_seconds: float | None = None) -> GcReport:
-        grace = self.config.version_grace_seconds if grace_seconds is None else grace_seconds
+        grace = self.config.manifest_grace_seconds if grace_seconds is None else grace_seconds
         return await gc.collect(self.writer, self.files, self.packs_dir, grace, self.config.compact_threshold, dry_run)
 
     async def _reclaim_due(self, grace: float) -> None:
-        for key, vid in gc.due_versions(self.index, time.time_ns() - int(grace * 1e9)):
-            await gc.reclaim(self.writer, key, vid)
+        for key, mid in gc.due_manifests(self.index, time.time_ns() - int(grace * 1e9)):
+            await gc.reclaim(self.writer, key, mid)
 
     async def check(self, repair: bool = False, verify: bool = True) -> CheckReport:
         if repair:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import NewType, Protocol, runtime_checkable
 
 UploadId = NewType("UploadId", str)
-VersionId = NewType("VersionId", int)
+ManifestId = NewType("ManifestId", int)
 FragmentHash = NewType("FragmentHash", bytes)
 
 KiB = 1024
@@ -25,7 +25,7 @@ class StoreConfig:
     max_fragment: int = 128 * KiB
     pack_size: int = 256 * MiB
     batch_bytes: int = 4 * MiB
-    version_grace_seconds: float = 300.0
+    manifest_grace_seconds: float = 300.0
     compact_threshold: float = 0.5
     min_part_size: int = 5 * MiB
     upload_max_age_seconds: float = 7 * 24 * 3600.0
@@ -206,7 +206,7 @@ class StoreStats:
 @dataclass(frozen=True)
 class GcReport:
     dry_run: bool
-    versions_reclaimed: int
+    manifests_reclaimed: int
     fragments_freed: int
     bytes_freed: int
     packs_compacted: int

@@ -40,4 +40,4 @@ class ServerConfig:
 
     def store_config(self) -> StoreConfig:
         """The engine settings these server settings imply."""
-        return StoreConfig(version_grace_seconds=self.gc_grace, compression=self.compression)
+        return StoreConfig(manifest_grace_seconds=self.gc_grace, compression=self.compression)

@@ -37,7 +37,7 @@ class GcRunner:
                 raise
         self.metrics.gc_done(report, trigger)
         if not report.dry_run:
-            freed = report.fragments_freed or report.bytes_reclaimed_on_disk or report.versions_reclaimed
+            freed = report.fragments_freed or report.bytes_reclaimed_on_disk or report.manifests_reclaimed
             log.log(logging.INFO if freed else logging.DEBUG,
                     "gc (%s): freed %d fragments, %d bytes; %d bytes of disk reclaimed", trigger,
                     report.fragments_freed, report.bytes_freed, report.bytes_reclaimed_on_disk)

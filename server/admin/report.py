@@ -76,7 +76,7 @@ def stats_text(stats: StoreStats, top: int = TOP_BUCKETS) -> str:
 def gc_text(report: GcReport) -> str:
     title = "garbage collection (dry run: nothing changed)" if report.dry_run else "garbage collection"
     rows = [
-        ["object versions reclaimed", str(report.versions_reclaimed)],
+        ["object versions reclaimed", str(report.manifests_reclaimed)],
         ["fragments freed", str(report.fragments_freed)],
         ["fragment bytes freed", human(report.bytes_freed)],
         ["packs compacted", str(report.packs_compacted)],

@@ -9,7 +9,7 @@ not acknowledged may or may not have happened), that ``check`` is ok, and
 that after GC no stored byte is left that no live object uses.
 
 The recovery steps are also tested one by one: the open pack cut back to its
-committed length, uncommitted pack files removed, pending versions and stale
+committed length, uncommitted pack files removed, pending manifests and stale
 uploads reclaimed, tmp/ cleared.
 """
 
@@ -184,8 +184,8 @@ def test_pending_versions_are_reclaimed_on_open(harness, run):
     """A put that streamed its fragments but never published its key."""
     store = harness.store
     data = content("pending", 300 * KiB)
-    vid = next(store._vids)
-    result, _ = run(store.ingest.run(vid, stream([data]), lambda got: lambda w: None))
+    mid = next(store._mids)
+    result, _ = run(store.ingest.run(mid, stream([data]), lambda got: lambda w: None))
     assert result.new_bytes == len(data)
     assert run(store.stats()).unique_bytes == len(data)
     store = harness.reopen()
@@ -231,7 +231,7 @@ def test_vids_are_not_reused_after_reopen(harness, run):
 
 
 def test_empty_part_does_not_share_its_version_after_reopen(harness, run):
-    """An empty part's version id must not be handed out again after a restart."""
+    """An empty part's manifest id must not be handed out again after a restart."""
     store = harness.store
     run(store.create_bucket("bucket-a", "owner"))
     upload = run(store.create_multipart_upload("bucket-a", "mp", META))

@@ -62,13 +62,13 @@ def test_format_file_round_trip(tmp_path):
     assert read_format(tmp_path) is None
     params = ChunkerParams(1024, 4096, 16384)
     write_format(tmp_path, params)
-    assert read_format(tmp_path) == params
+    assert read_format(tmp_path) == (params, 2)
     doc = json.loads((tmp_path / "FORMAT").read_text())
-    assert doc["format"] == 1 and doc["hash"] == "blake3-256" and doc["chunker"] == "fastcdc-2020"
+    assert doc["format"] == 2 and doc["hash"] == "blake3-256" and doc["chunker"] == "fastcdc-2020"
     assert not list(tmp_path.glob(".*tmp"))
 
 
-@pytest.mark.parametrize("change", [{"format": 2}, {"hash": "sha256"}])
+@pytest.mark.parametrize("change", [{"format": 3}, {"format": 0}, {"hash": "sha256"}])
 def test_unknown_format_is_refused(tmp_path, loop, change):
     write_format(tmp_path, ChunkerParams(1024, 4096, 16384))
     doc = json.loads((tmp_path / "FORMAT").read_text())
@@ -80,7 +80,7 @@ def test_unknown_format_is_refused(tmp_path, loop, change):
 
 
 def test_store_writes_format_with_its_chunker(store):
-    assert read_format(store.path) == ChunkerParams(SMALL.min_fragment, SMALL.avg_fragment, SMALL.max_fragment)
+    assert read_format(store.path) == (ChunkerParams(SMALL.min_fragment, SMALL.avg_fragment, SMALL.max_fragment), 2)
     for sub in ("index", "packs", "tmp"):
         assert (store.path / sub).is_dir()
 

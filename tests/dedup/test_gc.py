@@ -1,6 +1,6 @@
 """Garbage collection: deleted objects free disk space, a dry run changes
 nothing and predicts the real run, objects still alive survive compaction of
-partially dead packs, and the grace period keeps recently dead versions."""
+partially dead packs, and the grace period keeps recently dead manifests."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_delete_then_gc_frees_pack_bytes(store, run, bucket):
     run(store.delete_object(bucket, "big"))
     report = run(store.collect_garbage(grace_seconds=0))
     after = run(store.stats())
-    assert report.versions_reclaimed == 1
+    assert report.manifests_reclaimed == 1
     assert report.bytes_freed == len(data)
     assert report.fragments_freed == before.fragments
     assert report.bytes_reclaimed_on_disk > 0
@@ -48,7 +48,7 @@ def test_delete_then_gc_frees_pack_bytes(store, run, bucket):
     assert (after.fragments, after.unique_bytes, after.stored_bytes) == (0, 0, 0)
     assert run(store.check()).ok
     again = run(store.collect_garbage(grace_seconds=0))
-    assert (again.versions_reclaimed, again.fragments_freed, again.packs_compacted, again.packs_deleted) == (0, 0, 0, 0)
+    assert (again.manifests_reclaimed, again.fragments_freed, again.packs_compacted, again.packs_deleted) == (0, 0, 0, 0)
 
 
 def test_dry_run_changes_nothing(store, run, bucket):
@@ -57,7 +57,7 @@ def test_dry_run_changes_nothing(store, run, bucket):
     run(store.delete_object(bucket, "drop"))
     before = snapshot(store, run)
     report = run(store.collect_garbage(dry_run=True, grace_seconds=0))
-    assert report.dry_run and report.versions_reclaimed == 1
+    assert report.dry_run and report.manifests_reclaimed == 1
     assert snapshot(store, run) == before
     assert run(store.collect_garbage(dry_run=True, grace_seconds=0)) == report
 
@@ -69,8 +69,8 @@ def test_dry_run_predicts_the_real_run(store, run, bucket):
     dry = run(store.collect_garbage(dry_run=True, grace_seconds=0))
     real = run(store.collect_garbage(grace_seconds=0))
     assert not real.dry_run
-    assert (dry.versions_reclaimed, dry.fragments_freed, dry.bytes_freed) == (
-        real.versions_reclaimed, real.fragments_freed, real.bytes_freed)
+    assert (dry.manifests_reclaimed, dry.fragments_freed, dry.bytes_freed) == (
+        real.manifests_reclaimed, real.fragments_freed, real.bytes_freed)
     assert (dry.packs_compacted, dry.packs_deleted) == (real.packs_compacted, real.packs_deleted)
     assert real.packs_deleted > 0 and real.bytes_reclaimed_on_disk > 0
     assert dry.bytes_reclaimed_on_disk > 0
@@ -83,8 +83,8 @@ def test_dry_run_predicts_fragments_and_bytes(store, run, bucket):
     run(store.delete_object(bucket, "a"))
     dry = run(store.collect_garbage(dry_run=True, grace_seconds=0))
     real = run(store.collect_garbage(grace_seconds=0))
-    assert (dry.versions_reclaimed, dry.fragments_freed, dry.bytes_freed) == (
-        real.versions_reclaimed, real.fragments_freed, real.bytes_freed)
+    assert (dry.manifests_reclaimed, dry.fragments_freed, dry.bytes_freed) == (
+        real.manifests_reclaimed, real.fragments_freed, real.bytes_freed)
     # Only what "a" did not share with "b" is freed (give or take the fragment
     # that straddles the boundary).
     assert 100 * KiB <= real.bytes_freed <= 100 * KiB + 2 * SMALL.max_fragment
@@ -133,30 +133,30 @@ def test_grace_period_keeps_dead_versions(store, run, bucket):
     run(store.delete_object(bucket, "k"))
     stats = run(store.stats())
     report = run(store.collect_garbage())  # the configured grace: 300 s
-    assert report.versions_reclaimed == 0 and report.bytes_freed == 0
-    assert run(store.collect_garbage(grace_seconds=3600)).versions_reclaimed == 0
+    assert report.manifests_reclaimed == 0 and report.bytes_freed == 0
+    assert run(store.collect_garbage(grace_seconds=3600)).manifests_reclaimed == 0
     assert run(store.stats()).unique_bytes == stats.unique_bytes == len(data)
     assert run(store.check()).ok
     report = run(store.collect_garbage(grace_seconds=0))
-    assert report.versions_reclaimed == 1 and report.bytes_freed == len(data)
+    assert report.manifests_reclaimed == 1 and report.bytes_freed == len(data)
 
 
 def test_overwrite_within_grace_then_reupload_keeps_bytes(store, run, bucket):
     """A fragment dead for less than the grace period that is uploaded again is
-    simply referenced again; reclaiming the dead version later keeps it."""
+    simply referenced again; reclaiming the dead manifest later keeps it."""
     data = content("again", 300 * KiB)
     run(put(store, bucket, "k", data))
     run(store.delete_object(bucket, "k"))
     assert run(put(store, bucket, "k2", data)).new_bytes == 0
     report = run(store.collect_garbage(grace_seconds=0))
-    assert report.versions_reclaimed == 1 and report.fragments_freed == 0
+    assert report.manifests_reclaimed == 1 and report.fragments_freed == 0
     assert_same(run(read(store, bucket, "k2")), data)
     assert run(store.check()).ok
 
 
 def test_reopen_reclaims_dead_versions_and_gc_frees_their_packs(harness, run):
     """No GET can be in flight across a restart, so opening reclaims every dead
-    version at once; the next GC removes the emptied packs."""
+    manifest at once; the next GC removes the emptied packs."""
     store = harness.store
     run(store.create_bucket("bucket-a", "owner"))
     run(put(store, "bucket-a", "k", content("r", 600 * KiB)))
@@ -235,9 +235,9 @@ def test_a_get_of_a_deleted_object_finishes_within_the_grace_period(store, run, 
         async for chunk in reader:
             out += chunk
             if await store.delete_object(bucket, "k"):
-                await store.collect_garbage()  # the configured grace keeps the version
+                await store.collect_garbage()  # the configured grace keeps the manifest
         return bytes(out)
 
     assert_same(run(read_while_deleted()), data)
-    assert run(store.collect_garbage(grace_seconds=0)).versions_reclaimed == 1
+    assert run(store.collect_garbage(grace_seconds=0)).manifests_reclaimed == 1
     assert run(store.stats()).unique_bytes == 0

@@ -1,4 +1,4 @@
-"""Reference counts of fragments and versions after overwrite, delete and
+"""Reference counts of fragments and manifests after overwrite, delete and
 copy (zero-copy, also onto itself with new metadata), checked both through
 ``check`` and against an oracle computed from the uploaded bytes alone."""
 
@@ -23,7 +23,7 @@ def fragment_refcounts(store: Store) -> dict[bytes, int]:
 
 def expected_refcounts(*uploads: bytes) -> dict[bytes, int]:
     """The oracle, from the bytes alone: each uploaded body (a PUT or a part)
-    is one version, and each of its fragments takes one reference."""
+    is one manifest, and each of its fragments takes one reference."""
     params = ChunkerParams(SMALL.min_fragment, SMALL.avg_fragment, SMALL.max_fragment)
     refs: Counter[bytes] = Counter()
     for data in uploads:
@@ -34,7 +34,7 @@ def expected_refcounts(*uploads: bytes) -> dict[bytes, int]:
 
 def version_refcounts(store: Store) -> dict[int, int]:
     with store.index.read() as txn:
-        return {U64.unpack(k)[0]: int.from_bytes(v[:4], "big") for k, v in txn.cursor(db=store.index.db["versions"])}
+        return {U64.unpack(k)[0]: int.from_bytes(v[:4], "big") for k, v in txn.cursor(db=store.index.db["mrefs"])}
 
 
 def assert_exact(store: Store, run, *live_uploads: bytes) -> None:
@@ -60,7 +60,7 @@ def test_overwrite_releases_the_old_version(store, run, bucket):
     a, b = content("a", 200 * KiB), content("b", 200 * KiB)
     run(put(store, bucket, "k", a))
     run(put(store, bucket, "k", b))
-    assert run(store.check()).ok  # before GC: the old version waits out its grace period
+    assert run(store.check()).ok  # before GC: the old manifest waits out its grace period
     assert_exact(store, run, b)
     assert run(store.stats()).unique_bytes == len(b)
     assert_same(run(read(store, bucket, "k")), b)
@@ -101,9 +101,9 @@ def test_copy_is_zero_copy(store, run, bucket):
     assert after.logical_bytes == 2 * len(a) and after.objects == 2
     assert info.etag == run(store.head_object(bucket, "src")).etag
     assert info.meta == ObjectMeta("text/plain", {"x": "1"})  # COPY keeps the metadata
-    assert version_refcounts(store) == {vid: 2 for vid in version_refcounts(store)}
+    assert version_refcounts(store) == {mid: 2 for mid in version_refcounts(store)}
     run(store.delete_object(bucket, "src"))
-    assert_exact(store, run, a)  # one version, named by two keys then one
+    assert_exact(store, run, a)  # one manifest, named by two keys then one
     assert_same(run(read(store, "bucket-b", "dst")), a)
 
 
@@ -111,11 +111,11 @@ def test_copy_onto_itself_with_new_meta(store, run, bucket):
     a = content("self", 100 * KiB)
     run(put(store, bucket, "k", a, meta=ObjectMeta("text/plain", {"v": "1"})))
     counts = fragment_refcounts(store)
-    versions = version_refcounts(store)
+    manifests = version_refcounts(store)
     info = run(store.copy_object(bucket, "k", bucket, "k", ObjectMeta("application/json", {"v": "2"})))
     assert info.meta == ObjectMeta("application/json", {"v": "2"})
     assert run(store.head_object(bucket, "k")).meta == info.meta
-    assert fragment_refcounts(store) == counts and version_refcounts(store) == versions
+    assert fragment_refcounts(store) == counts and version_refcounts(store) == manifests
     assert run(store.stats()).objects == 1
     assert_exact(store, run, a)
     assert_same(run(read(store, bucket, "k")), a)

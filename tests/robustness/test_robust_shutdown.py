@@ -66,7 +66,7 @@ def nothing_to_repair(data_dir: Path) -> list[str]:
             packs = {pid: index.pack(txn, pid) for pid in list_pack_ids(data_dir / "packs")}
     finally:
         index.close()
-    problems += [f"pending version {vid}" for vid in pending]
+    problems += [f"pending version {mid}" for mid in pending]
     for pid, row in packs.items():
         size = os.stat(pack_path(data_dir / "packs", pid)).st_size
         if row is None or size != row[0]:

@@ -63,7 +63,7 @@ def test_precedence() -> None:
     assert resolved.values["region"] == "us-east-1" and resolved.sources["region"] == "default"  # empty: unset
     assert resolved.values["gc_interval"] == 7.0
     config = resolved.server_config()
-    assert config.port == 9300 and config.gc_interval == 7.0 and config.store_config().version_grace_seconds == 300.0
+    assert config.port == 9300 and config.gc_interval == 7.0 and config.store_config().manifest_grace_seconds == 300.0
 
 
 def test_config_file_named_by_environment(tmp_path: Path) -> None:

@@ -1,11 +1,11 @@
-"""Reference counting of versions and fragments (write jobs' building blocks).
+"""Reference counting of manifests and fragments (write jobs' building blocks).
 
-A version (vid) is the manifest of one PUT or one part: rows (vid, offset) ->
-(fragment, length). Invariants kept here:
+A manifest (id ``mid``) is the ordered fragment list of one stored body (one PUT
+or one part): rows (mid, offset) -> (fragment, length). Invariants kept here:
 
 3. A fragment's refcount equals the number of manifest rows naming it.
-5. A version's refcount equals the number of object and part rows naming it;
-   a version being written is in ``pending`` instead. At zero it is queued in
+5. A manifest's refcount equals the number of object and part rows naming it;
+   a manifest being written is in ``pending`` instead. At zero it is queued in
    ``dead`` and its rows are reclaimed after a grace period, so GETs already
    streaming it finish (with a single writer, a new upload of the same bytes
    cannot race the freeing of a fragment: both happen in writer order).
@@ -32,7 +32,7 @@ from dedup.writer import NewRecord, WriteTxn
 
 
 class IncompleteManifest(EngineError):
-    """A batch of the version failed; the error that made it fail is the one to report."""
+    """A batch of the manifest failed; the error that made it fail is the one to report."""
 
 
 @dataclass(frozen=True)
@@ -45,27 +45,27 @@ class Fragment:
     data: bytes | memoryview
 
 
-def note_vid(w: WriteTxn, vid: int) -> None:
-    if w.index.counter(w.txn, "next_vid") <= vid:
-        w.txn.put(b"next_vid", U64.pack(vid + 1), db=w.index.db["meta"])
+def note_mid(w: WriteTxn, mid: int) -> None:
+    if w.index.counter(w.txn, "next_mid") <= mid:
+        w.txn.put(b"next_mid", U64.pack(mid + 1), db=w.index.db["meta"])
 
 
-def add_fragments(w: WriteTxn, vid: int, offset: int, frags: Sequence[Fragment]) -> int:
-    """Append manifest rows for ``frags`` starting at ``offset`` in version
-    ``vid`` (pending), incref known fragments, write new ones. Returns the
+def add_fragments(w: WriteTxn, mid: int, offset: int, frags: Sequence[Fragment]) -> int:
+    """Append manifest rows for ``frags`` starting at ``offset`` in manifest
+    ``mid`` (pending), incref known fragments, write new ones. Returns the
     number of raw bytes that were new to the store."""
     idx, txn = w.index, w.txn
     pending = idx.db["pending"]
-    vkey = U64.pack(vid)
+    vkey = U64.pack(mid)
     if txn.get(vkey, db=pending) is None:
         txn.put(vkey, U64.pack(time.time_ns()), db=pending)
-        note_vid(w, vid)
+        note_mid(w, mid)
     new: dict[bytes, Fragment] = {}
     counts: dict[bytes, int] = {}
     manifests = idx.db["manifests"]
     for i in range(0, len(frags), ROW_ENTRIES):
         entries = [(f.digest, f.raw_length) for f in frags[i : i + ROW_ENTRIES]]
-        txn.put(manifest_key(vid, offset), manifest_value(entries), db=manifests)
+        txn.put(manifest_key(mid, offset), manifest_value(entries), db=manifests)
         offset += sum(n for _, n in entries)
     first: dict[bytes, Fragment] = {}
     for f in frags:
@@ -92,46 +92,46 @@ def add_fragments(w: WriteTxn, vid: int, offset: int, frags: Sequence[Fragment])
     return new_raw
 
 
-def incref_version(w: WriteTxn, vid: int, length: int) -> None:
-    """Take a reference on ``vid``; a pending version becomes a live one."""
+def incref_manifest(w: WriteTxn, mid: int, length: int) -> None:
+    """Take a reference on ``mid``; a pending manifest becomes a live one."""
     idx, txn = w.index, w.txn
-    row = idx.version(txn, vid)
+    row = idx.manifest_ref(txn, mid)
     if row is None:
-        txn.delete(U64.pack(vid), db=idx.db["pending"])
-        idx.put_version(txn, vid, 1, length)
-        note_vid(w, vid)  # an empty version never went through add_fragments
+        txn.delete(U64.pack(mid), db=idx.db["pending"])
+        idx.put_manifest_ref(txn, mid, 1, length)
+        note_mid(w, mid)  # an empty manifest never went through add_fragments
     else:
-        idx.put_version(txn, vid, row[0] + 1, row[1])
+        idx.put_manifest_ref(txn, mid, row[0] + 1, row[1])
 
 
-def decref_version(w: WriteTxn, vid: int) -> None:
-    """Drop a reference; at zero the version is queued for reclaiming."""
+def decref_manifest(w: WriteTxn, mid: int) -> None:
+    """Drop a reference; at zero the manifest is queued for reclaiming."""
     idx, txn = w.index, w.txn
-    row = idx.version(txn, vid)
+    row = idx.manifest_ref(txn, mid)
     if row is None:
         return
     refs, length = row
-    idx.put_version(txn, vid, max(0, refs - 1), length)
+    idx.put_manifest_ref(txn, mid, max(0, refs - 1), length)
     if refs <= 1:
-        txn.put(U64X2.pack(time.time_ns(), vid), b"", db=idx.db["dead"])
+        txn.put(U64X2.pack(time.time_ns(), mid), b"", db=idx.db["dead"])
 
 
-def abandon_pending(w: WriteTxn, vid: int) -> None:
-    """A put or part failed: its pending version is reclaimable at once."""
+def abandon_pending(w: WriteTxn, mid: int) -> None:
+    """A put or part failed: its pending manifest is reclaimable at once."""
     idx, txn = w.index, w.txn
-    if txn.delete(U64.pack(vid), db=idx.db["pending"]):
-        idx.put_version(txn, vid, 0, 0)
-        txn.put(U64X2.pack(0, vid), b"", db=idx.db["dead"])
+    if txn.delete(U64.pack(mid), db=idx.db["pending"]):
+        idx.put_manifest_ref(txn, mid, 0, 0)
+        txn.put(U64X2.pack(0, mid), b"", db=idx.db["dead"])
 
 
-def reclaim_rows(w: WriteTxn, vid: int, limit: int) -> tuple[int, int, int]:
-    """Delete up to ``limit`` manifest rows of ``vid`` and decref the
+def reclaim_rows(w: WriteTxn, mid: int, limit: int) -> tuple[int, int, int]:
+    """Delete up to ``limit`` manifest rows of ``mid`` and decref the
     fragments they name, freeing those that reach zero. Returns (rows,
     fragments freed, raw bytes freed); fewer rows than ``limit`` means the
-    version is gone."""
+    manifest is gone."""
     idx, txn = w.index, w.txn
     cur = txn.cursor(db=idx.db["manifests"])
-    prefix = U64.pack(vid)
+    prefix = U64.pack(mid)
     rows = freed = freed_bytes = 0
     if cur.set_range(prefix):
         while rows < limit and cur.key()[:8] == prefix:
@@ -145,7 +145,7 @@ def reclaim_rows(w: WriteTxn, vid: int, limit: int) -> tuple[int, int, int]:
             if not cur.key():
                 break
     if rows < limit:
-        txn.delete(prefix, db=idx.db["versions"])
+        txn.delete(prefix, db=idx.db["mrefs"])
     return rows, freed, freed_bytes
 
 
@@ -165,19 +165,19 @@ def decref_fragment(w: WriteTxn, digest: bytes) -> tuple[int, int]:
     return 1, row.raw
 
 
-def manifest_length(w: WriteTxn, vid: int) -> int:
-    """Bytes the manifest rows of ``vid`` cover (its last row's end)."""
+def manifest_length(w: WriteTxn, mid: int) -> int:
+    """Bytes the manifest rows of ``mid`` cover (its last row's end)."""
     cur = w.txn.cursor(db=w.index.db["manifests"])
-    found = cur.set_range(U64.pack(vid + 1))
+    found = cur.set_range(U64.pack(mid + 1))
     if not (cur.prev() if found else cur.last()):
         return 0
-    row_vid, offset = U64X2.unpack(cur.key())
-    if row_vid != vid:
+    row_mid, offset = U64X2.unpack(cur.key())
+    if row_mid != mid:
         return 0
     return int(offset + sum(n for _, n in manifest_entries(cur.value())))
 
 
-def require_complete(w: WriteTxn, vid: int, size: int) -> None:
+def require_complete(w: WriteTxn, mid: int, size: int) -> None:
     """Invariant 4: publish only a complete manifest."""
-    if manifest_length(w, vid) != size:
-        raise IncompleteManifest(f"version {vid} covers {manifest_length(w, vid)} of {size} bytes")
+    if manifest_length(w, mid) != size:
+        raise IncompleteManifest(f"manifest {mid} covers {manifest_length(w, mid)} of {size} bytes")

@@ -1,0 +1,88 @@
+"""dedup/migrate.py: a data directory written by format 1 (fixtures/format1.tar.gz,
+made by the engine of that format: bucket ``old`` with ``a.bin`` overwritten once,
+``b.bin`` and its copy ``c.bin``, a completed two-part upload ``mp`` and an open
+upload ``open-upload``) opens under the current format with every byte, count
+and reference intact, and a second open changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+from storetest import put, read
+
+from dedup import Store
+from dedup.format import FORMAT_VERSION
+from dedup.types import StoreConfig
+
+FIXTURE = Path(__file__).parent / "fixtures" / "format1.tar.gz"
+DATA = bytes(range(256)) * 4096
+
+
+@pytest.fixture
+def old_dir(tmp_path: Path) -> Path:
+    with tarfile.open(FIXTURE) as tar:
+        tar.extractall(tmp_path, filter="data")
+    return tmp_path / "data"
+
+
+
+def test_format1_opens_with_every_object_intact(old_dir: Path, loop: asyncio.AbstractEventLoop) -> None:
+    assert json.loads((old_dir / "FORMAT").read_text())["format"] == 1
+    store = loop.run_until_complete(Store.open(old_dir, StoreConfig()))
+    try:
+        assert json.loads((old_dir / "FORMAT").read_text())["format"] == FORMAT_VERSION
+        got = {k: loop.run_until_complete(read(store, "old", k)) for k in ("a.bin", "b.bin", "c.bin", "mp")}
+        assert got == {"a.bin": DATA + b"tail", "b.bin": DATA[:1000], "c.bin": DATA[:1000],
+                       "mp": b"x" * (5 << 20) + b"y" * 100}
+        head = loop.run_until_complete(store.head_object("old", "a.bin"))
+        assert head.size == len(DATA) + 4
+        uploads = loop.run_until_complete(store.list_multipart_uploads("old"))
+        assert [u.key for u in uploads.uploads] == ["open-upload"]
+        report = loop.run_until_complete(store.check())
+        assert report.ok, report
+        stats = loop.run_until_complete(store.stats(exact=True))
+        assert stats.objects == 4 and stats.logical_bytes == len(DATA) + 4 + 2000 + (5 << 20) + 100
+        with store.index.read() as txn:
+            assert txn.stat(store.index.db["versions"])["entries"] == 0
+            assert store.index.counter(txn, "next_vid") == 0 and store.index.counter(txn, "next_mid") > 1
+    finally:
+        loop.run_until_complete(store.close())
+
+
+def test_new_writes_after_the_upgrade_never_reuse_an_old_manifest_id(
+        old_dir: Path, loop: asyncio.AbstractEventLoop) -> None:
+    store = loop.run_until_complete(Store.open(old_dir, StoreConfig()))
+    try:
+        with store.index.read() as txn:
+            used = {int.from_bytes(k, "big") for k, _ in txn.cursor(db=store.index.db["mrefs"])}
+        assert used
+        loop.run_until_complete(put(store, "old", "new.bin", b"new bytes" * 1000))
+        with store.index.read() as txn:
+            after = {int.from_bytes(k, "big") for k, _ in txn.cursor(db=store.index.db["mrefs"])}
+        assert len(after - used) == 1 and min(after - used) > max(used)
+        assert loop.run_until_complete(read(store, "old", "b.bin")) == DATA[:1000]
+    finally:
+        loop.run_until_complete(store.close())
+
+
+def test_upgrade_twice_changes_nothing(old_dir: Path, loop: asyncio.AbstractEventLoop) -> None:
+    for _ in range(2):
+        store = loop.run_until_complete(Store.open(old_dir, StoreConfig()))
+        with store.index.read() as txn:
+            rows = sorted(txn.cursor(db=store.index.db["mrefs"]))
+        loop.run_until_complete(store.close())
+    # a crash after the index commit but before FORMAT was rewritten: run it again
+    doc = json.loads((old_dir / "FORMAT").read_text())
+    (old_dir / "FORMAT").write_text(json.dumps({**doc, "format": 1}))
+    store = loop.run_until_complete(Store.open(old_dir, StoreConfig()))
+    try:
+        with store.index.read() as txn:
+            assert sorted(txn.cursor(db=store.index.db["mrefs"])) == rows
+        assert loop.run_until_complete(read(store, "old", "mp")) == b"x" * (5 << 20) + b"y" * 100
+        assert loop.run_until_complete(store.check()).ok
+    finally:
+        loop.run_until_complete(store.close())
