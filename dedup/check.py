@@ -1,7 +1,8 @@
 """``check``: recompute what the index claims and verify every fragment.
 
 - fragment refcounts recomputed from the manifest rows (invariant 3);
-- manifest refcounts recomputed from object and part rows (invariant 5);
+- manifest refcounts recomputed from object version rows (current and
+  noncurrent) and part rows (invariant 5);
 - every manifest row's fragment exists (invariant 2);
 - every fragment's stored bytes decode to bytes whose BLAKE3 is its name.
 
@@ -35,6 +36,9 @@ def count_references(index: Index, txn: object) -> tuple[Counter[bytes], Counter
     mid_refs: Counter[int] = Counter()
     for _bid, raw, value in every_row(txn, index.db["objects"]):  # type: ignore[arg-type]
         for mid, _ in ObjectRow.decode(raw.decode(), value).segments:
+            mid_refs[mid] += 1
+    for _key, value in txn.cursor(db=index.db["versions"]):  # type: ignore[attr-defined]
+        for mid, _ in ObjectRow.decode("", value).segments:
             mid_refs[mid] += 1
     for _key, value in txn.cursor(db=index.db["parts"]):  # type: ignore[attr-defined]
         mid_refs[int(json.loads(value)["v"])] += 1

@@ -10,7 +10,11 @@ never knows status codes.
     +-- BucketAlreadyOwnedByYou
     +-- NoSuchBucket
     +-- BucketNotEmpty
-    +-- NoSuchKey
+    +-- NoSuchKey                    (marker_version: the delete marker that hides it)
+    +-- NoSuchVersion
+    +-- InvalidVersionId
+    +-- DeleteMarkerVersion          (a version id that names a delete marker, on GET/HEAD)
+    +-- CopyFromDeleteMarker         (a copy source that names a delete marker)
     +-- NoSuchUpload
     +-- InvalidPart                  (a listed part is missing or its ETag differs)
     +-- InvalidPartOrder
@@ -55,6 +59,31 @@ class BucketNotEmpty(EngineError):
 
 
 class NoSuchKey(EngineError):
+    def __init__(self, key: str, marker_version: str | None = None) -> None:
+        super().__init__(key)
+        self.key = key
+        self.marker_version = marker_version
+
+
+class NoSuchVersion(EngineError):
+    def __init__(self, key: str, version_id: str) -> None:
+        super().__init__(f"{key} has no version {version_id}")
+        self.key = key
+        self.version_id = version_id
+
+
+class InvalidVersionId(EngineError):
+    pass
+
+
+class DeleteMarkerVersion(EngineError):
+    def __init__(self, key: str, version_id: str, last_modified: float) -> None:
+        super().__init__(f"{key} version {version_id} is a delete marker")
+        self.version_id = version_id
+        self.last_modified = last_modified
+
+
+class CopyFromDeleteMarker(EngineError):
     pass
 
 

@@ -14,7 +14,10 @@ Tables (named sub-databases; integers big-endian so byte order is numeric order)
     fragments  hash(32) -> pack(4) offset(8) stored(4) raw(4) codec(1) refcount(4)
     packs      pack id(4) -> committed length(8) live bytes(8) sealed(1)
     uploads    upload id -> JSON          {bucket, bid, key, initiated, meta}
-    parts      upload id + "/" + part number(4) -> JSON {mid, size, etag, t, c}
+    parts      upload id + "/" + part number(4) -> JSON {v: mid, size, etag, t, c}
+    versions   kid(8) + ~seq(8) -> object row     a key's noncurrent S3 versions, newest first
+                                                   (dedup/versioning.py)
+    bconfig    bucket id(4) + name -> value      bucket configurations (versioning, lifecycle, tags...)
 
 Keys are UTF-8 bytes, so a cursor walk is S3 list order.
 """
@@ -49,7 +52,7 @@ SEGMENT = struct.Struct(">QQ")
 
 TABLES = (
     "meta", "buckets", "bstats", "objects", "mrefs", "pending", "dead",
-    "manifests", "fragments", "packs", "uploads", "parts", "versions",
+    "manifests", "fragments", "packs", "uploads", "parts", "versions", "bconfig",
 )
 
 
@@ -83,10 +86,23 @@ class FragmentRow:
         return cls(*FRAGMENT.unpack(buf))
 
 
+NULL_VERSION = 1  # ObjectRow.flags: S3's "null" version (unversioned or suspended writes)
+DELETE_MARKER = 2  # ObjectRow.flags: a delete marker (no bytes)
+VERSIONED_ROW = 0xFF  # first byte of a row that carries version fields
+VERSION_HEAD = struct.Struct(">BBQQQ")  # 0xFF, flags, seq, stamp, kid
+
+
 @dataclass(frozen=True)
 class ObjectRow:
-    """An object key's row: size, mtime, the manifests it is made of (one per
-    part), its ETag and its metadata. Listing decodes only the head and ETag."""
+    """One version of an object key: size, mtime, the manifests it is made of
+    (one per part), its ETag and its metadata. Listing decodes only the head.
+
+    Version fields: ``seq`` orders the versions of every key (larger is newer,
+    allocated by the writer); ``stamp`` is the random half of the version id;
+    ``flags`` says null version / delete marker; ``kid`` names the key's
+    noncurrent versions in the ``versions`` table (0 until it has any). A row
+    of a null version with no version fields is stored without them, exactly
+    as format 1 stored every row (so unversioned buckets cost no more)."""
 
     key: str
     size: int
@@ -94,41 +110,70 @@ class ObjectRow:
     segments: tuple[tuple[int, int], ...]  # (mid, length)
     etag: str
     meta: ObjectMeta
+    seq: int = 0
+    stamp: int = 0
+    flags: int = NULL_VERSION
+    kid: int = 0
+
+    @property
+    def is_null(self) -> bool:
+        return bool(self.flags & NULL_VERSION)
+
+    @property
+    def is_marker(self) -> bool:
+        return bool(self.flags & DELETE_MARKER)
+
+    @property
+    def version_id(self) -> str:
+        return "null" if self.is_null else f"{self.seq:016x}{self.stamp:016x}"
 
     def encode(self) -> bytes:
         doc = self.meta.to_json()
         etag = self.etag.encode()
+        plain = self.flags == NULL_VERSION and self.seq == 0 and self.kid == 0
         return b"".join(
             [
+                b"" if plain else VERSION_HEAD.pack(VERSIONED_ROW, self.flags, self.seq, self.stamp, self.kid),
                 OBJECT_HEAD.pack(self.size, self.mtime, len(self.segments)),
                 b"".join(SEGMENT.pack(v, n) for v, n in self.segments),
                 bytes([len(etag)]),
                 etag,
-                json.dumps(doc, separators=(",", ":")).encode(),
+                json.dumps(doc, separators=(",", ":")).encode() if doc else b"",
             ]
         )
 
     @staticmethod
-    def _etag_at(buf: bytes) -> tuple[int, int, str, int]:
-        size, mtime, nseg = OBJECT_HEAD.unpack_from(buf)
-        pos = OBJECT_HEAD.size + SEGMENT.size * nseg
+    def _version_head(buf: bytes) -> tuple[int, int, int, int, int]:
+        """(offset of the plain row, flags, seq, stamp, kid)."""
+        if buf[0] == VERSIONED_ROW:
+            _, flags, seq, stamp, kid = VERSION_HEAD.unpack_from(buf)
+            return VERSION_HEAD.size, flags, seq, stamp, kid
+        return 0, NULL_VERSION, 0, 0, 0
+
+    @staticmethod
+    def _etag_at(buf: bytes, base: int) -> tuple[int, int, str, int]:
+        size, mtime, nseg = OBJECT_HEAD.unpack_from(buf, base)
+        pos = base + OBJECT_HEAD.size + SEGMENT.size * nseg
         n = buf[pos]
         return size, mtime, buf[pos + 1 : pos + 1 + n].decode(), pos + 1 + n
 
     @classmethod
-    def decode_brief(cls, buf: bytes) -> tuple[int, float, str]:
-        size, mtime, etag, _ = cls._etag_at(buf)
-        return size, mtime, etag
+    def decode_brief(cls, buf: bytes) -> tuple[int, float, str, int]:
+        """(size, mtime, etag, flags) without the metadata."""
+        base, flags, _, _, _ = cls._version_head(buf)
+        size, mtime, etag, _ = cls._etag_at(buf, base)
+        return size, mtime, etag, flags
 
     @classmethod
     def decode(cls, key: str, buf: bytes) -> ObjectRow:
-        size, mtime, etag, pos = cls._etag_at(buf)
-        _, _, nseg = OBJECT_HEAD.unpack_from(buf)
+        base, flags, seq, stamp, kid = cls._version_head(buf)
+        size, mtime, etag, pos = cls._etag_at(buf, base)
+        _, _, nseg = OBJECT_HEAD.unpack_from(buf, base)
         segs = tuple(
-            SEGMENT.unpack_from(buf, OBJECT_HEAD.size + SEGMENT.size * i) for i in range(nseg)
+            SEGMENT.unpack_from(buf, base + OBJECT_HEAD.size + SEGMENT.size * i) for i in range(nseg)
         )
-        doc = json.loads(buf[pos:])
-        return cls(key, size, mtime, segs, etag, ObjectMeta.from_json(doc))
+        doc = json.loads(buf[pos:]) if pos < len(buf) else {}
+        return cls(key, size, mtime, segs, etag, ObjectMeta.from_json(doc), seq, stamp, flags, kid)
 
 
 class Index:

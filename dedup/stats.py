@@ -15,14 +15,17 @@ from dedup.index import U32, U64, U64X2, Index, ObjectRow, manifest_entries
 from dedup.keys import scan
 from dedup.packs import list_pack_ids, pack_path
 from dedup.types import BucketStats, StoreStats
+from dedup.versioning import every_version
 
 
 def _unique_bytes(index: Index, txn: object, bid: int) -> int:
     seen: set[bytes] = set()
     total = 0
     manifests = txn.cursor(db=index.db["manifests"])  # type: ignore[attr-defined]
-    for raw, value in scan(txn, index.db["objects"], bid):  # type: ignore[arg-type]
-        for mid, _ in ObjectRow.decode(raw.decode(), value).segments:
+    rows = (row for raw, value in scan(txn, index.db["objects"], bid)  # type: ignore[arg-type]
+            for row in every_version(txn, index, ObjectRow.decode(raw.decode(), value)))
+    for row in rows:
+        for mid, _ in row.segments:
             vkey = U64.pack(mid)
             if not manifests.set_range(vkey):
                 continue

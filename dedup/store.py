@@ -26,16 +26,17 @@ import os
 import shutil
 import time
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from dedup import errors, gc, keys, multipart, objects
+from dedup import errors, gc, multipart, objects, versioning
 from dedup.check import repair as repair_refcounts
 from dedup.check import run_check
 from dedup.chunking import ChunkerParams
 from dedup.format import FORMAT_VERSION, read_format, write_format
-from dedup.index import U64, Index, ObjectRow
+from dedup.index import U32, U64, Index, ObjectRow, Txn
 from dedup.ingest import Ingest, IngestResult
-from dedup.listing import list_page
+from dedup.listing import list_page, list_versions
 from dedup.manifests import abandon_pending, require_complete
 from dedup.migrate import upgrade
 from dedup.names import encode_key, validate_bucket_name
@@ -46,6 +47,8 @@ from dedup.types import (
     BucketInfo,
     ByteRange,
     CheckReport,
+    DeleteRequest,
+    DeleteResult,
     Expectation,
     GcReport,
     ListPage,
@@ -58,6 +61,7 @@ from dedup.types import (
     StoreStats,
     UploadInfo,
     UploadsPage,
+    VersionsPage,
 )
 from dedup.writer import Writer, WriteTxn
 
@@ -125,18 +129,22 @@ class Store:
         os.close(self._lock_fd)  # releases the lock
 
     # -- buckets ---------------------------------------------------------------
-    async def create_bucket(self, name: str, owner: str) -> BucketInfo:
+    async def create_bucket(self, name: str, owner: str, versioning: str = "") -> BucketInfo:
         validate_bucket_name(name)
-        return await self.writer.run(lambda w: objects.create_bucket(w, name, owner))
+        return await self.writer.run(lambda w: objects.create_bucket(w, name, owner, versioning))
 
     async def delete_bucket(self, name: str) -> None:
         await self.writer.run(lambda w: objects.delete_bucket(w, name, multipart.abort_bucket))
 
-    async def head_bucket(self, name: str) -> BucketInfo:
-        with self.index.read() as txn:
-            doc = self.index.bucket(txn, name)
+    def _bucket_doc(self, txn: Txn, name: str) -> dict:
+        doc = self.index.bucket(txn, name)
         if doc is None:
             raise errors.NoSuchBucket(name)
+        return doc
+
+    async def head_bucket(self, name: str) -> BucketInfo:
+        with self.index.read() as txn:
+            doc = self._bucket_doc(txn, name)
         return BucketInfo(name, doc["owner"], doc["created"])
 
     async def list_buckets(self) -> list[BucketInfo]:
@@ -145,6 +153,24 @@ class Store:
                 BucketInfo(k.decode(), d["owner"], d["created"])
                 for k, d in ((k, json.loads(v)) for k, v in txn.cursor(db=self.index.db["buckets"]))
             ]
+
+    async def get_bucket_versioning(self, bucket: str) -> str:
+        """"" (never configured), "Enabled" or "Suspended"."""
+        with self.index.read() as txn:
+            return versioning.state_of(self._bucket_doc(txn, bucket))
+
+    async def put_bucket_versioning(self, bucket: str, state: str) -> None:
+        await self.writer.run(lambda w: objects.set_versioning(w, bucket, state))
+
+    async def get_bucket_config(self, bucket: str, name: str) -> bytes | None:
+        """A bucket's configuration document ``name`` (lifecycle, tagging, ...), as stored."""
+        with self.index.read() as txn:
+            bid = int(self._bucket_doc(txn, bucket)["id"])
+            return txn.get(U32.pack(bid) + name.encode(), db=self.index.db["bconfig"])  # type: ignore[no-any-return]
+
+    async def put_bucket_config(self, bucket: str, name: str, value: bytes | None) -> None:
+        """Store (or, with None, delete) a bucket's configuration document ``name``."""
+        await self.writer.run(lambda w: objects.put_config(w, bucket, name, value))
 
     # -- objects ---------------------------------------------------------------
     async def put_object(
@@ -169,27 +195,23 @@ class Store:
         got, info = await self.ingest.run(mid, body, finish)
         return PutResult(info, got.new_bytes)
 
-    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
-        return objects.object_info(bucket, self._row(bucket, key))
-
-    def _row(self, bucket: str, key: str) -> ObjectRow:
+    def _locate(self, bucket: str, key: str, version_id: str | None) -> tuple[ObjectRow, bool]:
+        """(the row of the version asked for, whether the bucket is versioned)."""
         with self.index.read() as txn:
-            doc = self.index.bucket(txn, bucket)
-            if doc is None:
-                raise errors.NoSuchBucket(bucket)
-            try:
-                raw = keys.get(txn, self.index.db["objects"], int(doc["id"]), encode_key(key))
-            except errors.InvalidObjectKey as exc:
-                raise errors.NoSuchKey(key) from exc
-        if raw is None:
-            raise errors.NoSuchKey(key)
-        return ObjectRow.decode(key, raw)
+            doc = self._bucket_doc(txn, bucket)
+            _, row = objects.locate(txn, self.index, int(doc["id"]), key, version_id)
+            return row, bool(versioning.state_of(doc))
+
+    async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        row, versioned = self._locate(bucket, key, version_id)
+        return objects.object_info(bucket, row, versioned)
 
     async def open_object(
-        self, bucket: str, key: str, byte_range: ByteRange | None = None, part_number: int | None = None
+        self, bucket: str, key: str, byte_range: ByteRange | None = None, part_number: int | None = None,
+        version_id: str | None = None,
     ) -> ObjectReader:
-        row = self._row(bucket, key)
-        info = objects.object_info(bucket, row)
+        row, versioned = self._locate(bucket, key, version_id)
+        info = objects.object_info(bucket, row, versioned)
         start, length = 0, row.size
         if part_number is not None:
             if not 1 <= part_number <= max(1, len(row.segments)):
@@ -203,33 +225,56 @@ class Store:
         await reader.prime()
         return reader
 
-    async def delete_object(self, bucket: str, key: str) -> bool:
-        return (await self.delete_objects(bucket, [key]))[0][1]
+    async def delete_object(
+        self, bucket: str, key: str, version_id: str | None = None, expect: Expectation | None = None,
+    ) -> DeleteResult:
+        result = (await self.delete_objects(bucket, [DeleteRequest(key, version_id, expect)]))[0]
+        if isinstance(result, errors.EngineError):
+            raise result
+        return result
 
-    async def delete_objects(self, bucket: str, keys: Sequence[str]) -> list[tuple[str, bool]]:
-        return await self.writer.run(lambda w: objects.delete_objects(w, bucket, keys))
+    async def delete_objects(
+        self, bucket: str, requests: Sequence[DeleteRequest],
+    ) -> list[DeleteResult | errors.EngineError]:
+        """Per request, what was deleted, or the error of that key alone."""
+        return await self.writer.run(lambda w: objects.delete_objects(w, bucket, requests))
 
     async def copy_object(
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None = None, *,
-        expect_source: Callable[[ObjectInfo], None] | None = None, expect: Expectation | None = None,
-    ) -> ObjectInfo:
+        src_version_id: str | None = None, expect_source: Callable[[ObjectInfo], None] | None = None,
+        expect: Expectation | None = None,
+    ) -> tuple[ObjectInfo, ObjectInfo]:
+        """(the source version copied, the new version)."""
         encode_key(dst_key)
 
         def new_row(src: ObjectRow) -> ObjectRow:
             return ObjectRow(dst_key, src.size, time.time(), src.segments, src.etag, meta or src.meta)
 
-        return await self.writer.run(
-            lambda w: objects.copy_object(w, (src_bucket, src_key), (dst_bucket, dst_key), new_row, expect_source, expect)
-        )
+        return await self.writer.run(lambda w: objects.copy_object(
+            w, (src_bucket, src_key, src_version_id), (dst_bucket, dst_key), new_row, expect_source, expect))
+
+    async def update_object_meta(
+        self, bucket: str, key: str, version_id: str | None, change: Callable[[ObjectMeta], ObjectMeta],
+    ) -> ObjectInfo:
+        """Rewrite one version's metadata in place (tagging): same bytes, same version id."""
+        return await self.writer.run(lambda w: objects.rewrite_meta(
+            w, bucket, key, version_id, lambda row: replace(row, meta=change(row.meta))))
 
     async def list_objects(
         self, bucket: str, prefix: str = "", delimiter: str = "", after: str = "", max_keys: int = 1000
     ) -> ListPage:
         with self.index.read() as txn:
-            doc = self.index.bucket(txn, bucket)
-            if doc is None:
-                raise errors.NoSuchBucket(bucket)
+            doc = self._bucket_doc(txn, bucket)
             return list_page(txn, self.index.db["objects"], int(doc["id"]), prefix, delimiter, after, max_keys)
+
+    async def list_object_versions(
+        self, bucket: str, prefix: str = "", delimiter: str = "", key_marker: str = "",
+        version_id_marker: str | None = None, max_keys: int = 1000,
+    ) -> VersionsPage:
+        with self.index.read() as txn:
+            doc = self._bucket_doc(txn, bucket)
+            return list_versions(txn, self.index, int(doc["id"]), prefix, delimiter, key_marker,
+                                 version_id_marker, max_keys)
 
     # -- multipart ---------------------------------------------------------------
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> UploadInfo:

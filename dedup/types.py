@@ -48,6 +48,7 @@ class ObjectMeta:
     metadata: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     checksums: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)  # S3 object tags (PutObjectTagging)
 
     def to_json(self) -> dict[str, object]:
         """The fields that differ from the defaults (every object row holds
@@ -55,7 +56,7 @@ class ObjectMeta:
         doc: dict[str, object] = {}
         if self.content_type != DEFAULT_CONTENT_TYPE:
             doc["ct"] = self.content_type
-        for name, value in (("m", self.metadata), ("h", self.headers), ("c", self.checksums)):
+        for name, value in (("m", self.metadata), ("h", self.headers), ("c", self.checksums), ("t", self.tags)):
             if value:
                 doc[name] = dict(value)
         return doc
@@ -67,14 +68,17 @@ class ObjectMeta:
             metadata=dict(d.get("m", {})),  # type: ignore[call-overload]
             headers=dict(d.get("h", {})),  # type: ignore[call-overload]
             checksums=dict(d.get("c", {})),  # type: ignore[call-overload]
+            tags=dict(d.get("t", {})),  # type: ignore[call-overload]
         )
 
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """One object as HEAD sees it. ``etag`` is unquoted hex (``<md5>`` or
+    """One object version as HEAD sees it. ``etag`` is unquoted hex (``<md5>`` or
     ``<md5-of-md5s>-N`` for multipart). ``part_sizes`` lists the sizes of the
-    parts it was assembled from (one entry for a single PUT)."""
+    parts it was assembled from (one entry for a single PUT). ``version_id`` is
+    S3's (``"null"`` for the null version); ``versioned`` says whether the
+    bucket has ever had versioning configured (S3 then reports version ids)."""
 
     bucket: str
     key: str
@@ -83,12 +87,65 @@ class ObjectInfo:
     last_modified: float
     meta: ObjectMeta
     part_sizes: tuple[int, ...] = ()
+    version_id: str = "null"
+    delete_marker: bool = False
+    versioned: bool = False
+
+
+# Called inside the write transaction with the object the write would
+# replace (None when absent); raise to refuse the write (If-Match etc.).
+Expectation = Callable[[ObjectInfo | None], None]
 
 
 @dataclass(frozen=True)
 class PutResult:
     info: ObjectInfo
     new_bytes: int
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """What a delete did. ``version_id`` is the version removed or the delete
+    marker created (None in a bucket never versioned); ``delete_marker`` is
+    True when a marker was created or the version removed was a marker."""
+
+    key: str
+    version_id: str | None
+    delete_marker: bool
+    removed: bool  # False: nothing was there (S3 still answers success)
+
+
+@dataclass(frozen=True)
+class DeleteRequest:
+    """One key of DeleteObjects (or a DeleteObject): a version to remove, or
+    none (remove the object / write a delete marker); ``expect`` is called in
+    the write transaction with the version it would delete (If-Match)."""
+
+    key: str
+    version_id: str | None = None
+    expect: Expectation | None = None
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    """One row of ListObjectVersions: an object version or a delete marker."""
+
+    key: str
+    version_id: str
+    is_latest: bool
+    last_modified: float
+    etag: str
+    size: int
+    delete_marker: bool
+
+
+@dataclass(frozen=True)
+class VersionsPage:
+    entries: tuple[VersionEntry, ...]
+    common_prefixes: tuple[str, ...]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_version_id_marker: str | None
 
 
 @dataclass(frozen=True)
@@ -233,9 +290,6 @@ class CheckReport:
         )
 
 
-# Called inside the write transaction with the object the write would
-# replace (None when absent); raise to refuse the write (If-Match etc.).
-Expectation = Callable[[ObjectInfo | None], None]
 
 
 class BodyDigest(Protocol):

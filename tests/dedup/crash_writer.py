@@ -1,6 +1,6 @@
 """Subprocess of the crash test: writes to a store until it is killed.
 
-Usage: ``python crash_writer.py DATA_DIR SEED [--gc]``
+Usage: ``python crash_writer.py DATA_DIR SEED [--gc] [--versioned]``
 
 Each operation is announced before it starts (``TRY ...``) and acknowledged
 after its ``await`` returned (``ACK ...``), one line each, flushed at once, so
@@ -10,6 +10,11 @@ Lines: ``TRY PUT <key> <content id>``, ``TRY DEL <key>``,
 for PUT and COPY, adds the ETag the store returned (the body's MD5). Contents are regenerated from
 their id with :func:`body` (some ids repeat, so objects dedup).
 Operations on distinct keys run a few at a time (group commits).
+
+With ``--versioned`` the bucket has versioning enabled: ACK lines of PUT, COPY
+and DEL end with the version id the store returned (a DEL writes a delete
+marker), and ``TRY DELVER <key> <version id>`` / ``ACK DELVER ...`` remove one
+version that this process saw acknowledged or found listed when it started.
 """
 
 from __future__ import annotations
@@ -40,48 +45,69 @@ def say(*words: object) -> None:
     sys.stdout.flush()
 
 
-async def _put(store: Store, key: str, cid: int) -> None:
+def _version(info_version: str, versioned: bool) -> list[str]:
+    return [info_version] if versioned else []
+
+
+async def _put(store: Store, key: str, cid: int, versions: dict[str, list[str]], versioned: bool) -> None:
     data = body(cid)
     say("TRY", "PUT", key, cid)
     pieces = [data[i : i + 37 * KiB] for i in range(0, len(data), 37 * KiB)]
     result = await store.put_object(BUCKET, key, stream(pieces), ObjectMeta())
-    say("ACK", "PUT", key, cid, result.info.etag)
+    versions.setdefault(key, []).append(result.info.version_id)
+    say("ACK", "PUT", key, cid, result.info.etag, *_version(result.info.version_id, versioned))
 
 
-async def _delete(store: Store, key: str) -> None:
+async def _delete(store: Store, key: str, versions: dict[str, list[str]], versioned: bool) -> None:
     say("TRY", "DEL", key)
-    await store.delete_object(BUCKET, key)
-    say("ACK", "DEL", key)
+    result = await store.delete_object(BUCKET, key)
+    if result.version_id is not None:
+        versions.setdefault(key, []).append(result.version_id)
+    say("ACK", "DEL", key, *_version(str(result.version_id), versioned))
 
 
-async def _copy(store: Store, src: str, dst: str, cid: int) -> None:
+async def _delete_version(store: Store, key: str, version_id: str) -> None:
+    say("TRY", "DELVER", key, version_id)
+    await store.delete_object(BUCKET, key, version_id=version_id)
+    say("ACK", "DELVER", key, version_id)
+
+
+async def _copy(store: Store, src: str, dst: str, cid: int, versions: dict[str, list[str]], versioned: bool) -> None:
     say("TRY", "COPY", src, dst, cid)
-    info = await store.copy_object(BUCKET, src, BUCKET, dst)
-    say("ACK", "COPY", src, dst, cid, info.etag)
+    _, info = await store.copy_object(BUCKET, src, BUCKET, dst)
+    versions.setdefault(dst, []).append(info.version_id)
+    say("ACK", "COPY", src, dst, cid, info.etag, *_version(info.version_id, versioned))
 
 
-async def main(path: str, seed: int, gc: bool) -> None:
+async def main(path: str, seed: int, gc: bool, versioned: bool) -> None:
     rng = random.Random(seed)
     store = await Store.open(path, SMALL)
     if not [b for b in await store.list_buckets() if b.name == BUCKET]:
-        await store.create_bucket(BUCKET, "crash-owner")
+        await store.create_bucket(BUCKET, "crash-owner", "Enabled" if versioned else "")
     # What this process knows it wrote (to copy only sources it is sure of).
     mine: dict[str, int] = {}
+    versions: dict[str, list[str]] = {}  # version ids known to exist, per key
+    for entry in (await store.list_object_versions(BUCKET, max_keys=100000)).entries if versioned else ():
+        versions.setdefault(entry.key, []).append(entry.version_id)
     say("READY")
     while True:
         keys = rng.sample([f"obj/{i:02d}" for i in range(KEYS)], rng.randint(1, 4))
         jobs: list[Awaitable[None]] = []
         for key in keys:
             roll = rng.random()
-            if roll < 0.15:
-                jobs.append(_delete(store, key))
+            if versioned and roll < 0.12 and versions.get(key):
+                known = versions[key]
+                jobs.append(_delete_version(store, key, known.pop(rng.randrange(len(known)))))
+                mine.pop(key, None)
+            elif roll < 0.15:
+                jobs.append(_delete(store, key, versions, versioned))
                 mine.pop(key, None)
             elif roll < 0.25 and mine and (src := rng.choice(sorted(mine))) not in keys:
-                jobs.append(_copy(store, src, key, mine[src]))
+                jobs.append(_copy(store, src, key, mine[src], versions, versioned))
                 mine[key] = mine[src]
             else:
                 cid = rng.randrange(CONTENTS)
-                jobs.append(_put(store, key, cid))
+                jobs.append(_put(store, key, cid, versions, versioned))
                 mine[key] = cid
         await asyncio.gather(*jobs)
         if gc and rng.random() < 0.2:
@@ -91,4 +117,4 @@ async def main(path: str, seed: int, gc: bool) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2]), "--gc" in sys.argv[3:]))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), "--gc" in sys.argv[3:], "--versioned" in sys.argv[3:]))

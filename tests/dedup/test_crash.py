@@ -71,8 +71,8 @@ class Model:
         return states
 
 
-def _kill_after(data: Path, seed: int, delay: float, gc: bool) -> list[str]:
-    args = [sys.executable, str(WRITER), str(data), str(seed)] + (["--gc"] if gc else [])
+def _kill_after(data: Path, seed: int, delay: float, gc: bool, *flags: str) -> list[str]:
+    args = [sys.executable, str(WRITER), str(data), str(seed)] + (["--gc"] if gc else []) + list(flags)
     proc = subprocess.Popen(args, cwd=WRITER.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(delay)  # where the kill lands; nothing is asserted about time
     proc.send_signal(signal.SIGKILL)

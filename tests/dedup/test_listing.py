@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from storetest import assert_same, put, read
 
 from dedup import errors
-from dedup.types import ListPage
+from dedup.types import DeleteRequest, ListPage
 
 KEYS = [
     "a", "a/b", "a/b/c", "a/c", "a0", "b", "b/", "b//x", "photos/2024/jan/1.jpg",
@@ -267,12 +267,12 @@ def test_long_keys_overwrite_delete_copy(store, run, bucket):
     run(put(store, bucket, b, b"rewritten"))
     assert run(read(store, bucket, b)) == b"rewritten"
     run(store.copy_object(bucket, c, bucket, stem + "d"))
-    assert run(store.delete_object(bucket, a)) is True
-    assert run(store.delete_object(bucket, a)) is False
+    assert run(store.delete_object(bucket, a)).removed is True
+    assert run(store.delete_object(bucket, a)).removed is False
     assert [e.key for e in run(store.list_objects(bucket)).entries] == [b, c, stem + "d"]
     stats = run(store.stats())
     assert stats.objects == 3 and stats.logical_bytes == 9 + 10 + 10
-    run(store.delete_objects(bucket, [b, c]))
+    run(store.delete_objects(bucket, [DeleteRequest(b), DeleteRequest(c)]))
     with pytest.raises(errors.BucketNotEmpty):
         run(store.delete_bucket(bucket))
     run(store.delete_object(bucket, stem + "d"))

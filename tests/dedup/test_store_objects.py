@@ -24,7 +24,7 @@ from storetest import (
 
 from dedup import errors
 from dedup.chunking import ChunkerParams, cut_points
-from dedup.types import KiB, MiB, ObjectInfo, ObjectMeta
+from dedup.types import DeleteRequest, KiB, MiB, ObjectInfo, ObjectMeta
 
 
 def test_overwrite_replaces_bytes_and_meta(store, run, bucket):
@@ -49,9 +49,10 @@ def test_missing_bucket_and_key(store, run, bucket):
 def test_delete_objects(store, run, bucket):
     for k in ("a", "b"):
         run(put(store, bucket, k, k.encode()))
-    assert run(store.delete_object(bucket, "a")) is True
-    assert run(store.delete_object(bucket, "a")) is False
-    assert run(store.delete_objects(bucket, ["b", "zz", "b"])) == [("b", True), ("zz", False), ("b", False)]
+    assert run(store.delete_object(bucket, "a")).removed is True
+    assert run(store.delete_object(bucket, "a")).removed is False
+    got = run(store.delete_objects(bucket, [DeleteRequest("b"), DeleteRequest("zz"), DeleteRequest("b")]))
+    assert [(r.key, r.removed) for r in got] == [("b", True), ("zz", False), ("b", False)]
     with pytest.raises(errors.NoSuchKey):
         run(store.head_object(bucket, "b"))
     with pytest.raises(errors.NoSuchBucket):

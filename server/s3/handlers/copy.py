@@ -70,7 +70,7 @@ async def copy_object(ctx: RequestContext) -> Response:
         check_copy_source(ctx.headers, info)
         source_checksums.update(info.meta.checksums)
 
-    info = await ctx.store.copy_object(
+    _, info = await ctx.store.copy_object(
         src_bucket, src_key, ctx.bucket, ctx.key, meta,
         expect_source=expect_source, expect=write_expectation(ctx.headers),
     )

@@ -13,6 +13,7 @@ import hashlib
 
 from starlette.responses import Response
 
+from dedup.types import DeleteRequest, DeleteResult
 from server.http.responses import xml_response
 from server.s3.context import RequestContext
 from server.s3.errors import ERRORS, S3Error
@@ -54,9 +55,9 @@ async def delete_objects(ctx: RequestContext) -> Response:
     refused = [(key, code) for key in keys if (code := _key_error(key)) is not None]
     rejected = {key for key, _code in refused}
     valid = [k for k in keys if k not in rejected]
-    results = await ctx.store.delete_objects(ctx.bucket, valid) if valid else []
+    results = await ctx.store.delete_objects(ctx.bucket, [DeleteRequest(k) for k in valid]) if valid else []
     nodes: list[Node] = []
     if not quiet:
-        nodes.extend(("Deleted", [("Key", key)]) for key, _deleted in results)
+        nodes.extend(("Deleted", [("Key", r.key)]) for r in results if isinstance(r, DeleteResult))
     nodes.extend(_error_node(key, code) for key, code in refused)
     return xml_response("DeleteResult", nodes)
