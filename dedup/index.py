@@ -18,6 +18,7 @@ Tables (named sub-databases; integers big-endian so byte order is numeric order)
     versions   kid(8) + ~seq(8) -> object row     a key's noncurrent S3 versions, newest first
                                                    (dedup/versioning.py)
     bconfig    bucket id(4) + name -> value      bucket configurations (versioning, lifecycle, tags...)
+    completed  upload id -> JSON                 completed uploads, to answer a retried completion
 
 Keys are UTF-8 bytes, so a cursor walk is S3 list order.
 """
@@ -52,7 +53,7 @@ SEGMENT = struct.Struct(">QQ")
 
 TABLES = (
     "meta", "buckets", "bstats", "objects", "mrefs", "pending", "dead",
-    "manifests", "fragments", "packs", "uploads", "parts", "versions", "bconfig",
+    "manifests", "fragments", "packs", "uploads", "parts", "versions", "bconfig", "completed",
 )
 
 

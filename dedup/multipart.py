@@ -4,6 +4,11 @@ A part is a manifest of its own. Completing builds the object row from the
 parts' manifests in order (no byte is copied or hashed again): the object takes
 a reference on each listed part's manifest, then every part row lets go of
 its own, so unlisted parts fall to zero and are reclaimed.
+
+A completed upload leaves a small record in ``completed`` (the parts it was
+completed with and the version it made), so that a client retrying the same
+CompleteMultipartUpload gets the same answer, as from S3, instead of
+NoSuchUpload; records older than the stale-upload age are dropped.
 """
 
 from __future__ import annotations
@@ -107,14 +112,47 @@ def abort_stale(w: WriteTxn, older_than: float) -> int:
     stale = [k.decode() for k, v in w.txn.cursor(db=w.index.db["uploads"]) if json.loads(v)["t"] < older_than]
     for upload_id in stale:
         _drop(w, upload_id)
+    forget_completed(w, older_than)
     return len(stale)
+
+
+def _fingerprint(parts: Sequence[tuple[int, str]]) -> str:
+    return hashlib.sha256(";".join(f"{n}:{e.strip(chr(34))}" for n, e in parts).encode()).hexdigest()
+
+
+def _completed(w: WriteTxn, bucket: str, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> ObjectInfo:
+    """The answer of an earlier completion with the same parts, or NoSuchUpload."""
+    raw = w.txn.get(upload_id.encode(), db=w.index.db["completed"]) if upload_id else None
+    doc = json.loads(raw) if raw else None
+    if doc is None or doc["bucket"] != bucket or doc["key"] != key or doc["parts"] != _fingerprint(parts):
+        raise errors.NoSuchUpload(upload_id)
+    info = doc["info"]
+    return ObjectInfo(bucket, key, info["size"], info["etag"], info["t"], ObjectMeta.from_json(info["m"]),
+                      tuple(info["ps"]), info["v"], False, info["ver"])
+
+
+def _remember(w: WriteTxn, upload_id: str, parts: Sequence[tuple[int, str]], info: ObjectInfo) -> None:
+    doc = {"bucket": info.bucket, "key": info.key, "parts": _fingerprint(parts), "done": time.time(),
+           "info": {"size": info.size, "etag": info.etag, "t": info.last_modified, "m": info.meta.to_json(),
+                    "ps": list(info.part_sizes), "v": info.version_id, "ver": info.versioned}}
+    w.txn.put(upload_id.encode(), json.dumps(doc).encode(), db=w.index.db["completed"])
+
+
+def forget_completed(w: WriteTxn, older_than: float) -> int:
+    old = [k for k, v in w.txn.cursor(db=w.index.db["completed"]) if json.loads(v)["done"] < older_than]
+    for k in old:
+        w.txn.delete(k, db=w.index.db["completed"])
+    return len(old)
 
 
 def complete(
     w: WriteTxn, bucket: str, key: str, upload_id: str, parts: Sequence[tuple[int, str]],
     min_part_size: int, checksums: Mapping[str, str] | None, expect: Expectation | None,
 ) -> ObjectInfo:
-    doc = load_upload(w.txn, w.index, bucket, key, upload_id)
+    try:
+        doc = load_upload(w.txn, w.index, bucket, key, upload_id)
+    except errors.NoSuchUpload:
+        return _completed(w, bucket, key, upload_id, parts)
     if not parts:
         raise errors.InvalidPart("no parts")
     stored = dict(part_rows(w.txn, w.index, upload_id))
@@ -139,6 +177,7 @@ def complete(
     row_ = ObjectRow(key, sum(n for _, n in segments), time.time(), tuple(segments), etag, meta)
     info = publish(w, bucket, row_, expect)
     _drop(w, upload_id)
+    _remember(w, upload_id, parts, info)
     return info
 
 

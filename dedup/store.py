@@ -240,15 +240,18 @@ class Store:
         return await self.writer.run(lambda w: objects.delete_objects(w, bucket, requests))
 
     async def copy_object(
-        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None = None, *,
+        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,
+        meta: ObjectMeta | Callable[[ObjectMeta], ObjectMeta] | None = None, *,
         src_version_id: str | None = None, expect_source: Callable[[ObjectInfo], None] | None = None,
         expect: Expectation | None = None,
     ) -> tuple[ObjectInfo, ObjectInfo]:
-        """(the source version copied, the new version)."""
+        """(the source version copied, the new version). ``meta``: the new
+        version's metadata, or a function of the source's, or None to keep it."""
         encode_key(dst_key)
 
         def new_row(src: ObjectRow) -> ObjectRow:
-            return ObjectRow(dst_key, src.size, time.time(), src.segments, src.etag, meta or src.meta)
+            new_meta = src.meta if meta is None else meta if isinstance(meta, ObjectMeta) else meta(src.meta)
+            return ObjectRow(dst_key, src.size, time.time(), src.segments, src.etag, new_meta)
 
         return await self.writer.run(lambda w: objects.copy_object(
             w, (src_bucket, src_key, src_version_id), (dst_bucket, dst_key), new_row, expect_source, expect))

@@ -6,14 +6,17 @@ Reads (GET/HEAD), RFC 9110 section 13.2.2 as S3 applies it:
   2. If-None-Match matches -> 304; when If-None-Match is present,
      If-Modified-Since is ignored, else not modified since -> 304.
 Copy sources (x-amz-copy-source-if-*) follow the same pairing but every failure
-is 412. Writes (PutObject, CompleteMultipartUpload) turn If-None-Match: * and
-If-Match into an engine Expectation, checked atomically before publishing.
+is 412. Writes (PutObject, CopyObject, CompleteMultipartUpload) turn
+If-None-Match: * and If-Match into an engine Expectation, checked atomically
+before publishing. DeleteObject's If-Match deletes only when the ETag matches
+(or nothing is there: S3 answers 204 then).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from dedup.errors import PreconditionFailed
 from dedup.types import Expectation, ObjectInfo
 from server.http.dates import parse_http_date, rfc1123
 from server.s3.errors import S3Error
@@ -89,5 +92,24 @@ def write_expectation(headers: Mapping[str, str]) -> Expectation | None:
                 raise S3Error("NoSuchKey")
             if not etag_matches(if_match, existing.etag):
                 raise S3Error("PreconditionFailed", extra={"Condition": "If-Match"})
+
+    return expect
+
+
+def delete_expectation(headers: Mapping[str, str]) -> Expectation | None:
+    """The engine callback for If-Match on DeleteObject, or None."""
+    for name in ("x-amz-if-match-last-modified-time", "x-amz-if-match-size"):
+        if name in headers:
+            raise S3Error("NotImplemented", f"{name} is not implemented.", extra={"Header": name})
+    if_match = headers.get("if-match")
+    return None if if_match is None else etag_expectation(if_match)
+
+
+def etag_expectation(if_match: str) -> Expectation:
+    """Refuse (412) unless the version the delete would remove has this ETag."""
+
+    def expect(existing: ObjectInfo | None) -> None:
+        if existing is not None and not etag_matches(if_match, existing.etag):
+            raise PreconditionFailed("If-Match")
 
     return expect

@@ -17,13 +17,15 @@ SELF_COPY_CHANGES = (
 )
 
 
-def parse_copy_source(value: str) -> tuple[str, str]:
-    """(bucket, key) of ``[/]bucket/key[?versionId=null]``, percent-decoded."""
+def parse_copy_source(value: str) -> tuple[str, str, str | None]:
+    """(bucket, key, version id or None) of ``[/]bucket/key[?versionId=ID]``, percent-decoded."""
     path, _, query = value.strip().partition("?")
+    version = None
     if query:
-        version = parse_qs(query).get("versionId", [""])[0]
-        if version != "null":
-            raise S3Error("NotImplemented", "Object versions are not supported.")
+        version = parse_qs(query, keep_blank_values=True).get("versionId", [None])[0]
+        if version == "":
+            raise S3Error("InvalidArgument", "Version id cannot be the empty string",
+                          extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value})
     try:
         decoded = unquote(path, errors="strict")
     except UnicodeDecodeError:
@@ -32,4 +34,4 @@ def parse_copy_source(value: str) -> tuple[str, str]:
     if not bucket or not key:
         raise S3Error("InvalidArgument", _BAD_SOURCE,
                       extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value})
-    return bucket, key
+    return bucket, key, version

@@ -20,6 +20,7 @@ from server.s3.bucketnames import check_bucket_name
 from server.s3.context import RequestContext
 from server.s3.errors import S3Error
 from server.s3.handlers import (
+    attributes,
     buckets,
     copy,
     delete_many,
@@ -28,8 +29,11 @@ from server.s3.handlers import (
     multipart_listing,
     objects,
     service,
+    tagging,
+    versioning,
 )
 from server.s3.objmeta import check_key
+from server.s3.unsupported import refuse_unsupported
 
 Handler = Callable[[RequestContext], Awaitable[Response]]
 
@@ -57,6 +61,16 @@ HANDLERS: dict[str, Handler] = {
     "AbortMultipartUpload": multipart.abort_multipart_upload,
     "ListParts": multipart_listing.list_parts,
     "ListMultipartUploads": multipart_listing.list_multipart_uploads,
+    "GetBucketVersioning": versioning.get_bucket_versioning,
+    "PutBucketVersioning": versioning.put_bucket_versioning,
+    "ListObjectVersions": versioning.list_object_versions,
+    "GetObjectTagging": tagging.get_object_tagging,
+    "PutObjectTagging": tagging.put_object_tagging,
+    "DeleteObjectTagging": tagging.delete_object_tagging,
+    "GetBucketTagging": tagging.get_bucket_tagging,
+    "PutBucketTagging": tagging.put_bucket_tagging,
+    "DeleteBucketTagging": tagging.delete_bucket_tagging,
+    "GetObjectAttributes": attributes.get_object_attributes,
 }
 
 
@@ -79,6 +93,9 @@ async def _authorize(ctx: RequestContext) -> None:
     info = await ctx.store.head_bucket(ctx.route.bucket)
     if info.owner != ctx.access_key:
         raise S3Error("AccessDenied")
+    expected = ctx.headers.get("x-amz-expected-bucket-owner")
+    if expected is not None and expected != info.owner:
+        raise S3Error("AccessDenied")
     ctx.bucket_info = info
 
 
@@ -92,6 +109,9 @@ async def dispatch(ctx: RequestContext) -> Response:
     _authenticate(ctx)
     if route.error is not None:
         raise S3Error(route.error)
+    if route.operation not in HANDLERS:
+        raise S3Error("NotImplemented")
+    refuse_unsupported(ctx.headers)
     await _authorize(ctx)
     if route.key is not None:
         check_key(route.key)

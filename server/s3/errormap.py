@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dedup import errors as engine
+from server.http.dates import rfc1123
 from server.s3.errors import S3Error
 
 # Engine exception class -> S3 error code (same name unless S3 spells it otherwise).
@@ -14,6 +15,10 @@ CODES: dict[type[engine.EngineError], str] = {
     engine.NoSuchBucket: "NoSuchBucket",
     engine.BucketNotEmpty: "BucketNotEmpty",
     engine.NoSuchKey: "NoSuchKey",
+    engine.NoSuchVersion: "NoSuchVersion",
+    engine.InvalidVersionId: "InvalidArgument",
+    engine.DeleteMarkerVersion: "MethodNotAllowed",
+    engine.CopyFromDeleteMarker: "InvalidRequest",
     engine.NoSuchUpload: "NoSuchUpload",
     engine.InvalidPart: "InvalidPart",
     engine.InvalidPartOrder: "InvalidPartOrder",
@@ -33,8 +38,22 @@ def to_s3_error(exc: engine.EngineError, bucket: str | None = None, key: str | N
     headers: dict[str, str] = {}
     if code in ("NoSuchBucket", "BucketNotEmpty", "BucketAlreadyExists", "BucketAlreadyOwnedByYou", "InvalidBucketName") and bucket:
         extra["BucketName"] = bucket
-    elif code == "NoSuchKey" and key is not None:
-        extra["Key"] = key
+    elif isinstance(exc, engine.NoSuchKey):
+        if key is not None:
+            extra["Key"] = key
+        if exc.marker_version is not None:
+            headers.update({"x-amz-delete-marker": "true", "x-amz-version-id": exc.marker_version})
+    elif isinstance(exc, engine.NoSuchVersion):
+        extra.update({"Key": exc.key, "VersionId": exc.version_id})
+    elif isinstance(exc, engine.InvalidVersionId):
+        return S3Error("InvalidArgument", "Invalid version id specified",
+                       extra={"ArgumentName": "versionId", "ArgumentValue": str(exc)})
+    elif isinstance(exc, engine.DeleteMarkerVersion):
+        extra.update({"ResourceType": "DeleteMarker"})
+        headers.update({"x-amz-delete-marker": "true", "x-amz-version-id": exc.version_id,
+                        "Last-Modified": rfc1123(exc.last_modified), "Allow": "DELETE"})
+    elif isinstance(exc, engine.CopyFromDeleteMarker):
+        return S3Error("InvalidRequest", "The source of a copy request may not specifically refer to a delete marker by version id.")
     elif isinstance(exc, engine.InvalidRange):
         extra["ActualObjectSize"] = str(exc.size)
         headers["Content-Range"] = f"bytes */{exc.size}"

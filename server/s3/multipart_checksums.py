@@ -12,7 +12,7 @@ stored ones (InvalidPart otherwise), and the object gets the COMPOSITE
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dedup.types import ObjectMeta, PartInfo
 from server.http.checksums import ALGORITHMS, composite, full_object, header_name
@@ -59,7 +59,7 @@ def remember(meta: ObjectMeta, checksum: UploadChecksum) -> ObjectMeta:
     headers = dict(meta.headers)
     headers[UPLOAD_CHECKSUM_ALGORITHM] = checksum.algorithm
     headers[UPLOAD_CHECKSUM_TYPE] = checksum.type
-    return ObjectMeta(meta.content_type, meta.metadata, headers, meta.checksums)
+    return replace(meta, headers=headers)
 
 
 def of_upload(meta: ObjectMeta) -> UploadChecksum:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dedup.types import DEFAULT_CONTENT_TYPE, ObjectInfo, ObjectMeta
 from server.http.dates import rfc1123
 from server.s3.errors import S3Error
+from server.s3.tags import from_header
 
 META_PREFIX = "x-amz-meta-"
 MAX_METADATA_BYTES = 2048
@@ -56,10 +57,17 @@ def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
     if size > MAX_METADATA_BYTES:
         raise S3Error("MetadataTooLarge", extra={"MaxSizeAllowed": str(MAX_METADATA_BYTES), "Size": str(size)})
     stored = {name: headers[name] for name in STORED_HEADERS if name in headers}
+    if "content-encoding" in stored:  # aws-chunked describes the request body, not the object
+        kept = [e.strip() for e in stored["content-encoding"].split(",") if e.strip().lower() != "aws-chunked"]
+        if kept:
+            stored["content-encoding"] = ",".join(kept)
+        else:
+            del stored["content-encoding"]
     return ObjectMeta(
         content_type=headers.get("content-type") or DEFAULT_CONTENT_TYPE,
         metadata=metadata,
         headers=stored,
+        tags=from_header(headers) or {},
     )
 
 
@@ -100,6 +108,10 @@ def checksum_headers(checksums: Mapping[str, str], *, with_type: bool = False) -
     """``x-amz-checksum-<alg>`` for each stored checksum (+ ``x-amz-checksum-type``)."""
     out = {f"x-amz-checksum-{alg.lower()}": value for alg, value in checksums.items()}
     if with_type and checksums:
-        composite = any("-" in value for value in checksums.values())
-        out["x-amz-checksum-type"] = "COMPOSITE" if composite else "FULL_OBJECT"
+        out["x-amz-checksum-type"] = checksum_type(checksums)
     return out
+
+
+def checksum_type(checksums: Mapping[str, str]) -> str:
+    """COMPOSITE (a multipart ``<b64>-N`` value) or FULL_OBJECT."""
+    return "COMPOSITE" if any("-" in value for value in checksums.values()) else "FULL_OBJECT"

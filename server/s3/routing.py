@@ -3,11 +3,12 @@
 S3 cannot be routed by path alone: ``PUT /b/k`` is PutObject, ``PUT /b/k?tagging``
 is PutObjectTagging and ``PUT /b/k`` with ``x-amz-copy-source`` is CopyObject.
 :func:`route` is pure and is tested by a table of request examples
-(tests/server/test_routing.py). Operations fragstore does not implement are still
-named (so logs and tests can say what was asked) and carry ``error`` =
-``NotImplemented``; dispatch raises it after authentication. Any query key that
-is neither a known parameter nor a known sub-resource is refused the same way, so
-nothing unknown can ever act as a plain PUT.
+(tests/server/test_routing.py). It names every AWS operation, implemented or
+not; dispatch answers NotImplemented for an operation without a handler
+(server/s3/dispatch.py HANDLERS), after authentication. A query key that is
+neither a known parameter nor a known sub-resource names the operation
+``Other`` with ``error`` = ``NotImplemented``, so nothing unknown can ever act
+as a plain PUT (and metrics and logs keep a bounded set of names).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from server.s3.errors import S3Error
-from server.s3.subresources import BUCKET_SUBRESOURCES, HANDLED, OBJECT_SUBRESOURCES, PARAMS
+from server.s3.subresources import BUCKET_SUBRESOURCES, OBJECT_SUBRESOURCES, PARAMS, SPECIAL
 
 RESERVED_PREFIX = "_fragstore"
 METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")
@@ -77,15 +78,14 @@ def route(
         if method == "GET":
             return Route("ListBuckets")
         return Route("", error="MethodNotAllowed")
-    unknown = _unknown_subresource(method, query, object_level=key is not None)
-    if unknown is not None:
-        return Route(unknown, bucket, key, error="NotImplemented")
+    named = _subresource(method, query, object_level=key is not None)
+    if named is not None:
+        return Route(named, bucket, key, error="NotImplemented" if named == OTHER else None)
     if key is None:
         operation = _bucket_operation(method, query)
     else:
         operation = _object_operation(method, query, headers)
-    error = "NotImplemented" if operation == "PostObject" else None
-    return Route(operation, bucket, key, error=error)
+    return Route(operation, bucket, key)
 
 
 RESERVED: dict[tuple[str, str], str] = {
@@ -102,21 +102,19 @@ def _reserved(method: str, key: str | None) -> Route:
     return Route(operation) if operation else Route("", error="NotImplemented")
 
 
-def _unknown_subresource(method: str, query: Mapping[str, str], *, object_level: bool) -> str | None:
+OTHER = "Other"  # the operation of an unknown query key or sub-resource method
+
+
+def _subresource(method: str, query: Mapping[str, str], *, object_level: bool) -> str | None:
+    """The operation a sub-resource names (OTHER for an unknown one); None when
+    the query holds only operation parameters."""
     table = OBJECT_SUBRESOURCES if object_level else BUCKET_SUBRESOURCES
+    special = SPECIAL.get((object_level, method), frozenset())
     for name in query:
-        handled = HANDLED.get((object_level, method), frozenset())
-        if name in PARAMS or name in handled or name.lower().startswith("x-amz-"):
+        if name in PARAMS or name in special or name.lower().startswith("x-amz-"):
             continue
-        return table.get(name, {}).get(method, f"{method.title()}{_camel(name)}")
-    version = query.get("versionId")
-    if version is not None and version != "null":
-        return "GetObjectVersion" if method in ("GET", "HEAD") else f"{method.title()}ObjectVersion"
+        return table.get(name, {}).get(method, OTHER)
     return None
-
-
-def _camel(name: str) -> str:
-    return "".join(p[:1].upper() + p[1:] for p in name.replace("_", "-").split("-"))
 
 
 def _bucket_operation(method: str, query: Mapping[str, str]) -> str:

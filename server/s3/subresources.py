@@ -1,8 +1,9 @@
 """The query keys S3 routes on: operation parameters, and sub-resources by AWS operation name.
 
-A key in PARAMS never changes the operation. A sub-resource in HANDLED selects
-an operation fragstore implements (server/s3/routing.py); every other
-sub-resource names an AWS operation fragstore answers with NotImplemented.
+A key in PARAMS never changes the operation. A sub-resource in the tables names
+its AWS operation per method; the keys in SPECIAL are routed by
+server/s3/routing.py itself (their operation depends on more than the key).
+Whether an operation is implemented is dispatch's table, not this one.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ PARAMS = frozenset(
     fetch-owner encoding-type key-marker upload-id-marker max-uploads max-parts
     part-number-marker partNumber uploadId versionId x-id response-content-type
     response-content-language response-expires response-cache-control
-    response-content-disposition response-content-encoding""".split()
+    response-content-disposition response-content-encoding version-id-marker""".split()
 )
-# Sub-resources fragstore implements: (object level?, method) -> keys.
-HANDLED: dict[tuple[bool, str], frozenset[str]] = {
+# Keys routed by routing.py itself: (object level?, method) -> keys.
+SPECIAL: dict[tuple[bool, str], frozenset[str]] = {
     (False, "GET"): frozenset({"location", "uploads"}),
     (False, "POST"): frozenset({"delete"}),
     (True, "POST"): frozenset({"uploads"}),

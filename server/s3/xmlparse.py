@@ -55,7 +55,7 @@ def child_text(element: Element, name: str) -> str | None:
     return None if not found else (found[0].text or "")
 
 
-def _expect_root(body: bytes, name: str) -> Element:
+def expect_root(body: bytes, name: str) -> Element:
     root = parse_xml(body)
     if local(root.tag) != name:
         raise S3Error("MalformedXML")
@@ -64,7 +64,7 @@ def _expect_root(body: bytes, name: str) -> Element:
 
 def parse_complete_multipart(body: bytes) -> list[CompletedPart]:
     """The parts a CompleteMultipartUpload body lists; InvalidPartOrder unless ascending."""
-    root = _expect_root(body, "CompleteMultipartUpload")
+    root = expect_root(body, "CompleteMultipartUpload")
     parts = []
     for node in children(root, "Part"):
         number, etag = child_text(node, "PartNumber"), child_text(node, "ETag")
@@ -86,25 +86,46 @@ def parse_complete_multipart(body: bytes) -> list[CompletedPart]:
     return parts
 
 
-def parse_delete(body: bytes) -> tuple[bool, list[str]]:
-    """(Quiet, keys) of a DeleteObjects body; at most 1000 keys."""
-    root = _expect_root(body, "Delete")
+@dataclass(frozen=True)
+class DeleteItem:
+    """One ``<Object>`` of a DeleteObjects body."""
+
+    key: str
+    version_id: str | None = None
+    etag: str | None = None  # delete only if the ETag matches (If-Match per object)
+
+
+def parse_delete(body: bytes) -> tuple[bool, list[DeleteItem]]:
+    """(Quiet, objects) of a DeleteObjects body; at most 1000 objects."""
+    root = expect_root(body, "Delete")
     quiet = (child_text(root, "Quiet") or "").strip().lower() == "true"
-    keys = []
+    items = []
     for node in children(root, "Object"):
         key = child_text(node, "Key")
         if key is None:
             raise S3Error("MalformedXML")
-        keys.append(key)
-    if not keys or len(keys) > MAX_DELETE_KEYS:
+        for unsupported in ("LastModifiedTime", "Size"):
+            if child_text(node, unsupported) is not None:
+                raise S3Error("NotImplemented", f"{unsupported} conditions in DeleteObjects are not implemented.")
+        version, etag = child_text(node, "VersionId"), child_text(node, "ETag")
+        items.append(DeleteItem(key, version.strip() if version is not None else None,
+                                etag.strip() if etag is not None else None))
+    if not items or len(items) > MAX_DELETE_KEYS:
         raise S3Error("MalformedXML")
-    return quiet, keys
+    return quiet, items
+
+
+def parse_versioning(body: bytes) -> tuple[str | None, str | None]:
+    """(Status, MfaDelete) of a PutBucketVersioning body; either may be absent."""
+    root = expect_root(body, "VersioningConfiguration")
+    status, mfa = child_text(root, "Status"), child_text(root, "MfaDelete")
+    return (status.strip() if status is not None else None), (mfa.strip() if mfa is not None else None)
 
 
 def parse_create_bucket(body: bytes) -> str | None:
     """The LocationConstraint of a CreateBucketConfiguration body, if any."""
     if not body.strip():
         return None
-    root = _expect_root(body, "CreateBucketConfiguration")
+    root = expect_root(body, "CreateBucketConfiguration")
     location = child_text(root, "LocationConstraint")
     return location.strip() if location is not None else None

@@ -25,10 +25,10 @@ def test_bucket_lifecycle(s3: Any) -> None:
     head = s3.head_bucket(Bucket=name)
     assert head["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == "us-east-1"
     assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] is None
-    with pytest.raises(ClientError) as info:
-        s3.create_bucket(Bucket=name)
-    assert code(info) == "BucketAlreadyOwnedByYou"
     s3.put_object(Bucket=name, Key="k", Body=b"x")
+    again = s3.create_bucket(Bucket=name)  # us-east-1: success for the owner, the bucket unchanged
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"x"
     with pytest.raises(ClientError) as info:
         s3.delete_bucket(Bucket=name)
     assert code(info) == "BucketNotEmpty"

@@ -106,9 +106,12 @@ def test_upload_part_copy_errors(s3: Any, bucket: str) -> None:
     src = {"Bucket": bucket, "Key": "src"}
     with pytest.raises(ClientError) as info:
         s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=uid, PartNumber=1, CopySource=src, CopySourceRange="bytes=5-50")
-    assert code(info) == "InvalidArgument"
+    assert code(info) == "InvalidRange"
     with pytest.raises(ClientError) as info:
         s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=uid, PartNumber=1, CopySource=src, CopySourceRange="bytes=20-30")
+    assert code(info) == "InvalidRange"
+    with pytest.raises(ClientError) as info:  # not a range at all: the syntax error
+        s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=uid, PartNumber=1, CopySource=src, CopySourceRange="bytes=x-1")
     assert code(info) == "InvalidArgument"
     with pytest.raises(ClientError) as info:
         s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId="nope", PartNumber=1, CopySource=src)

@@ -133,7 +133,7 @@ def test_error_document_shape(live_server: LiveServer, bucket: str) -> None:
     assert response.headers["content-type"] == "application/xml"
 
 
-@pytest.mark.parametrize("subresource", ["tagging", "acl", "retention", "legal-hold", "renameObject", "whatever"])
+@pytest.mark.parametrize("subresource", ["acl", "retention", "legal-hold", "renameObject", "whatever"])
 def test_subresource_put_never_overwrites(live_server: LiveServer, s3: Any, bucket: str, subresource: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"original")
     response = live_server.raw("PUT", f"/{bucket}/k?{subresource}", body=b"<Tagging/>")
@@ -142,13 +142,20 @@ def test_subresource_put_never_overwrites(live_server: LiveServer, s3: Any, buck
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"original"
 
 
-def test_put_object_tagging_through_boto3_is_not_implemented(s3: Any, bucket: str) -> None:
+def test_a_malformed_tagging_put_never_overwrites(live_server: LiveServer, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"original")
+    response = live_server.raw("PUT", f"/{bucket}/k?tagging", body=b"<Tagging/>")
+    assert response.status == 400 and b"<Code>MalformedXML</Code>" in response.body
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"original"
+
+
+def test_unimplemented_operations_through_boto3(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"original")
     with pytest.raises(ClientError) as info:
-        s3.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+        s3.put_object_legal_hold(Bucket=bucket, Key="k", LegalHold={"Status": "ON"})
     assert error_code(info) == "NotImplemented"
     with pytest.raises(ClientError) as info:
-        s3.get_bucket_versioning(Bucket=bucket)
+        s3.get_bucket_website(Bucket=bucket)
     assert error_code(info) == "NotImplemented"
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"original"
 

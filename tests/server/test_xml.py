@@ -7,7 +7,12 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from server.s3.errors import S3Error
-from server.s3.xmlparse import parse_complete_multipart, parse_create_bucket, parse_delete
+from server.s3.xmlparse import (
+    DeleteItem,
+    parse_complete_multipart,
+    parse_create_bucket,
+    parse_delete,
+)
 from server.s3.xmlrender import S3_NAMESPACE, document, escape
 
 NS = "{" + S3_NAMESPACE + "}"
@@ -58,8 +63,10 @@ def test_bad_complete_bodies_are_malformed(body: bytes) -> None:
 
 
 def test_delete_body() -> None:
-    quiet, keys = parse_delete(b"<Delete><Quiet>true</Quiet><Object><Key>a</Key></Object><Object><Key>b c</Key></Object></Delete>")
-    assert quiet is True and keys == ["a", "b c"]
+    quiet, items = parse_delete(
+        b"<Delete><Quiet>true</Quiet><Object><Key>a</Key></Object>"
+        b"<Object><Key>b c</Key><VersionId>v1</VersionId><ETag>\"e\"</ETag></Object></Delete>")
+    assert quiet is True and items == [DeleteItem("a"), DeleteItem("b c", "v1", '"e"')]
 
 
 def test_delete_limits() -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from dedup import errors as engine
 from server.http.responses import XML_TYPE, empty_response
 from server.s3.context import RequestContext
 from server.s3.errors import S3Error
 from server.s3.xmlparse import parse_create_bucket
 from server.s3.xmlrender import text_document
+
+LEGACY_REGION = "us-east-1"
 
 
 async def create_bucket(ctx: RequestContext) -> Response:
@@ -19,7 +22,12 @@ async def create_bucket(ctx: RequestContext) -> Response:
             "IllegalLocationConstraintException",
             f"The {location} location constraint is incompatible for the region specific endpoint this request was sent to.",
         )
-    await ctx.store.create_bucket(ctx.bucket, owner=ctx.access_key)
+    try:
+        await ctx.store.create_bucket(ctx.bucket, owner=ctx.access_key)
+    except engine.BucketAlreadyOwnedByYou:
+        if ctx.config.region != LEGACY_REGION:
+            raise
+        # us-east-1 answers success to the owner re-creating its bucket (and keeps it as it is)
     return empty_response(200, {"Location": f"/{ctx.bucket}"})
 
 

@@ -7,13 +7,14 @@ upload_part; dedup means no fragment is stored twice.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import replace
 
 from starlette.responses import Response
 
 from dedup import errors as engine
 from dedup.store import ObjectReader
-from dedup.types import ByteRange, ObjectInfo, ObjectMeta
+from dedup.types import ByteRange, ObjectMeta
 from server.http.checksums import b64, new_hasher
 from server.http.dates import iso8601
 from server.http.ranges import parse_copy_source_range
@@ -27,6 +28,8 @@ from server.s3.errors import S3Error
 from server.s3.handlers.objects import NEW_BYTES_HEADER
 from server.s3.objmeta import check_key, meta_from_headers
 from server.s3.params import part_number, upload_id
+from server.s3.tags import from_header
+from server.s3.versions import version_headers
 from server.s3.xmlrender import Node
 
 _SELF_COPY = (
@@ -35,48 +38,61 @@ _SELF_COPY = (
 )
 
 
-async def _source(ctx: RequestContext) -> tuple[str, str]:
-    """The copy source, after checking the caller owns its bucket."""
-    bucket, key = parse_copy_source(ctx.headers["x-amz-copy-source"])
+async def _source(ctx: RequestContext) -> tuple[str, str, str | None]:
+    """The copy source (bucket, key, version id), after checking the caller owns its bucket."""
+    bucket, key, version = parse_copy_source(ctx.headers["x-amz-copy-source"])
     check_bucket_name(bucket)
     check_key(key)
     info = await ctx.store.head_bucket(bucket)
     if info.owner != ctx.access_key:
         raise S3Error("AccessDenied")
-    return bucket, key
+    return bucket, key, version
 
 
-def _replacement_meta(ctx: RequestContext, same_object: bool, source_checksums: dict[str, str]) -> ObjectMeta | None:
-    """None to keep the source's metadata (COPY), else the request's (REPLACE).
-    Checksums describe the bytes, so a REPLACE copy keeps the source's."""
-    directive = ctx.headers.get("x-amz-metadata-directive", "COPY").strip().upper()
-    if directive not in ("COPY", "REPLACE"):
-        raise S3Error("InvalidArgument", "Unknown metadata directive.",
-                      extra={"ArgumentName": "x-amz-metadata-directive", "ArgumentValue": directive})
-    if directive == "COPY":
-        if same_object and not any(h in ctx.headers for h in SELF_COPY_CHANGES):
-            raise S3Error("InvalidRequest", _SELF_COPY)
+def _directive(ctx: RequestContext, name: str) -> str:
+    value = ctx.headers.get(name, "COPY").strip().upper()
+    if value not in ("COPY", "REPLACE"):
+        what = "metadata" if "metadata" in name else "tagging"
+        raise S3Error("InvalidArgument", f"Unknown {what} directive.",
+                      extra={"ArgumentName": name, "ArgumentValue": value})
+    return value
+
+
+def _new_meta(ctx: RequestContext, same_object: bool) -> Callable[[ObjectMeta], ObjectMeta] | None:
+    """The copy's metadata from the source's: None keeps it (both directives
+    COPY). REPLACE takes the request's metadata (x-amz-metadata-directive) or
+    tags (x-amz-tagging-directive); checksums describe the bytes, so they are
+    always the source's."""
+    metadata = _directive(ctx, "x-amz-metadata-directive")
+    tagging = _directive(ctx, "x-amz-tagging-directive")
+    if metadata == "COPY" and same_object and not any(h in ctx.headers for h in SELF_COPY_CHANGES):
+        raise S3Error("InvalidRequest", _SELF_COPY)
+    tags = (from_header(ctx.headers) or {}) if tagging == "REPLACE" else None
+    if metadata == "COPY" and tags is None:
         return None
-    meta = meta_from_headers(ctx.headers)
-    return ObjectMeta(meta.content_type, meta.metadata, meta.headers, source_checksums)
+    request = meta_from_headers(ctx.headers) if metadata == "REPLACE" else None
+
+    def change(source: ObjectMeta) -> ObjectMeta:
+        base = source if request is None else replace(request, checksums=source.checksums)
+        return replace(base, tags=source.tags if tags is None else tags)
+
+    return change
 
 
 async def copy_object(ctx: RequestContext) -> Response:
-    src_bucket, src_key = await _source(ctx)
-    source_checksums: dict[str, str] = {}
-    meta = _replacement_meta(ctx, (src_bucket, src_key) == (ctx.bucket, ctx.key), source_checksums)
-
-    def expect_source(info: ObjectInfo) -> None:
-        check_copy_source(ctx.headers, info)
-        source_checksums.update(info.meta.checksums)
-
-    _, info = await ctx.store.copy_object(
-        src_bucket, src_key, ctx.bucket, ctx.key, meta,
-        expect_source=expect_source, expect=write_expectation(ctx.headers),
+    src_bucket, src_key, src_version = await _source(ctx)
+    # restoring an older version onto its own key is a copy that changes something
+    meta = _new_meta(ctx, (src_bucket, src_key) == (ctx.bucket, ctx.key) and src_version is None)
+    source, info = await ctx.store.copy_object(
+        src_bucket, src_key, ctx.bucket, ctx.key, meta, src_version_id=src_version,
+        expect_source=lambda found: check_copy_source(ctx.headers, found), expect=write_expectation(ctx.headers),
     )
     nodes: list[Node] = [("LastModified", iso8601(info.last_modified)), ("ETag", f'"{info.etag}"')]
     nodes += [(f"Checksum{alg}", value) for alg, value in info.meta.checksums.items()]
-    return xml_response("CopyObjectResult", nodes)
+    headers = version_headers(info)
+    if source.versioned:
+        headers["x-amz-copy-source-version-id"] = source.version_id
+    return xml_response("CopyObjectResult", nodes, headers=headers)
 
 
 class _Hashing:
@@ -102,11 +118,11 @@ async def upload_part_copy(ctx: RequestContext) -> Response:
     number = part_number(ctx.query, required=True)
     assert number is not None
     uid = upload_id(ctx.query)
-    src_bucket, src_key = await _source(ctx)
+    src_bucket, src_key, src_version = await _source(ctx)
     byte_range = parse_copy_source_range(ctx.headers.get("x-amz-copy-source-range"))
     page = await ctx.store.list_parts(ctx.bucket, ctx.key, uid, max_parts=1)
     algorithm = mpc.of_upload(page.upload.meta).algorithm
-    reader = await _open_source(ctx, src_bucket, src_key, byte_range)
+    reader = await _open_source(ctx, src_bucket, src_key, src_version, byte_range)
     try:
         check_copy_source(ctx.headers, reader.info)
         body = _Hashing(reader, algorithm)
@@ -116,13 +132,18 @@ async def upload_part_copy(ctx: RequestContext) -> Response:
         await reader.aclose()
     nodes: list[Node] = [("LastModified", iso8601(part.last_modified)), ("ETag", f'"{part.etag}"')]
     nodes += [(f"Checksum{alg}", value) for alg, value in body.checksums.items()]
-    return xml_response("CopyPartResult", nodes, headers={NEW_BYTES_HEADER: str(new_bytes)})
+    headers = {NEW_BYTES_HEADER: str(new_bytes)}
+    if reader.info.versioned:
+        headers["x-amz-copy-source-version-id"] = reader.info.version_id
+    return xml_response("CopyPartResult", nodes, headers=headers)
 
 
-async def _open_source(ctx: RequestContext, bucket: str, key: str, byte_range: ByteRange | None) -> ObjectReader:
+async def _open_source(
+    ctx: RequestContext, bucket: str, key: str, version: str | None, byte_range: ByteRange | None,
+) -> ObjectReader:
     """The source bytes; the copy range must lie wholly inside the object."""
     try:
-        reader = await ctx.store.open_object(bucket, key, byte_range)
+        reader = await ctx.store.open_object(bucket, key, byte_range, version_id=version)
     except engine.InvalidRange as exc:
         raise _bad_range(exc.size) from None
     if byte_range is not None and byte_range.end is not None and byte_range.end >= reader.info.size:
@@ -132,5 +153,5 @@ async def _open_source(ctx: RequestContext, bucket: str, key: str, byte_range: B
 
 
 def _bad_range(size: int) -> S3Error:
-    return S3Error("InvalidArgument", f"Range specified is not valid for source object of size: {size}",
-                   extra={"ArgumentName": "x-amz-copy-source-range"})
+    return S3Error("InvalidRange", f"The requested range is not satisfiable (source object of size {size})",
+                   extra={"ActualObjectSize": str(size)})

@@ -1,4 +1,5 @@
-"""DeleteObjects: up to 1000 keys in one XML request, Quiet mode included.
+"""DeleteObjects: up to 1000 keys (each with an optional VersionId and ETag
+condition) in one XML request, Quiet mode included. Errors are per key.
 
 S3 wants the body protected by Content-MD5 or (what current SDKs send) an
 x-amz-checksum-* header or trailer; Payload verifies the latter, the MD5 is
@@ -15,11 +16,13 @@ from starlette.responses import Response
 
 from dedup.types import DeleteRequest, DeleteResult
 from server.http.responses import xml_response
+from server.s3.conditions import etag_expectation
 from server.s3.context import RequestContext
+from server.s3.errormap import to_s3_error
 from server.s3.errors import ERRORS, S3Error
 from server.s3.objmeta import MAX_KEY_BYTES
 from server.s3.params import content_md5
-from server.s3.xmlparse import parse_delete
+from server.s3.xmlparse import DeleteItem, parse_delete
 from server.s3.xmlrender import Node
 
 
@@ -41,8 +44,22 @@ def _key_error(key: str) -> str | None:
     return None
 
 
-def _error_node(key: str, code: str) -> Node:
-    return ("Error", [("Key", key), ("Code", code), ("Message", ERRORS[code][1])])
+def _error_node(key: str, code: str, message: str | None = None, version_id: str | None = None) -> Node:
+    return ("Error", [("Key", key), ("VersionId", version_id), ("Code", code),
+                      ("Message", message or ERRORS[code][1])])
+
+
+def _deleted_node(item: DeleteItem, result: DeleteResult) -> Node:
+    """As S3: VersionId echoes the request; a marker written or removed is
+    named by DeleteMarker and DeleteMarkerVersionId."""
+    children: list[Node] = [("Key", result.key), ("VersionId", item.version_id)]
+    if result.delete_marker:
+        children += [("DeleteMarker", True), ("DeleteMarkerVersionId", result.version_id)]
+    return ("Deleted", children)
+
+
+def _request(item: DeleteItem) -> DeleteRequest:
+    return DeleteRequest(item.key, item.version_id, etag_expectation(item.etag) if item.etag else None)
 
 
 async def delete_objects(ctx: RequestContext) -> Response:
@@ -51,13 +68,17 @@ async def delete_objects(ctx: RequestContext) -> Response:
     body = await ctx.read_body()
     if md5 is not None and hashlib.md5(body).digest() != md5:
         raise S3Error("BadDigest")
-    quiet, keys = parse_delete(body)
-    refused = [(key, code) for key in keys if (code := _key_error(key)) is not None]
-    rejected = {key for key, _code in refused}
-    valid = [k for k in keys if k not in rejected]
-    results = await ctx.store.delete_objects(ctx.bucket, [DeleteRequest(k) for k in valid]) if valid else []
+    quiet, items = parse_delete(body)
+    refused = [(item, code) for item in items if (code := _key_error(item.key)) is not None]
+    valid = [item for item in items if _key_error(item.key) is None]
+    results = await ctx.store.delete_objects(ctx.bucket, [_request(i) for i in valid]) if valid else []
     nodes: list[Node] = []
-    if not quiet:
-        nodes.extend(("Deleted", [("Key", r.key)]) for r in results if isinstance(r, DeleteResult))
-    nodes.extend(_error_node(key, code) for key, code in refused)
+    for item, result in zip(valid, results, strict=True):
+        if isinstance(result, DeleteResult):
+            if not quiet:
+                nodes.append(_deleted_node(item, result))
+        else:
+            error = to_s3_error(result, ctx.bucket, item.key)
+            nodes.append(_error_node(item.key, error.code, error.message, item.version_id))
+    nodes.extend(_error_node(item.key, code, version_id=item.version_id) for item, code in refused)
     return xml_response("DeleteResult", nodes)

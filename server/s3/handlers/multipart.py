@@ -4,19 +4,22 @@ multipart_listing.py.)"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from starlette.responses import Response
 
-from dedup.types import PartInfo
+from dedup import errors as engine
+from dedup.types import ObjectInfo, PartInfo
 from server.http.responses import empty_response, xml_response
 from server.http.upload import upload_body
 from server.s3 import multipart_checksums as mpc
 from server.s3.conditions import write_expectation
 from server.s3.context import RequestContext
 from server.s3.handlers.objects import NEW_BYTES_HEADER
-from server.s3.objmeta import checksum_headers, meta_from_headers
+from server.s3.objmeta import checksum_headers, checksum_type, meta_from_headers
 from server.s3.params import part_number, upload_id
+from server.s3.versions import version_headers
 from server.s3.xmlparse import parse_complete_multipart
 from server.s3.xmlrender import Node
 
@@ -59,23 +62,31 @@ async def all_parts(ctx: RequestContext, uid: str) -> tuple[mpc.UploadChecksum, 
 
 
 async def complete_multipart_upload(ctx: RequestContext) -> Response:
+    """The object from the listed parts; a retry of a completion that already
+    succeeded with the same parts gets the same answer (the engine remembers it)."""
     uid = upload_id(ctx.query)
     expect = write_expectation(ctx.headers)
     listed = parse_complete_multipart(await ctx.read_body(object_checksums=True))
-    checksum, stored = await all_parts(ctx, uid)
+    parts = [(p.part_number, p.etag) for p in listed]
+    try:
+        checksum, stored = await all_parts(ctx, uid)
+    except engine.NoSuchUpload:
+        info = await ctx.store.complete_multipart_upload(ctx.bucket, ctx.key, uid, parts, expect=expect)
+        return _completed(ctx, info, info.meta.checksums)
     mpc.verify_listed(listed, stored)
     checksums = mpc.object_checksums(checksum, listed, stored, ctx.headers)
-    info = await ctx.store.complete_multipart_upload(
-        ctx.bucket, ctx.key, uid, [(p.part_number, p.etag) for p in listed],
-        checksums=checksums, expect=expect,
-    )
+    info = await ctx.store.complete_multipart_upload(ctx.bucket, ctx.key, uid, parts, checksums=checksums, expect=expect)
+    return _completed(ctx, info, checksums)
+
+
+def _completed(ctx: RequestContext, info: ObjectInfo, checksums: Mapping[str, str]) -> Response:
     location = f"{ctx.request.url.scheme}://{ctx.headers.get('host', '')}/{ctx.bucket}/{quote(ctx.key)}"
     nodes: list[Node] = [("Location", location), ("Bucket", ctx.bucket), ("Key", ctx.key),
                          ("ETag", f'"{info.etag}"')]
     nodes += [(f"Checksum{alg}", value) for alg, value in checksums.items()]
     if checksums:
-        nodes.append(("ChecksumType", checksum.type))
-    return xml_response("CompleteMultipartUploadResult", nodes)
+        nodes.append(("ChecksumType", checksum_type(checksums)))
+    return xml_response("CompleteMultipartUploadResult", nodes, headers=version_headers(info))
 
 
 async def abort_multipart_upload(ctx: RequestContext) -> Response:

@@ -1,4 +1,5 @@
-"""Object operations: PutObject, GetObject, HeadObject, DeleteObject."""
+"""Object operations: PutObject, GetObject, HeadObject, DeleteObject (with
+``versionId`` and the version headers of server/s3/versions.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from dedup.types import ByteRange, ObjectInfo
 from server.http.ranges import content_range, parse_range
 from server.http.responses import StreamResponse, empty_response
 from server.http.upload import upload_body
-from server.s3.conditions import check_read, write_expectation
+from server.s3.conditions import check_read, delete_expectation, write_expectation
 from server.s3.context import RequestContext
 from server.s3.errors import S3Error
 from server.s3.objmeta import checksum_headers, meta_from_headers, object_headers
 from server.s3.params import checksum_mode, part_number
+from server.s3.tags import count_header
+from server.s3.versions import delete_headers, version_headers, version_param
 
 NEW_BYTES_HEADER = "x-fragstore-new-bytes"
 
@@ -31,6 +34,7 @@ async def put_object(ctx: RequestContext) -> Response:
     )
     headers = {"ETag": f'"{result.info.etag}"', NEW_BYTES_HEADER: str(result.new_bytes)}
     headers.update(checksum_headers(body.payload.checksums))
+    headers.update(version_headers(result.info))
     return empty_response(200, headers)
 
 
@@ -42,10 +46,11 @@ def _read_request(ctx: RequestContext) -> tuple[ByteRange | None, int | None]:
 
 
 async def _open(ctx: RequestContext, byte_range: ByteRange | None, part: int | None) -> ObjectReader:
+    version = version_param(ctx.query)
     try:
-        return await ctx.store.open_object(ctx.bucket, ctx.key, byte_range, part)
+        return await ctx.store.open_object(ctx.bucket, ctx.key, byte_range, part, version)
     except engine.InvalidRange:
-        check_read(ctx.headers, await ctx.store.head_object(ctx.bucket, ctx.key))
+        check_read(ctx.headers, await ctx.store.head_object(ctx.bucket, ctx.key, version))
         raise
     except engine.InvalidPart:
         raise S3Error("InvalidPartNumber") from None
@@ -57,6 +62,8 @@ def _read_headers(
     """(status, headers) of a GET/HEAD answer for bytes [start, start+length)."""
     whole = not partial or (start == 0 and length == info.size)
     headers = object_headers(info, ctx.query, checksums=checksum_mode(ctx.headers) and whole)
+    headers.update(version_headers(info))
+    headers.update(count_header(info.meta.tags))
     headers["Content-Length"] = str(length)
     if part is not None:
         headers["x-amz-mp-parts-count"] = str(max(len(info.part_sizes), 1))
@@ -85,7 +92,7 @@ async def get_object(ctx: RequestContext) -> Response:
 
 
 async def head_object(ctx: RequestContext) -> Response:
-    info = await ctx.store.head_object(ctx.bucket, ctx.key)
+    info = await ctx.store.head_object(ctx.bucket, ctx.key, version_param(ctx.query))
     check_read(ctx.headers, info)
     part = part_number(ctx.query)
     if part is None or len(info.part_sizes) <= 1:
@@ -101,5 +108,6 @@ async def head_object(ctx: RequestContext) -> Response:
 
 
 async def delete_object(ctx: RequestContext) -> Response:
-    await ctx.store.delete_object(ctx.bucket, ctx.key)
-    return empty_response(204)
+    result = await ctx.store.delete_object(
+        ctx.bucket, ctx.key, version_param(ctx.query), expect=delete_expectation(ctx.headers))
+    return empty_response(204, delete_headers(result))

@@ -11,6 +11,9 @@ from dedup.types import StoreStats
 from server.http.dates import iso8601
 from server.http.responses import xml_response
 from server.s3.context import RequestContext
+from server.s3.errors import S3Error
+from server.s3.listing_params import decode_token, encode_token
+from server.s3.params import int_param
 from server.s3.xmlrender import Node
 
 
@@ -18,16 +21,38 @@ def owner_node(access_key: str, tag: str = "Owner") -> Node:
     return (tag, [("ID", access_key), ("DisplayName", access_key)])
 
 
+MAX_BUCKETS = 10000
+
+
 async def list_buckets(ctx: RequestContext) -> Response:
-    """ListBuckets: only the caller's own buckets."""
-    buckets = [b for b in await ctx.store.list_buckets() if b.owner == ctx.access_key]
+    """ListBuckets: only the caller's own buckets, by name; ``prefix``,
+    ``bucket-region``, and pages of ``max-buckets`` continued by an opaque token."""
     prefix = ctx.query.get("prefix", "")
+    region = ctx.query.get("bucket-region")
+    paged = "max-buckets" in ctx.query or "continuation-token" in ctx.query
+    limit = int_param(ctx.query, "max-buckets", MAX_BUCKETS)
+    if not 1 <= limit <= MAX_BUCKETS:
+        raise S3Error("InvalidArgument", "Argument max-buckets must be an integer between 1 and 10000.",
+                      extra={"ArgumentName": "max-buckets", "ArgumentValue": str(limit)})
+    token = ctx.query.get("continuation-token")
+    after = decode_token(token) if token else ""
+    buckets = sorted(
+        (b for b in await ctx.store.list_buckets()
+         if b.owner == ctx.access_key and b.name.startswith(prefix) and b.name > after
+         and region in (None, ctx.config.region)),
+        key=lambda b: b.name,
+    )
+    page = buckets[:limit]
     nodes: list[Node] = [
-        ("Bucket", [("Name", b.name), ("CreationDate", iso8601(b.created))])
-        for b in buckets
-        if b.name.startswith(prefix)
+        owner_node(ctx.access_key),
+        ("Buckets", [("Bucket", [("Name", b.name), ("CreationDate", iso8601(b.created)),
+                                 ("BucketRegion", ctx.config.region)]) for b in page]),
     ]
-    return xml_response("ListAllMyBucketsResult", [owner_node(ctx.access_key), ("Buckets", nodes)])
+    if paged and len(buckets) > limit:
+        nodes.append(("ContinuationToken", encode_token(page[-1].name)))
+    if "prefix" in ctx.query:
+        nodes.append(("Prefix", prefix))
+    return xml_response("ListAllMyBucketsResult", nodes)
 
 
 def health() -> Response:

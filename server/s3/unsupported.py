@@ -1,0 +1,45 @@
+"""Request headers that ask for something fragstore does not do, refused with
+AWS's error before any handler runs: nothing that asks for protection
+(encryption, object lock, ACL grants, MFA) is accepted and ignored.
+
+A header is refused unless its value asks for what fragstore does anyway
+(``x-amz-acl: private``, ``x-amz-storage-class: STANDARD``,
+``x-amz-bucket-object-lock-enabled: false``, ``x-amz-object-ownership:
+BucketOwnerEnforced``). ``x-amz-expected-bucket-owner`` is honoured by
+dispatch, not refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from server.s3.errors import S3Error
+
+_PREFIXES = (
+    "x-amz-server-side-encryption",
+    "x-amz-copy-source-server-side-encryption",
+    "x-amz-object-lock-",
+    "x-amz-grant-",
+)
+_HEADERS = ("x-amz-mfa", "x-amz-website-redirect-location")
+# header -> values that ask for nothing fragstore does not already do
+_HARMLESS: dict[str, frozenset[str]] = {
+    "x-amz-acl": frozenset({"private", "bucket-owner-full-control"}),
+    "x-amz-storage-class": frozenset({"STANDARD"}),
+    "x-amz-bucket-object-lock-enabled": frozenset({"false"}),
+    "x-amz-object-lock-legal-hold": frozenset({"OFF"}),
+    "x-amz-object-ownership": frozenset({"BucketOwnerEnforced"}),
+}
+
+
+def refuse_unsupported(headers: Mapping[str, str]) -> None:
+    """NotImplemented (naming the header) for the first header fragstore cannot honour."""
+    for name, value in headers.items():
+        harmless = _HARMLESS.get(name)
+        if harmless is not None:
+            if value.strip() in harmless or value.strip().lower() in harmless:
+                continue
+        elif not (name in _HEADERS or name.startswith(_PREFIXES)):
+            continue
+        raise S3Error("NotImplemented", f"A header you provided implies functionality that is not implemented: {name}",
+                      extra={"Header": name})
