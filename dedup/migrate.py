@@ -11,6 +11,11 @@ again over its own result changes nothing.
         to ``next_mid``; ``versions`` is then empty and holds S3's noncurrent
         object versions. Object rows of format 1 are read as they are (an
         unversioned object is S3's ``null`` version).
+2 -> 3  Freed records are punched out of their packs (dedup/holes.py) and the
+        queue of those still to punch is the table ``holes`` (created empty on
+        open). Nothing to convert: the FORMAT file is rewritten so that an
+        older engine refuses the directory, since its pack scan stops at the
+        first hole and its compaction would then drop the live records past it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ def upgrade(index: Index, root: Path, params: ChunkerParams, found: int) -> None
     if found < 2:
         moved = _manifest_refs(index)
         log.info("data format 1 -> 2: %d manifest reference rows moved to mrefs", moved)
+    log.info("data format %d -> %d", found, FORMAT_VERSION)
     write_format(root, params)
 
 

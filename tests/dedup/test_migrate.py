@@ -86,3 +86,23 @@ def test_upgrade_twice_changes_nothing(old_dir: Path, loop: asyncio.AbstractEven
         assert loop.run_until_complete(store.check()).ok
     finally:
         loop.run_until_complete(store.close())
+
+
+def test_format2_is_upgraded_and_older_engines_are_kept_out(tmp_path: Path, loop: asyncio.AbstractEventLoop) -> None:
+    """2 -> 3 converts nothing; FORMAT says 3 so that an engine of format 2 (its
+    pack scan stops at a punched hole) refuses the directory."""
+    data = tmp_path / "data"
+    store = loop.run_until_complete(Store.open(data, StoreConfig()))
+    loop.run_until_complete(store.create_bucket("bucket-two", "owner"))
+    loop.run_until_complete(put(store, "bucket-two", "k", DATA))
+    loop.run_until_complete(store.close())
+    doc = json.loads((data / "FORMAT").read_text())
+    (data / "FORMAT").write_text(json.dumps({**doc, "format": 2}))
+    store = loop.run_until_complete(Store.open(data, StoreConfig()))
+    try:
+        assert FORMAT_VERSION == 3
+        assert json.loads((data / "FORMAT").read_text())["format"] == 3
+        assert loop.run_until_complete(read(store, "bucket-two", "k")) == DATA
+        assert loop.run_until_complete(store.check()).ok
+    finally:
+        loop.run_until_complete(store.close())
