@@ -33,9 +33,9 @@ from storetest import (
     upload_part,
 )
 
-from dedup import Store, errors, holes
+from dedup import Store, errors, gc, holes
 from dedup.index import Index
-from dedup.packs import list_pack_ids, pack_path
+from dedup.packs import list_pack_ids, pack_path, scan_records
 from dedup.types import KiB, MiB, StoreConfig
 
 B = "bucket-a"
@@ -306,6 +306,47 @@ def test_gets_racing_deletes_punching_and_compaction_read_right_bytes(harness, r
         return compacted
 
     assert run(scenario()) > 0
+    assert run(store.check()).ok
+
+
+def test_a_reader_whose_old_copy_was_punched_looks_the_fragment_up_again(harness, run):
+    """Compaction never punches the old copy of a record it moved (the whole old
+    pack goes), but a reader that meets zeros where its fragment was (the hash
+    fails) looks it up again before calling it corrupt. Here the records move
+    and their old copies are punched between a batch's lookup and its read."""
+    store = harness.reopen(BIG_PACKS)
+    run(store.create_bucket(B, OWNER))
+    body = content("moved", 3 * MiB)
+    run(put(store, B, "k", body))
+    [pid] = list_pack_ids(store.packs_dir)
+    path = pack_path(store.packs_dir, pid)
+    reader = run(store.open_object(B, "k"))  # the first batch is read
+    lookup = reader._next_fragments
+    punched: list[int] = []
+
+    def lookup_then_move_and_punch():  # in the reader's worker thread
+        frags = lookup()
+        if frags and not punched:
+            store.writer.run_sync(gc._seal)
+            records = list(scan_records(path))
+            batch = [(pos, h.digest, h.codec, h.raw_length, data) for pos, h, data in records]
+            store.writer.run_sync(lambda w: gc._move(w, pid, batch))
+            punched.append(store.writer.holes.punch(path, [(pos, h.total) for pos, h, _ in records]))
+        return frags
+
+    reader._next_fragments = lookup_then_move_and_punch
+
+    async def consume() -> bytes:
+        out = bytearray()
+        try:
+            async for chunk in reader:
+                out += chunk
+        finally:
+            await reader.aclose()
+        return bytes(out)
+
+    assert_same(run(consume()), body)
+    assert punched and punched[0] > 2 * MiB
     assert run(store.check()).ok
 
 
