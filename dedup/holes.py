@@ -22,9 +22,11 @@ Rules the callers keep (dedup/gc.py, dedup/writer.py):
   the bytes added are zeros already (a neighbour punched earlier, or past the
   end of the file): punching zeros over zeros changes no byte, so a run of
   records freed at different times still comes back whole.
-- A filesystem without punch support (EOPNOTSUPP) is found by a probe when the
-  store opens; it is logged once and nothing is queued any more: dead records
-  then come back only when compaction rewrites or deletes their pack.
+- A filesystem without punch support (EOPNOTSUPP, or any error from the probe)
+  is found by a probe when the store opens; it is logged once and nothing is
+  queued: dead records then come back only when compaction rewrites or deletes
+  their pack. A punch that fails later with EOPNOTSUPP turns punching off the
+  same way; other errors (EIO, ...) leave the ranges queued for the next GC.
 
 :func:`punch_hole` is looked up at call time, so that a test can put a function
 in its place that raises (a filesystem without support) or kills the process (a
@@ -118,9 +120,7 @@ class Holes:
         try:  # an empty file: a filesystem without support refuses the mode at once
             punch_hole(fd, 0, 4096)
             return True
-        except OSError as exc:
-            if exc.errno not in UNSUPPORTED:
-                raise
+        except OSError as exc:  # EOPNOTSUPP, or any other refusal: do without
             self._unsupported(exc)
             return False
         finally:

@@ -379,3 +379,37 @@ def test_a_get_outliving_the_grace_period_fails_cleanly(harness, run):
     assert len(got) < len(body)
     assert_same(got, body[: len(got)])
     assert_same(run(read(store, B, "other")), content("other", 200 * KiB))
+
+
+def test_a_probe_refused_for_any_reason_means_no_holes(tmp_path, monkeypatch, caplog):
+    def refuse(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(holes, "punch_hole", refuse)
+    with caplog.at_level(logging.WARNING, "fragstore.holes"):
+        assert not holes.Holes(tmp_path).supported
+    assert "cannot punch holes" in caplog.text
+    assert list(tmp_path.iterdir()) == []  # the probe's scratch file is gone
+
+
+def test_support_lost_after_open_turns_punching_off(harness, run, monkeypatch):
+    """EOPNOTSUPP from a later punch (the probe passed): the queue is dropped,
+    nothing more is queued, and compaction takes over."""
+    store = harness.reopen(BIG_PACKS)
+    run(store.create_bucket(B, OWNER))
+    keep = content("keep", 200 * KiB)
+    run(put(store, B, "keep", keep))
+    run(put(store, B, "drop", content("drop", 900 * KiB)))
+    run(store.delete_object(B, "drop"))
+
+    def unsupported(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+    monkeypatch.setattr(holes, "punch_hole", unsupported)
+    report = run(store.collect_garbage(grace_seconds=0))
+    assert not store.writer.holes.supported
+    assert report.bytes_punched == 0 and report.packs_compacted == 1  # the open pack, sealed and rewritten
+    assert_same(run(read(store, B, "keep")), keep)
+    assert run(store.check()).ok
+    harness.close()
+    assert queued(harness.path) == 0
