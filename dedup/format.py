@@ -20,6 +20,9 @@ Pack record (self-describing, so the index can be rebuilt from packs alone)::
     48     ...   stored bytes
 
 All integers big-endian. The fragment's own hash checks its bytes after decoding.
+From format 3 the records of freed fragments may be punched out of a pack (they
+read as zeros, dedup/holes.py): a reader of packs steps over zeros where a
+header should start (dedup/packs.py ``scan_records``).
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from pathlib import Path
 from dedup.chunking import ChunkerParams
 from dedup.fsutil import publish_file
 
-FORMAT_VERSION = 2  # 2: S3 object versions; manifest refcounts in "mrefs" (dedup/migrate.py)
-READABLE_FORMATS = (1, 2)  # older formats are upgraded on open
+FORMAT_VERSION = 3  # 3: packs may hold punched holes (dedup/holes.py); 2: "mrefs" (dedup/migrate.py)
+READABLE_FORMATS = (1, 2, 3)  # older formats are upgraded on open
 HASH_NAME = "blake3-256"
 MAGIC = b"FR"
 RECORD_VERSION = 1

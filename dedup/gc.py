@@ -1,17 +1,40 @@
-"""Garbage collection: reclaim dead manifests, then compact packs.
+"""Garbage collection: reclaim dead manifests, punch holes, compact packs.
 
-Reclaiming deletes the rows of manifests that reached refcount zero
-more than a grace period ago and frees the fragments that no row names any
-more. Compaction is planned (pure, from the ``packs`` table; the dry run stops
-there) separately from its execution (restic's prune): a pack whose live share
-fell below the threshold has its live records copied to the open pack, the
-index repointed and committed, and only then is the old pack retired and its
-file removed. A pack with nothing live is retired without copying.
+1. Reclaiming deletes the rows of manifests that reached refcount zero more
+   than a grace period ago and frees the fragments that no row names any more.
+   Freeing a fragment queues its record's range in the ``holes`` table in the
+   same transaction (WriteTxn.free).
+2. Punching (:func:`punch_queued`) reads the committed queue and punches each
+   range out of its pack (dedup/holes.py): the disk space of a deleted object
+   comes back in this run, whatever else its packs hold. Rows left by a crash
+   or a failed punch are punched by the next run (and on open).
+3. Compaction is for fragmentation. Planned (pure, :func:`plan_compaction`,
+   from the ``packs`` table and each pack's allocated blocks; the dry run stops
+   there) separately from its execution (restic's prune): a sealed pack whose
+   live bytes are below ``compact_threshold`` of the disk space it occupies
+   has its live records copied to the open pack, the index repointed and
+   committed, and only then is the old pack retired and its file removed. A
+   sealed pack with nothing live is retired without copying.
+
+Where holes can be punched, the disk space of a pack is its allocated blocks
+(at most its length): after punching, what stays there beyond the live bytes
+is the partial blocks around small holes, which only a rewrite gives back. The
+open pack is never compacted: its holes are punched like any other pack's, and
+it is judged once it is sealed. Where the filesystem cannot punch holes, dead
+bytes stay allocated and a pack's disk space is its length: a pack, the open
+one included (it is sealed first), is compacted when its live share falls
+below the threshold, as before holes.
+
+Records moved by compaction are not punched one by one: their old copies go
+when the whole old pack is deleted, so a reader still holding an old location
+reads the old bytes or finds the pack gone (and looks the fragment up again),
+never zeros.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections import Counter
@@ -19,16 +42,30 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dedup.format import HEADER_SIZE, RecordHeader
-from dedup.index import PACK, U32, U64, U64X2, FragmentRow, Index, manifest_entries
+from dedup.format import HEADER_SIZE, RecordHeader, unpack_header
+from dedup.index import HOLE, PACK, U32, U64, U64X2, FragmentRow, Index, manifest_entries
 from dedup.manifests import reclaim_rows
 from dedup.packs import PackFiles, pack_path, scan_records
 from dedup.types import GcReport
 from dedup.writer import NewRecord, Writer, WriteTxn
 
+log = logging.getLogger("fragstore.gc")
+
 ROWS_PER_JOB = 20000
+HOLES_PER_JOB = 20000
 MOVE_BYTES = 8 * 1024 * 1024
 RETIRED = 2
+
+
+@dataclass(frozen=True)
+class PackState:
+    """A pack as planning sees it: its ``packs`` row and its allocated bytes."""
+
+    pack_id: int
+    committed: int
+    live: int
+    disk: int  # allocated blocks of its file, in bytes
+    is_open: bool
 
 
 @dataclass(frozen=True)
@@ -37,6 +74,7 @@ class PackPlan:
     committed: int
     live: int
     is_open: bool
+    disk: int = 0
 
 
 def due_manifests(index: Index, cutoff_ns: int) -> list[tuple[bytes, int]]:
@@ -75,22 +113,41 @@ def simulate_reclaim(index: Index, mids: list[int]) -> tuple[int, int, dict[int,
     return freed, freed_bytes, per_pack
 
 
-def plan_compaction(
-    index: Index, open_pack: int, threshold: float, freed: dict[int, int] | None = None
-) -> list[PackPlan]:
-    """Packs whose live share is below ``threshold`` (after ``freed`` bytes
-    per pack, for a dry run that has not reclaimed them yet)."""
+def pack_states(index: Index, packs_dir: Path, open_pack: int) -> list[PackState]:
+    """Every pack that holds something and is not retired, with its allocated bytes."""
     with index.read() as txn:
-        plans = []
-        for key, value in txn.cursor(db=index.db["packs"]):
-            committed, live, state = PACK.unpack(value)
-            live = max(0, live - (freed or {}).get(U32.unpack(key)[0], 0))
-            if state == RETIRED or committed == 0:
+        rows = [(U32.unpack(k)[0], PACK.unpack(v)) for k, v in txn.cursor(db=index.db["packs"])]
+    out = []
+    for pid, (committed, live, state) in rows:
+        if state == RETIRED or committed == 0:
+            continue
+        try:
+            disk = os.stat(pack_path(packs_dir, pid)).st_blocks * 512
+        except FileNotFoundError:
+            disk = 0
+        out.append(PackState(pid, committed, live, disk, pid == open_pack))
+    return out
+
+
+def plan_compaction(
+    packs: list[PackState], threshold: float, punching: bool, freed: dict[int, int] | None = None
+) -> list[PackPlan]:
+    """The packs to compact (or, with nothing live, to delete). ``punching``:
+    the filesystem punches holes (see the module docstring). ``freed``: bytes
+    per pack that a dry run's reclaiming would free (and punch) first."""
+    plans = []
+    for p in packs:
+        gone = (freed or {}).get(p.pack_id, 0)
+        live = max(0, p.live - gone)
+        if punching:
+            if p.is_open:
                 continue
-            if live < committed * threshold:
-                pid = U32.unpack(key)[0]
-                plans.append(PackPlan(pid, committed, live, pid == open_pack))
-        return plans
+            room = min(p.committed, max(live, p.disk - gone))
+        else:
+            room = p.committed
+        if live == 0 or live < room * threshold:
+            plans.append(PackPlan(p.pack_id, p.committed, live, p.is_open, p.disk))
+    return plans
 
 
 async def reclaim(writer: Writer, key: bytes, mid: int) -> tuple[int, int]:
@@ -178,27 +235,115 @@ async def remove_retired(writer: Writer, files: PackFiles, packs_dir: Path) -> i
     return freed
 
 
+def queued_holes(index: Index, after: bytes, limit: int) -> list[tuple[bytes, int, int, int]]:
+    """Up to ``limit`` committed rows of the ``holes`` queue past key ``after``:
+    (key, pack, offset, length). A read transaction sees committed rows only,
+    so every range returned belongs to a fragment whose freeing is durable."""
+    out: list[tuple[bytes, int, int, int]] = []
+    with index.read() as txn:
+        cur = txn.cursor(db=index.db["holes"])
+        if not (cur.set_range(after + b"\0") if after else cur.first()):
+            return out
+        for key, value in cur:
+            pid, offset = HOLE.unpack(key)
+            out.append((key, pid, offset, U32.unpack(value)[0]))
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _punch(w: WriteTxn, rows: list[tuple[bytes, int, int, int]]) -> int:
+    """Punch the ranges of ``rows`` (committed queue rows) out of their packs
+    and drop the rows; returns the disk bytes that came back. A pack that is
+    gone or retired needs no punching; a pack whose punch fails keeps its rows
+    for the next run. A range is punched only if it holds a whole record that
+    no fragment row points at (:func:`_dead_record`)."""
+    holes = w.writer.holes
+    by_pack: dict[int, list[tuple[bytes, int, int, int]]] = {}
+    for row in rows:
+        by_pack.setdefault(row[1], []).append(row)
+    returned = 0
+    for pid, items in by_pack.items():
+        pack = w.index.pack(w.txn, pid)
+        if pack is not None and pack[2] != RETIRED and holes.supported:
+            ranges = [(off, n) for _, _, off, n in items if _dead_record(w, pid, off, n)]
+            try:
+                returned += holes.punch(pack_path(w.writer.packs_dir, pid), ranges) if ranges else 0
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("punching %d holes in pack %08x failed (%s); the next GC tries again", len(items), pid, exc)
+                continue
+        for key, *_ in items:
+            w.txn.delete(key, db=w.index.db["holes"])
+    return returned
+
+
+def _dead_record(w: WriteTxn, pack_id: int, offset: int, length: int) -> bool:
+    """Whether [offset, offset+length) of the pack is one whole record whose
+    fragment row (if any) points elsewhere. Freeing queued it as such; this
+    guards live bytes against an index that says otherwise (``check --repair``
+    freeing an orphan row that shares a live record's place, say). Bytes that
+    are not a record header (zeros: punched already) are left alone."""
+    try:
+        head = w.writer.files.read(pack_id, offset, HEADER_SIZE)
+    except OSError:
+        return False
+    header = unpack_header(head)
+    if header is None or header.total != length:
+        return False
+    row = w.index.fragment(w.txn, header.digest)
+    return row is None or (row.pack, row.offset) != (pack_id, offset)
+
+
+async def punch_queued(writer: Writer) -> int:
+    """Punch every committed range of the ``holes`` queue; returns the disk bytes
+    that came back. Runs after reclaiming, on open, and after a repair."""
+    returned = 0
+    after = b""
+    while rows := await asyncio.to_thread(queued_holes, writer.index, after, HOLES_PER_JOB):
+        returned += await writer.run(lambda w, r=rows: _punch(w, r))  # type: ignore[misc]
+        after = rows[-1][0]
+    return returned
+
+
 async def collect(
     writer: Writer, files: PackFiles, packs_dir: Path, grace_seconds: float, threshold: float, dry_run: bool
 ) -> GcReport:
     cutoff = time.time_ns() - int(grace_seconds * 1e9)
     due = due_manifests(writer.index, cutoff)
     if dry_run:
-        freed, freed_bytes, per_pack = await asyncio.to_thread(simulate_reclaim, writer.index, [v for _, v in due])
-        plans = plan_compaction(writer.index, writer.pack.pack_id, threshold, per_pack)
-        return GcReport(True, len(due), freed, freed_bytes, sum(1 for p in plans if p.live),
-                        sum(1 for p in plans if not p.live), sum(p.committed - p.live for p in plans))
+        return await _predict(writer, packs_dir, due, threshold)
     freed = freed_bytes = 0
     for key, mid in due:
         f, b = await reclaim(writer, key, mid)
         freed += f
         freed_bytes += b
-    plans = plan_compaction(writer.index, writer.pack.pack_id, threshold)
+    punched = await punch_queued(writer)
+    plans = await _plan(writer, packs_dir, threshold)
     if any(p.is_open for p in plans):  # seal it first, so moved records never land in it
         await writer.run(_seal)
-        plans = plan_compaction(writer.index, writer.pack.pack_id, threshold)
-    on_disk = 0
+        plans = await _plan(writer, packs_dir, threshold)
+    on_disk = punched
     for plan in plans:
         on_disk += await compact(writer, files, packs_dir, plan)
     return GcReport(False, len(due), freed, freed_bytes, sum(1 for p in plans if p.live),
-                    sum(1 for p in plans if not p.live), on_disk)
+                    sum(1 for p in plans if not p.live), on_disk, punched)
+
+
+async def _plan(writer: Writer, packs_dir: Path, threshold: float, freed: dict[int, int] | None = None) -> list[PackPlan]:
+    states = await asyncio.to_thread(pack_states, writer.index, packs_dir, writer.pack.pack_id)
+    return plan_compaction(states, threshold, writer.holes.supported, freed)
+
+
+async def _predict(writer: Writer, packs_dir: Path, due: list[tuple[bytes, int]], threshold: float) -> GcReport:
+    """The dry run: what reclaiming ``due`` would free, and the plan after it.
+    Disk bytes are estimated: a hole returns about its record's bytes, a deleted
+    pack what its file still occupies."""
+    freed, freed_bytes, per_pack = await asyncio.to_thread(simulate_reclaim, writer.index, [v for _, v in due])
+    plans = await _plan(writer, packs_dir, threshold, per_pack)
+    punching = writer.holes.supported
+    punched = sum(per_pack.values()) if punching else 0
+    deleted = sum(max(0, p.disk - per_pack.get(p.pack_id, 0)) if punching else p.disk for p in plans)
+    return GcReport(True, len(due), freed, freed_bytes, sum(1 for p in plans if p.live),
+                    sum(1 for p in plans if not p.live), punched + deleted, punched)

@@ -13,6 +13,8 @@ Tables (named sub-databases; integers big-endian so byte order is numeric order)
                                       the consecutive fragments from that offset
     fragments  hash(32) -> pack(4) offset(8) stored(4) raw(4) codec(1) refcount(4)
     packs      pack id(4) -> committed length(8) live bytes(8) sealed(1)
+    holes      pack id(4) + offset(8) -> length(4)   freed records whose bytes are still
+                                      to be punched out of their pack (dedup/holes.py)
     uploads    upload id -> JSON          {bucket, bid, key, initiated, meta}
     parts      upload id + "/" + part number(4) -> JSON {v: mid, size, etag, t, c}
     versions   kid(8) + ~seq(8) -> object row     a key's noncurrent S3 versions, newest first
@@ -49,11 +51,12 @@ MANIFEST_ENTRY = struct.Struct(">32sI")
 ROW_ENTRIES = 48  # entries per manifest row: ~1.7 KB, kept inline in a leaf page
 OBJECT_HEAD = struct.Struct(">QdI")
 SEGMENT = struct.Struct(">QQ")
+HOLE = struct.Struct(">IQ")
 
 
 TABLES = (
     "meta", "buckets", "bstats", "objects", "mrefs", "pending", "dead",
-    "manifests", "fragments", "packs", "uploads", "parts", "versions", "bconfig", "completed",
+    "manifests", "fragments", "packs", "uploads", "parts", "versions", "bconfig", "completed", "holes",
 )
 
 

@@ -158,7 +158,7 @@ def decref_fragment(w: WriteTxn, digest: bytes) -> tuple[int, int]:
         idx.put_fragment(txn, digest, FragmentRow(row.pack, row.offset, row.stored, row.raw, row.codec, row.refcount - 1))
         return 0, 0
     txn.delete(digest, db=idx.db["fragments"])
-    w.release(row.pack, HEADER_SIZE + row.stored)
+    w.free(row.pack, row.offset, HEADER_SIZE + row.stored)
     idx.add(txn, "fragments", -1)
     idx.add(txn, "unique", -row.raw)
     idx.add(txn, "stored", -(HEADER_SIZE + row.stored))

@@ -11,16 +11,27 @@ again over its own result changes nothing.
         to ``next_mid``; ``versions`` is then empty and holds S3's noncurrent
         object versions. Object rows of format 1 are read as they are (an
         unversioned object is S3's ``null`` version).
+2 -> 3  Freed records are punched out of their packs (dedup/holes.py), and
+        the queue of those still to punch is the table ``holes``. The dead
+        records an older engine left in its packs are queued once here (the
+        gaps between live records, from the fragments table, walked header by
+        header), so the first open punches them too. FORMAT is rewritten so
+        that an older engine refuses the directory: its pack scan stops at the
+        first hole, and its compaction would then drop the live records past it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from array import array
 from pathlib import Path
 
 from dedup.chunking import ChunkerParams
-from dedup.format import FORMAT_VERSION, write_format
-from dedup.index import Index
+from dedup.format import FORMAT_VERSION, HEADER_SIZE, unpack_header, write_format
+from dedup.gc import RETIRED
+from dedup.index import HOLE, PACK, U32, FragmentRow, Index
+from dedup.packs import pack_path
 
 log = logging.getLogger("fragstore.migrate")
 
@@ -32,6 +43,9 @@ def upgrade(index: Index, root: Path, params: ChunkerParams, found: int) -> None
     if found < 2:
         moved = _manifest_refs(index)
         log.info("data format 1 -> 2: %d manifest reference rows moved to mrefs", moved)
+    if found < 3:
+        records, nbytes = _queue_dead_records(index, root / "packs")
+        log.info("data format 2 -> 3: %d dead records (%d bytes) queued to be punched", records, nbytes)
     write_format(root, params)
 
 
@@ -48,3 +62,52 @@ def _manifest_refs(index: Index) -> int:
             txn.put(b"next_mid", counter, db=meta)
             txn.delete(b"next_vid", db=meta)
     return moved
+
+
+def _queue_dead_records(index: Index, packs_dir: Path) -> tuple[int, int]:
+    """Queue in ``holes`` every record of a pack that no fragment row points at
+    (found between the live records, up to the committed length). Queuing a
+    record twice writes the same row."""
+    with index.write() as txn:
+        packs = {U32.unpack(k)[0]: PACK.unpack(v) for k, v in txn.cursor(db=index.db["packs"])}
+        live: dict[int, array[int]] = {}
+        for _, value in txn.cursor(db=index.db["fragments"]):
+            row = FragmentRow.decode(value)
+            spans = live.setdefault(row.pack, array("Q"))
+            spans.append(row.offset)
+            spans.append(row.offset + HEADER_SIZE + row.stored)
+        records = nbytes = 0
+        for pid, (committed, _live, state) in packs.items():
+            if state == RETIRED or committed == 0:
+                continue
+            spans = live.get(pid, array("Q"))
+            pairs = sorted(zip(spans[::2], spans[1::2], strict=True))
+            for offset, length in _dead_in_gaps(pack_path(packs_dir, pid), pairs, committed):
+                txn.put(HOLE.pack(pid, offset), U32.pack(length), db=index.db["holes"])
+                records += 1
+                nbytes += length
+    return records, nbytes
+
+
+def _dead_in_gaps(path: Path, live: list[tuple[int, int]], committed: int) -> list[tuple[int, int]]:
+    """(offset, length) of the whole records in the gaps between the ``live``
+    spans of a pack, read header by header; a gap that does not parse is left
+    alone from there on."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return []
+    out = []
+    try:
+        pos = 0
+        for start, end in [*live, (committed, committed)]:
+            while pos < start:
+                header = unpack_header(os.pread(fd, HEADER_SIZE, pos))
+                if header is None or pos + header.total > start:
+                    break
+                out.append((pos, header.total))
+                pos += header.total
+            pos = max(pos, end)
+    finally:
+        os.close(fd)
+    return out

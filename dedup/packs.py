@@ -12,6 +12,7 @@ crash left behind.
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -139,17 +140,61 @@ class PackFiles:
 
 
 def scan_records(path: Path) -> Iterator[tuple[int, RecordHeader, bytes]]:
-    """Yield (offset, header, stored bytes) for each intact record of a pack,
-    stopping at the first torn or unreadable one."""
+    """Yield (offset, header, stored bytes) for each intact record of a pack.
+
+    Zeros where a record should start are a punched hole (dedup/holes.py: whole
+    records are punched, so a hole ends where the next record's header starts):
+    the scan steps over them and goes on at the next record. It stops at the
+    end, at a record cut short, and at bytes that are neither zeros nor a valid
+    header (a torn or damaged tail; headers carry a CRC)."""
     with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
         offset = 0
-        while True:
+        while offset < size:
             head = f.read(HEADER_SIZE)
             header = unpack_header(head)
             if header is None:
-                return
+                if not head or head[0] != 0:
+                    return
+                after = _skip_zeros(path, offset, size)
+                if after is None:
+                    return
+                offset = after  # a valid header here, or bytes that end the scan
+                f.seek(offset)
+                continue
             data = f.read(header.stored_length)
             if len(data) != header.stored_length:
                 return
             yield offset, header, data
             offset += header.total
+
+
+_SKIP_CHUNK = 1 << 20
+
+
+def _skip_zeros(path: Path, pos: int, size: int) -> int | None:
+    """The offset of the first non-zero byte of the file at or after ``pos``;
+    None if only zeros follow. Unallocated blocks are passed with SEEK_DATA
+    where the system has it, the zeros of partly punched blocks by reading
+    them. (A descriptor of its own: SEEK_DATA moves the file offset, which a
+    buffered reader of the same descriptor would not know.)"""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while pos < size:
+            if hasattr(os, "SEEK_DATA"):
+                try:
+                    pos = os.lseek(fd, pos, os.SEEK_DATA)
+                except OSError as exc:
+                    if exc.errno == errno.ENXIO:  # nothing but a hole up to the end
+                        return None
+                    raise
+            chunk = os.pread(fd, min(_SKIP_CHUNK, size - pos), pos)
+            if not chunk:
+                return None
+            rest = chunk.lstrip(b"\0")
+            if rest:
+                return pos + len(chunk) - len(rest)
+            pos += len(chunk)
+        return None
+    finally:
+        os.close(fd)

@@ -154,7 +154,11 @@ class ObjectReader:
         view = _uninitialized(sum(f.raw for f in frags))
         try:
             filled = self._copy(frags, view)
-        except OSError:  # a pack was compacted away under us: look again, once
+        except (OSError, CorruptFragment):
+            # Compaction may have moved a fragment since we looked it up, and its
+            # old copy be gone (the pack removed: OSError) or read as zeros (a
+            # punched hole: the hash fails). Look the fragments up again, once:
+            # a fragment really damaged or freed fails again, cleanly.
             self._relocate(frags)
             filled = self._copy(frags, view)
         return view[:filled]

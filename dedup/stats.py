@@ -53,9 +53,10 @@ def collect_stats(index: Index, packs_dir: Path, exact: bool = False) -> StoreSt
     ids = list_pack_ids(packs_dir)
     for pid in ids:
         try:
-            pack_bytes += os.stat(pack_path(packs_dir, pid)).st_size
+            st = os.stat(pack_path(packs_dir, pid))
         except FileNotFoundError:
             continue
+        pack_bytes += min(st.st_size, st.st_blocks * 512)  # punched holes take no space
     return StoreStats(
         objects=counters["objects"], logical_bytes=counters["logical"], fragments=counters["fragments"],
         unique_bytes=counters["unique"], stored_bytes=counters["stored"], pack_bytes=pack_bytes,

@@ -11,9 +11,12 @@ Invariants (the rest of the engine keeps them; ``check`` verifies them):
 
 Crash protocol: a PUT streams fragments into a *pending* manifest (rows and
 fragment references committed batch by batch, each batch after its pack bytes
-are fsynced); a last transaction publishes the key. On open, pending manifests
-are queued for reclaiming, the open pack is cut back to its committed length,
-retired packs' files are removed, tmp/ is cleared and stale uploads aborted.
+are fsynced); a last transaction publishes the key. A freed fragment's record
+is queued in the transaction that frees it and punched out of its pack only
+after that commit (dedup/holes.py). On open, pending manifests are queued for
+reclaiming, the open pack is cut back to its committed length, retired packs'
+files are removed, tmp/ is cleared, stale uploads aborted and queued holes
+punched.
 """
 
 from __future__ import annotations
@@ -121,6 +124,7 @@ class Store:
         cutoff = time.time() - self.config.upload_max_age_seconds
         await self.writer.run(lambda w: multipart.abort_stale(w, cutoff))
         await self._reclaim_due(0.0)
+        await gc.punch_queued(self.writer)
 
     async def close(self) -> None:
         await asyncio.to_thread(self.writer.stop)
@@ -345,6 +349,7 @@ class Store:
     async def check(self, repair: bool = False, verify: bool = True) -> CheckReport:
         if repair:
             await self.writer.run(repair_refcounts)
+            await gc.punch_queued(self.writer)  # the orphans it freed
         report = await asyncio.to_thread(run_check, self.index, self.files, verify)
         if repair:
             return CheckReport(report.fragments_checked, report.corrupt_fragments, report.missing_fragments,

@@ -18,7 +18,17 @@ MiB = 1024 * KiB
 @dataclass(frozen=True)
 class StoreConfig:
     """Engine settings. Chunker parameters are written to FORMAT on creation and
-    checked on every open: changing them would silently end dedup against old data."""
+    checked on every open: changing them would silently end dedup against old data.
+
+    ``compact_threshold``: GC rewrites a sealed pack whose live bytes are below
+    this share of the disk space it occupies (its allocated blocks, at most its
+    length). Freed records are punched out of their packs at once where the
+    filesystem can, so this catches what holes cannot give back (the partial
+    blocks around many small holes); where it cannot, a pack's space is its
+    length and the rule is the plain live share, the open pack included. 0
+    never compacts (packs with nothing live are still deleted); 1 rewrites any
+    sealed pack with a dead byte left on disk. See docs/DESIGN.md.
+    """
 
     min_fragment: int = 8 * KiB
     avg_fragment: int = 32 * KiB
@@ -231,7 +241,9 @@ class StoreStats:
     """Where the bytes are. ``logical_bytes``: sum of live object sizes;
     ``unique_bytes``: raw bytes of distinct fragments; ``stored_bytes``: those
     fragments as stored (after compression, record headers included);
-    ``disk_bytes``: pack files plus the index on the filesystem."""
+    ``pack_bytes``: the pack files' lengths less their punched holes (allocated
+    bytes, at most the length); ``disk_bytes``: pack files plus the index on
+    the filesystem."""
 
     objects: int
     logical_bytes: int
@@ -262,6 +274,13 @@ class StoreStats:
 
 @dataclass(frozen=True)
 class GcReport:
+    """One GC run. ``bytes_freed``: raw bytes of the fragments freed;
+    ``bytes_reclaimed_on_disk``: allocated disk space given back, by punching
+    holes in packs and by deleting pack files (of a compacted pack, its whole
+    file: the live bytes it rewrote elsewhere are not subtracted);
+    ``bytes_punched``: the part of it that holes gave back. A dry run
+    estimates both from record sizes."""
+
     dry_run: bool
     manifests_reclaimed: int
     fragments_freed: int
@@ -269,6 +288,7 @@ class GcReport:
     packs_compacted: int
     packs_deleted: int
     bytes_reclaimed_on_disk: int
+    bytes_punched: int = 0
 
 
 @dataclass(frozen=True)

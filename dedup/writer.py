@@ -25,7 +25,8 @@ import lmdb
 
 from dedup.errors import StorageFull
 from dedup.format import HEADER_SIZE, pack_header
-from dedup.index import PACK, Index, Txn
+from dedup.holes import Holes
+from dedup.index import HOLE, PACK, U32, Index, Txn
 from dedup.packs import PackFiles, PackWriter, list_pack_ids, pack_path
 
 log = logging.getLogger("fragstore.writer")
@@ -49,14 +50,23 @@ class WriteTxn:
     index: Index
     writer: Writer
     live_delta: dict[int, int] = field(default_factory=dict)
-    freed: list[tuple[int, int]] = field(default_factory=list)
 
     def append(self, records: Sequence[NewRecord]) -> list[tuple[int, int]]:
         """Append records to the open pack; return (pack id, offset) of each."""
         return self.writer.append(self, records)
 
     def release(self, pack_id: int, nbytes: int) -> None:
+        """``nbytes`` of ``pack_id`` no longer hold a live record (its ``packs`` row's live count)."""
         self.live_delta[pack_id] = self.live_delta.get(pack_id, 0) - nbytes
+
+    def free(self, pack_id: int, offset: int, nbytes: int) -> None:
+        """The record at ``offset`` lost its fragment: release its bytes and, where
+        the filesystem can punch holes, queue its range in ``holes`` in this same
+        transaction. Only committed rows are punched (gc.punch_queued), so a crash
+        between this commit and the punch leaves the row for the next GC."""
+        self.release(pack_id, nbytes)
+        if self.writer.holes.supported:
+            self.txn.put(HOLE.pack(pack_id, offset), U32.pack(nbytes), db=self.index.db["holes"])
 
 
 @dataclass
@@ -77,6 +87,7 @@ class Writer:
         self.packs_dir = packs_dir
         self.files = files
         self.pack_size = pack_size
+        self.holes = Holes(packs_dir)
         self.queue: queue.Queue[_Job | None] = queue.Queue()
         self.commits = 0  # group commits made (each: one round of flushes)
         self.jobs = 0  # jobs submitted through run() (a group commit holds one or more)

@@ -82,6 +82,7 @@ def gc_text(report: GcReport) -> str:
         ["packs compacted", str(report.packs_compacted)],
         ["packs deleted", str(report.packs_deleted)],
         ["disk space reclaimed", human(report.bytes_reclaimed_on_disk)],
+        ["  of it by punching holes", human(report.bytes_punched)],
     ]
     return f"{title}\n{table(['', 'value'], rows)}"
 

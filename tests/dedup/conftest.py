@@ -8,6 +8,7 @@ opens the same data directory again (optionally with another configuration)."""
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from storetest import OWNER, SMALL
 
-from dedup import Store
+from dedup import Store, holes
 from dedup.types import StoreConfig
 
 
@@ -78,3 +79,30 @@ def run(harness: Harness) -> Callable[[Awaitable[Any]], Any]:
 def bucket(store: Store, run: Callable[[Awaitable[Any]], Any]) -> str:
     run(store.create_bucket("bucket-a", OWNER))
     return "bucket-a"
+
+
+def _unsupported(fd: int, offset: int, length: int) -> None:
+    raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+
+@pytest.fixture
+def no_holes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The filesystem cannot punch holes: ``dedup.holes.punch_hole`` fails as
+    fallocate(2) does there. Stores opened after this see it (their probe)."""
+    monkeypatch.setattr(holes, "punch_hole", _unsupported)
+
+
+@pytest.fixture(params=["holes", "no-holes"])
+def punching(request: pytest.FixtureRequest, harness: Harness, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Run the test on a filesystem that punches holes and on one that cannot:
+    the store is reopened accordingly. The value: whether holes are punched.
+    Name it before ``store`` and ``bucket`` in a test's arguments (they take
+    the store open at the time)."""
+    if request.param == "no-holes":
+        monkeypatch.setattr(holes, "punch_hole", _unsupported)
+        harness.reopen()
+    assert harness.store is not None
+    if request.param == "holes" and not harness.store.writer.holes.supported:
+        pytest.skip("the filesystem of the test directory cannot punch holes")
+    assert harness.store.writer.holes.supported == (request.param == "holes")
+    return bool(request.param == "holes")

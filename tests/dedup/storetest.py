@@ -8,9 +8,10 @@ import asyncio
 import hashlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
-from dedup import Store
+from dedup import Store, holes
 from dedup.types import ByteRange, KiB, ObjectMeta, PartInfo, PutResult, StoreConfig, UploadInfo
 
 T = TypeVar("T")
@@ -104,3 +105,8 @@ async def upload_part(
     piece: int = 17 * KiB, **kw: Any,
 ) -> tuple[PartInfo, int]:
     return await store.upload_part(bucket, key, upload_id, number, stream(split(data, [piece])), **kw)
+
+
+def can_punch(path: Path) -> bool:
+    """Whether the filesystem of the directory ``path`` punches holes."""
+    return holes.Holes(path).supported

@@ -14,6 +14,7 @@ from storetest import SMALL, content, put
 from dedup import Store
 from dedup.chunking import ChunkerParams
 from dedup.format import (
+    FORMAT_VERSION,
     HEADER_SIZE,
     FormatError,
     pack_header,
@@ -62,13 +63,13 @@ def test_format_file_round_trip(tmp_path):
     assert read_format(tmp_path) is None
     params = ChunkerParams(1024, 4096, 16384)
     write_format(tmp_path, params)
-    assert read_format(tmp_path) == (params, 2)
+    assert read_format(tmp_path) == (params, FORMAT_VERSION)
     doc = json.loads((tmp_path / "FORMAT").read_text())
-    assert doc["format"] == 2 and doc["hash"] == "blake3-256" and doc["chunker"] == "fastcdc-2020"
+    assert doc["format"] == FORMAT_VERSION and doc["hash"] == "blake3-256" and doc["chunker"] == "fastcdc-2020"
     assert not list(tmp_path.glob(".*tmp"))
 
 
-@pytest.mark.parametrize("change", [{"format": 3}, {"format": 0}, {"hash": "sha256"}])
+@pytest.mark.parametrize("change", [{"format": FORMAT_VERSION + 1}, {"format": 0}, {"hash": "sha256"}])
 def test_unknown_format_is_refused(tmp_path, loop, change):
     write_format(tmp_path, ChunkerParams(1024, 4096, 16384))
     doc = json.loads((tmp_path / "FORMAT").read_text())
@@ -80,7 +81,7 @@ def test_unknown_format_is_refused(tmp_path, loop, change):
 
 
 def test_store_writes_format_with_its_chunker(store):
-    assert read_format(store.path) == (ChunkerParams(SMALL.min_fragment, SMALL.avg_fragment, SMALL.max_fragment), 2)
+    assert read_format(store.path) == (ChunkerParams(SMALL.min_fragment, SMALL.avg_fragment, SMALL.max_fragment), FORMAT_VERSION)
     for sub in ("index", "packs", "tmp"):
         assert (store.path / sub).is_dir()
 

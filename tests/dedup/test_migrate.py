@@ -7,16 +7,17 @@ and reference intact, and a second open changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import tarfile
 from pathlib import Path
 
 import pytest
-from storetest import put, read
+from storetest import can_punch, content, put, read
 
-from dedup import Store
+from dedup import Store, holes
 from dedup.format import FORMAT_VERSION
-from dedup.types import StoreConfig
+from dedup.types import DeleteRequest, StoreConfig
 
 FIXTURE = Path(__file__).parent / "fixtures" / "format1.tar.gz"
 DATA = bytes(range(256)) * 4096
@@ -84,5 +85,65 @@ def test_upgrade_twice_changes_nothing(old_dir: Path, loop: asyncio.AbstractEven
             assert sorted(txn.cursor(db=store.index.db["mrefs"])) == rows
         assert loop.run_until_complete(read(store, "old", "mp")) == b"x" * (5 << 20) + b"y" * 100
         assert loop.run_until_complete(store.check()).ok
+    finally:
+        loop.run_until_complete(store.close())
+
+
+def test_format2_is_upgraded_and_older_engines_are_kept_out(tmp_path: Path, loop: asyncio.AbstractEventLoop) -> None:
+    """2 -> 3 converts nothing; FORMAT says 3 so that an engine of format 2 (its
+    pack scan stops at a punched hole) refuses the directory."""
+    data = tmp_path / "data"
+    store = loop.run_until_complete(Store.open(data, StoreConfig()))
+    loop.run_until_complete(store.create_bucket("bucket-two", "owner"))
+    loop.run_until_complete(put(store, "bucket-two", "k", DATA))
+    loop.run_until_complete(store.close())
+    doc = json.loads((data / "FORMAT").read_text())
+    (data / "FORMAT").write_text(json.dumps({**doc, "format": 2}))
+    store = loop.run_until_complete(Store.open(data, StoreConfig()))
+    try:
+        assert FORMAT_VERSION == 3
+        assert json.loads((data / "FORMAT").read_text())["format"] == 3
+        assert loop.run_until_complete(read(store, "bucket-two", "k")) == DATA
+        assert loop.run_until_complete(store.check()).ok
+    finally:
+        loop.run_until_complete(store.close())
+
+
+def test_dead_records_of_format2_are_punched_on_upgrade(tmp_path: Path, loop: asyncio.AbstractEventLoop,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A format-2 engine left dead records in its packs (it never punched): the
+    upgrade queues them, and the open punches them. Made here by this engine on
+    a filesystem that cannot punch (the seam), which writes packs as format 2 did."""
+    if not can_punch(tmp_path):
+        pytest.skip("the filesystem of the test directory cannot punch holes")
+    data = tmp_path / "data"
+    real = holes.punch_hole
+
+    def unsupported(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+    monkeypatch.setattr(holes, "punch_hole", unsupported)
+    config = StoreConfig(pack_size=64 << 20, compact_threshold=0.0)
+    store = loop.run_until_complete(Store.open(data, config))
+    loop.run_until_complete(store.create_bucket("bucket-two", "owner"))
+    for key in ("a", "dead1", "b", "dead2", "c"):
+        loop.run_until_complete(put(store, "bucket-two", key, content(key, 600 << 10)))
+    loop.run_until_complete(store.delete_objects("bucket-two", [DeleteRequest("dead1"), DeleteRequest("dead2")]))
+    loop.run_until_complete(store.collect_garbage(grace_seconds=0))
+    loop.run_until_complete(store.close())
+    before = sum(p.stat().st_blocks * 512 for p in (data / "packs").glob("*.pack"))
+    doc = json.loads((data / "FORMAT").read_text())
+    (data / "FORMAT").write_text(json.dumps({**doc, "format": 2}))
+
+    monkeypatch.setattr(holes, "punch_hole", real)
+    store = loop.run_until_complete(Store.open(data, config))
+    try:
+        after = sum(p.stat().st_blocks * 512 for p in (data / "packs").glob("*.pack"))
+        assert before - after >= 2 * (600 << 10) - 16 * 1024
+        for key in ("a", "b", "c"):
+            assert loop.run_until_complete(read(store, "bucket-two", key)) == content(key, 600 << 10)
+        assert loop.run_until_complete(store.check()).ok
+        with store.index.read() as txn:
+            assert txn.stat(store.index.db["holes"])["entries"] == 0
     finally:
         loop.run_until_complete(store.close())

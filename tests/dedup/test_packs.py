@@ -1,15 +1,16 @@
 """Pack files: append offsets, truncation to the committed length, record
-scans that stop at a torn record, reads from any thread, and packs rotating
-at ``pack_size`` inside a store."""
+scans that stop at a torn record and step over punched ones, reads from any
+thread, and packs rotating at ``pack_size`` inside a store."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-from storetest import assert_same, content, put, read
+from storetest import assert_same, can_punch, content, put, read
 
 from dedup.format import HEADER_SIZE, pack_header
+from dedup.holes import Holes
 from dedup.packs import PackFiles, PackWriter, list_pack_ids, pack_path, scan_records
 from dedup.types import KiB
 
@@ -112,3 +113,77 @@ def test_reading_a_missing_pack_fails_cleanly(tmp_path):
     import gc
 
     gc.collect()
+
+
+# -- punched records ----------------------------------------------------------
+
+
+def _pack_of(tmp_path, sizes: list[int]) -> tuple[list[int], list[bytes]]:
+    """Pack 1 with one record per size (tag i); (offsets, bodies)."""
+    w = PackWriter(tmp_path, 1, 0)
+    bodies = [content(f"scan{i}", n) for i, n in enumerate(sizes)]
+    offsets = [w.append(_record(b, i)) for i, b in enumerate(bodies)]
+    w.sync()
+    w.close()
+    return offsets, bodies
+
+
+def _zero(path, spans: list[tuple[int, int]]) -> None:
+    """Punch the (offset, length) spans where the filesystem can, else write zeros."""
+    if can_punch(path.parent):
+        Holes(path.parent).punch(path, spans)
+    else:
+        fd = os.open(path, os.O_WRONLY)
+        for offset, length in spans:
+            os.pwrite(fd, bytes(length), offset)
+        os.close(fd)
+
+
+SIZES = [5000, 300, 40 * KiB, 0, 9000, 70 * KiB, 100, 12 * KiB]
+
+
+@pytest.mark.parametrize("dead", [[1, 2], [0], [7], [0, 1, 2, 3, 4, 5, 6], [1, 3, 5, 7], [2, 5]])
+def test_scan_steps_over_punched_records(tmp_path, dead):
+    offsets, bodies = _pack_of(tmp_path, SIZES)
+    path = pack_path(tmp_path, 1)
+    _zero(path, [(offsets[i], HEADER_SIZE + len(bodies[i])) for i in dead])
+    got = [(pos, h.digest[0], data) for pos, h, data in scan_records(path)]
+    assert got == [(offsets[i], i, bodies[i]) for i in range(len(SIZES)) if i not in dead]
+
+
+def test_scan_steps_over_a_hole_and_stops_at_a_torn_or_garbage_tail(tmp_path):
+    offsets, bodies = _pack_of(tmp_path, SIZES)
+    path = pack_path(tmp_path, 1)
+    _zero(path, [(offsets[5], HEADER_SIZE + len(bodies[5]))])
+    size = os.path.getsize(path)
+    os.truncate(path, size - 10)  # the last record torn
+    assert [h.digest[0] for _, h, _ in scan_records(path)] == [0, 1, 2, 3, 4, 6]
+    os.truncate(path, offsets[6])  # the hole is the tail: nothing past it
+    assert [h.digest[0] for _, h, _ in scan_records(path)] == [0, 1, 2, 3, 4]
+    with open(path, "ab") as f:  # garbage after the hole ends the scan
+        f.write(b"\x00" * 100 + b"garbage, not a record header" * 10)
+    assert [h.digest[0] for _, h, _ in scan_records(path)] == [0, 1, 2, 3, 4]
+    with open(path, "r+b") as f:  # zeros over the first magic: the damaged header still ends it
+        f.write(b"\x00\x00")
+    assert list(scan_records(path)) == []
+
+
+def test_punching_merges_neighbours_and_widens_over_zeros(tmp_path):
+    """Records freed one at a time come back whole: the partial blocks a punch
+    leaves are widened over by the next one when the rest of the block is zeros."""
+    if not can_punch(tmp_path):
+        pytest.skip("the filesystem of the test directory cannot punch holes")
+    offsets, bodies = _pack_of(tmp_path, [3000] * 40)
+    path = pack_path(tmp_path, 1)
+    before = path.stat().st_blocks * 512
+    punch = Holes(tmp_path)
+    returned = sum(punch.punch(path, [(offsets[i], HEADER_SIZE + 3000)]) for i in range(1, 39))
+    after = path.stat().st_blocks * 512
+    assert returned == before - after
+    dead = 38 * (HEADER_SIZE + 3000)
+    assert dead - 2 * 4096 <= returned <= dead
+    assert [h.digest[0] for _, h, _ in scan_records(path)] == [0, 39]
+    files = PackFiles(tmp_path)
+    assert files.read(1, offsets[1], dead) == bytes(dead)
+    assert files.read(1, offsets[0] + HEADER_SIZE, 3000) == bodies[0]
+    assert files.read(1, offsets[39] + HEADER_SIZE, 3000) == bodies[39]
