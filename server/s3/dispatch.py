@@ -22,6 +22,7 @@ from server.s3.errors import S3Error
 from server.s3.handlers import (
     buckets,
     copy,
+    cors,
     delete_many,
     listing,
     multipart,
@@ -42,6 +43,9 @@ HANDLERS: dict[str, Handler] = {
     "DeleteBucket": buckets.delete_bucket,
     "HeadBucket": buckets.head_bucket,
     "GetBucketLocation": buckets.get_bucket_location,
+    "PutBucketCors": cors.put_bucket_cors,
+    "GetBucketCors": cors.get_bucket_cors,
+    "DeleteBucketCors": cors.delete_bucket_cors,
     "ListObjects": listing.list_objects,
     "ListObjectsV2": listing.list_objects_v2,
     "PutObject": objects.put_object,

@@ -120,6 +120,8 @@ def _camel(name: str) -> str:
 
 
 def _bucket_operation(method: str, query: Mapping[str, str]) -> str:
+    if "cors" in query:  # HANDLED lets it through for GET, PUT and DELETE only
+        return BUCKET_SUBRESOURCES["cors"][method]
     if method == "GET":
         if "location" in query:
             return "GetBucketLocation"
