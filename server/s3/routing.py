@@ -8,6 +8,11 @@ named (so logs and tests can say what was asked) and carry ``error`` =
 ``NotImplemented``; dispatch raises it after authentication. Any query key that
 is neither a known parameter nor a known sub-resource is refused the same way, so
 nothing unknown can ever act as a plain PUT.
+
+``OPTIONS`` on a bucket or an object is a CORS preflight, AWS's "OPTIONS
+object", named ``OptionsObject`` here (S3's access logs call it
+REST.OPTIONS.PREFLIGHT); its query is not looked at, since a preflight may carry
+the actual request's parameters. Dispatch answers it without authentication.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from server.s3.errors import S3Error
 from server.s3.subresources import BUCKET_SUBRESOURCES, HANDLED, OBJECT_SUBRESOURCES, PARAMS
 
 RESERVED_PREFIX = "_fragstore"
-METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")
+METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS")
+PREFLIGHT = "OptionsObject"  # the CORS preflight, answered before authentication
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,8 @@ def route(
         return _reserved(method, key)
     if method not in METHODS:
         return Route("", bucket, key, error="MethodNotAllowed")
+    if method == "OPTIONS":
+        return Route(PREFLIGHT, bucket, key)
     if bucket is None:
         if method == "GET":
             return Route("ListBuckets")

@@ -165,6 +165,9 @@ def test_cli_bucket_cors(live_server: LiveServer, tmp_path: Path, bucket: str) -
     config.write_text(json.dumps(rules))
     api("put-bucket-cors", "--cors-configuration", f"file://{config}")
     assert api("get-bucket-cors") == rules
+    answer = live_server.raw("OPTIONS", f"/{bucket}/k", sign=False, headers={
+        "Origin": "https://app.example.com", "Access-Control-Request-Method": "PUT"})
+    assert answer.status == 200 and answer.headers["access-control-allow-methods"] == "PUT, POST"
     api("delete-bucket-cors")
     with pytest.raises(AssertionError, match="NoSuchCORSConfiguration"):
         api("get-bucket-cors")

@@ -1,9 +1,10 @@
-"""Bucket CORS configuration: PutBucketCors, GetBucketCors, DeleteBucketCors.
+"""Bucket CORS: PutBucketCors, GetBucketCors, DeleteBucketCors, and the preflight (OPTIONS object).
 
 The configuration is validated by server/s3/cors_config.py and kept as one of
 the engine's bucket configuration documents. Like DeleteObjects, PutBucketCors
 wants its body protected by Content-MD5 or an x-amz-checksum-* header (what
-current SDKs send), and the document is limited to 64 KB.
+current SDKs send), and the document is limited to 64 KB. The preflight is
+anonymous and evaluated by server/s3/cors.py.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from server.http.responses import empty_response, xml_response
+from server.s3 import cors
 from server.s3.context import RequestContext
 from server.s3.cors_config import (
     CONFIG_NAME,
@@ -45,3 +47,8 @@ async def delete_bucket_cors(ctx: RequestContext) -> Response:
     """204 whether or not the bucket had a configuration."""
     await ctx.store.put_bucket_config(ctx.bucket, CONFIG_NAME, None)
     return empty_response(204)
+
+
+async def options_object(ctx: RequestContext) -> Response:
+    """The CORS preflight (no authentication): 200 with the Access-Control-* headers."""
+    return empty_response(200, await cors.preflight(ctx.store, ctx.route, ctx.headers))
