@@ -4,7 +4,9 @@ Every request goes through :func:`handle`: build the context, dispatch
 (server/s3/dispatch.py), and turn any exception into S3's ``<Error>`` answer —
 S3Error as is, engine exceptions through server/s3/errormap.py, anything else as
 InternalError, logged with the request id. Every answer carries
-``x-amz-request-id`` and ``x-amz-id-2``; every request is counted in the
+``x-amz-request-id`` and ``x-amz-id-2``, and the answer to a cross-origin
+request (one with an ``Origin``) the bucket's CORS headers when one of its rules
+allows it, errors included (server/s3/cors.py); every request is counted in the
 metrics and gets an access line (server/admin/observe.py).
 
 The lifespan owns what lives as long as the server: the store (unless the
@@ -16,7 +18,8 @@ the store.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
 
@@ -35,14 +38,16 @@ from server.admin.observe import Exchange
 from server.auth.credentials import Credentials
 from server.http.body import has_body
 from server.http.responses import error_response, internal_error, new_request_id, request_id_headers
+from server.s3 import cors
 from server.s3.context import RequestContext
 from server.s3.dispatch import HANDLERS, dispatch
 from server.s3.errormap import to_s3_error
 from server.s3.errors import S3Error
+from server.s3.routing import PREFLIGHT, route
 from server.s3.routing import Route as Target
-from server.s3.routing import route
 
-OPERATIONS = frozenset(HANDLERS) | {"Health", "Metrics"}  # the operation labels of the metrics
+OPERATIONS = frozenset(HANDLERS) | {"Health", "Metrics", PREFLIGHT}  # the operation labels of the metrics
+log = logging.getLogger("fragstore.server")
 
 
 def create_app(config: ServerConfig, credentials: Credentials, store: Store | None = None) -> FastAPI:
@@ -131,12 +136,23 @@ async def handle(request: Request, exchange: Exchange) -> Response:
         response = error_response(error, method=request.method, resource=request.url.path, request_id=request_id)
     if ctx is not None and ctx.auth is not None:
         exchange.access_key = ctx.auth.access_key
+    response.headers.update(await _cors_headers(state.store, request.method, target, headers, request_id))
     response.headers.update(request_id_headers(request_id))
     if has_body(headers) and not (ctx is not None and ctx.body_received):
         # An unread body (e.g. refused before "100 Continue") would be taken for the
         # next request on this connection: close it instead.
         response.headers["Connection"] = "close"
     return response
+
+
+async def _cors_headers(store: Store, method: str, target: Target, headers: Mapping[str, str], request_id: str) -> dict[str, str]:
+    """The answer's CORS headers; a failed look-up is logged and adds none (the
+    answer, perhaps an error already, stands)."""
+    try:
+        return await cors.response_headers(store, method, target, headers)
+    except Exception as exc:
+        log.error("request %s: CORS rules not read: %r", request_id, exc, exc_info=exc)
+        return {}
 
 
 def _as_s3_error(exc: Exception, target: Target, request_id: str) -> S3Error:

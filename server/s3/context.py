@@ -12,7 +12,7 @@ from dedup.types import BucketInfo
 from server.admin.config import ServerConfig
 from server.auth.credentials import Credentials
 from server.auth.sigv4 import AuthResult
-from server.http.body import content_length, read_small, receive_stream
+from server.http.body import MAX_XML_BODY, content_length, read_small, receive_stream
 from server.http.payload import Payload
 from server.s3.routing import Route
 
@@ -71,6 +71,6 @@ class RequestContext:
     def _body_done(self) -> None:
         self.body_received = True
 
-    async def read_body(self, *, object_checksums: bool = False) -> bytes:
-        """A small (XML) body, whole and verified."""
-        return await read_small(self.payload(object_checksums=object_checksums))
+    async def read_body(self, *, object_checksums: bool = False, limit: int = MAX_XML_BODY) -> bytes:
+        """A small (XML) body, whole and verified; MaxMessageLengthExceeded past ``limit`` bytes."""
+        return await read_small(self.payload(object_checksums=object_checksums), limit)

@@ -2,9 +2,10 @@
 
 Authentication (SigV4 header or presigned query) runs once, before any
 handler; /_fragstore/health and /_fragstore/metrics (which may ask for a
-bearer token instead, server/admin/api.py) are the only unauthenticated endpoints. A bucket
-belongs to the access key that created it: any other caller gets
-AccessDenied, for every operation.
+bearer token instead, server/admin/api.py) and the CORS preflight (OPTIONS
+object, anonymous in S3 too: a browser sends it without credentials) are the
+only unauthenticated requests. A bucket belongs to the access key that created
+it: any other caller gets AccessDenied, for every operation.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from server.s3.handlers import (
     attributes,
     buckets,
     copy,
+    cors,
     delete_many,
     listing,
     multipart,
@@ -33,6 +35,7 @@ from server.s3.handlers import (
     versioning,
 )
 from server.s3.objmeta import check_key
+from server.s3.routing import PREFLIGHT
 from server.s3.unsupported import refuse_unsupported
 
 Handler = Callable[[RequestContext], Awaitable[Response]]
@@ -46,6 +49,9 @@ HANDLERS: dict[str, Handler] = {
     "DeleteBucket": buckets.delete_bucket,
     "HeadBucket": buckets.head_bucket,
     "GetBucketLocation": buckets.get_bucket_location,
+    "PutBucketCors": cors.put_bucket_cors,
+    "GetBucketCors": cors.get_bucket_cors,
+    "DeleteBucketCors": cors.delete_bucket_cors,
     "ListObjects": listing.list_objects,
     "ListObjectsV2": listing.list_objects_v2,
     "PutObject": objects.put_object,
@@ -106,6 +112,8 @@ async def dispatch(ctx: RequestContext) -> Response:
         return service.health()
     if route.operation == "Metrics" and route.error is None:
         return await admin.metrics(ctx)
+    if route.operation == PREFLIGHT:
+        return await cors.options_object(ctx)
     _authenticate(ctx)
     if route.error is not None:
         raise S3Error(route.error)

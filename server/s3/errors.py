@@ -15,6 +15,8 @@ from typing import Final
 # code -> (HTTP status, default message); names verbatim from the S3 API reference.
 ERRORS: Final[dict[str, tuple[int, str]]] = {
     "AccessDenied": (403, "Access Denied"),
+    # A refused CORS preflight (S3 sends this code, absent from its error table; "evalution" sic).
+    "AccessForbidden": (403, "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
     "AuthorizationQueryParametersError": (400, "Error parsing the X-Amz-Credential parameter."),
     "BadRequest": (400, "An error occurred when parsing the HTTP request."),
@@ -49,6 +51,7 @@ ERRORS: Final[dict[str, tuple[int, str]]] = {
     "MissingContentLength": (411, "You must provide the Content-Length HTTP header."),
     "MissingSecurityHeader": (400, "Your request is missing a required header."),
     "NoSuchBucket": (404, "The specified bucket does not exist."),
+    "NoSuchCORSConfiguration": (404, "The CORS configuration does not exist"),
     "NoSuchKey": (404, "The specified key does not exist."),
     "NoSuchTagSet": (404, "The TagSet does not exist"),
     "NoSuchVersion": (404, "The specified version does not exist."),

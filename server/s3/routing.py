@@ -9,6 +9,11 @@ not; dispatch answers NotImplemented for an operation without a handler
 neither a known parameter nor a known sub-resource names the operation
 ``Other`` with ``error`` = ``NotImplemented``, so nothing unknown can ever act
 as a plain PUT (and metrics and logs keep a bounded set of names).
+
+``OPTIONS`` on a bucket or an object is a CORS preflight, AWS's "OPTIONS
+object", named ``OptionsObject`` here (S3's access logs call it
+REST.OPTIONS.PREFLIGHT); its query is not looked at, since a preflight may carry
+the actual request's parameters. Dispatch answers it without authentication.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from server.s3.errors import S3Error
 from server.s3.subresources import BUCKET_SUBRESOURCES, OBJECT_SUBRESOURCES, PARAMS, SPECIAL
 
 RESERVED_PREFIX = "_fragstore"
-METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")
+METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS")
+PREFLIGHT = "OptionsObject"  # the CORS preflight, answered before authentication
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,8 @@ def route(
         return _reserved(method, key)
     if method not in METHODS:
         return Route("", bucket, key, error="MethodNotAllowed")
+    if method == "OPTIONS":
+        return Route(PREFLIGHT, bucket, key)
     if bucket is None:
         if method == "GET":
             return Route("ListBuckets")

@@ -1,11 +1,12 @@
 """Hostile and broken requests, each answered with the S3 error AWS sends, the
 server staying up and nothing stored: XML bombs and oversized lists, bad
 signatures of every kind, broken bodies and framing, hostile keys and bucket
-names, garbage ranges and dates.
+names, garbage ranges and dates, broken CORS configurations and preflights.
 
 Every case runs against one server; after each, the bucket must still hold
-just its one object (intact), the open multipart upload no part, and the
-server must answer its health check. At the end its log must hold no error.
+just its one object (intact), the open multipart upload no part, no CORS
+configuration, and the server must answer its health check. At the end its
+log must hold no error.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
 from tests.live_server import LiveServer, start_server
 from tests.robustness.fuzzing import logged_errors
@@ -82,6 +84,21 @@ def complete(t: Target, xml: bytes) -> Answer | None:
 
 def delete_many(t: Target, xml: bytes, md5: str | None = None) -> Answer | None:
     return send(t, "POST", f"/{BUCKET}?delete", xml, {"Content-MD5": md5 or md5_b64(xml)})
+
+
+def put_cors(t: Target, xml: bytes, md5: str | None = None) -> Answer | None:
+    return send(t, "PUT", f"/{BUCKET}?cors", xml, {"Content-MD5": md5 or md5_b64(xml)})
+
+
+def cors_xml(*rules: bytes) -> bytes:
+    return b"<CORSConfiguration>" + b"".join(b"<CORSRule>%s</CORSRule>" % r for r in rules) + b"</CORSConfiguration>"
+
+
+GET_ANY = b"<AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod>"
+
+
+def preflight(t: Target, path: str, headers: dict[str, str], body: bytes = b"") -> Answer | None:
+    return unsigned(t, "OPTIONS", path, headers, body)
 
 
 def parts_xml(numbers: range | list[int]) -> bytes:
@@ -169,6 +186,40 @@ CASES: dict[str, Case] = {
     "delete-wrong-md5": (lambda t: delete_many(t, b"<Delete><Object><Key>kept</Key></Object></Delete>", md5_b64(b"other")), {(400, "BadDigest")}),
     "delete-no-md5": (lambda t: send(t, "POST", f"/{BUCKET}?delete", b"<Delete><Object><Key>kept</Key></Object></Delete>"), {(400, "InvalidRequest")}),
     "delete-oversized": (lambda t: delete_many(t, b"<Delete>" + b" " * (5 << 20) + b"</Delete>"), {(400, "MaxMessageLengthExceeded")}),
+    # CORS configurations (the bucket has none, and keeps none)
+    "cors-malformed": (lambda t: put_cors(t, b"<CORSConfiguration><CORSRule>"), {(400, "MalformedXML")}),
+    "cors-not-xml": (lambda t: put_cors(t, b"\xff\xfe garbage"), {(400, "MalformedXML")}),
+    "cors-empty-body": (lambda t: put_cors(t, b""), {(400, "MalformedXML")}),
+    "cors-entity-expansion": (lambda t: put_cors(t, LAUGHS + cors_xml(b"<AllowedOrigin>&j;</AllowedOrigin><AllowedMethod>GET</AllowedMethod>")), {(400, "MalformedXML")}),
+    "cors-external-entity": (lambda t: put_cors(t, XXE + cors_xml(b"<AllowedOrigin>&e;</AllowedOrigin><AllowedMethod>GET</AllowedMethod>")), {(400, "MalformedXML")}),
+    "cors-no-rules": (lambda t: put_cors(t, cors_xml()), {(400, "MalformedXML")}),
+    "cors-rule-without-origin": (lambda t: put_cors(t, cors_xml(b"<AllowedMethod>GET</AllowedMethod>")), {(400, "MalformedXML")}),
+    "cors-nested-elements": (lambda t: put_cors(t, cors_xml(b"<AllowedOrigin><a>*</a></AllowedOrigin><AllowedMethod>GET</AllowedMethod>")), {(400, "MalformedXML")}),
+    "cors-max-age-huge": (lambda t: put_cors(t, cors_xml(GET_ANY + b"<MaxAgeSeconds>" + b"9" * 40 + b"</MaxAgeSeconds>")), {(400, "MalformedXML")}),
+    "cors-101-rules": (lambda t: put_cors(t, cors_xml(*[GET_ANY] * 101)), {(400, "InvalidRequest")}),
+    "cors-unsupported-method": (lambda t: put_cors(t, cors_xml(b"<AllowedOrigin>*</AllowedOrigin><AllowedMethod>PATCH</AllowedMethod>")), {(400, "InvalidRequest")}),
+    "cors-two-wildcards": (lambda t: put_cors(t, cors_xml(b"<AllowedOrigin>https://*.*.example</AllowedOrigin><AllowedMethod>GET</AllowedMethod>")), {(400, "InvalidRequest")}),
+    "cors-expose-header-injection": (lambda t: put_cors(t, cors_xml(GET_ANY + b"<ExposeHeader>ETag&#13;&#10;Set-Cookie: a=b</ExposeHeader>")), {(400, "InvalidRequest")}),
+    "cors-id-too-long": (lambda t: put_cors(t, cors_xml(GET_ANY + b"<ID>" + b"i" * 256 + b"</ID>")), {(400, "InvalidArgument")}),
+    "cors-over-64kb": (lambda t: put_cors(t, cors_xml(GET_ANY + b"<ID>x</ID>" + b" " * (64 << 10))), {(400, "MaxMessageLengthExceeded")}),
+    "cors-oversized": (lambda t: put_cors(t, cors_xml(GET_ANY) + b" " * (5 << 20)), {(400, "MaxMessageLengthExceeded")}),
+    "cors-no-md5": (lambda t: send(t, "PUT", f"/{BUCKET}?cors", cors_xml(GET_ANY)), {(400, "InvalidRequest")}),
+    "cors-wrong-md5": (lambda t: put_cors(t, cors_xml(GET_ANY), md5_b64(b"other")), {(400, "BadDigest")}),
+    "cors-anonymous-put": (lambda t: unsigned(t, "PUT", f"/{BUCKET}?cors", {"Content-MD5": md5_b64(cors_xml(GET_ANY))}, cors_xml(GET_ANY)), {(403, "AccessDenied")}),
+    "cors-anonymous-get": (lambda t: unsigned(t, "GET", f"/{BUCKET}?cors", {}), {(403, "AccessDenied")}),
+    "cors-anonymous-delete": (lambda t: unsigned(t, "DELETE", f"/{BUCKET}?cors", {}), {(403, "AccessDenied")}),
+    "cors-post": (lambda t: send(t, "POST", f"/{BUCKET}?cors", cors_xml(GET_ANY)), {(501, "NotImplemented")}),
+    # preflights: anonymous, never a 5xx
+    "preflight-no-origin": (lambda t: preflight(t, f"/{BUCKET}/kept", {"Access-Control-Request-Method": "GET"}), {(400, "BadRequest")}),
+    "preflight-no-configuration": (lambda t: preflight(t, f"/{BUCKET}/kept", {"Origin": "https://x.example", "Access-Control-Request-Method": "GET"}), {(403, "AccessForbidden")}),
+    "preflight-no-bucket": (lambda t: preflight(t, "/nosuchbucket/kept", {"Origin": "https://x.example", "Access-Control-Request-Method": "GET"}), {(403, "AccessForbidden")}),
+    "preflight-600-byte-bucket": (lambda t: preflight(t, "/" + "b" * 600 + "/k", {"Origin": "o", "Access-Control-Request-Method": "GET"}), {(403, "AccessForbidden")}),
+    "preflight-key-invalid-utf8": (lambda t: preflight(t, f"/{BUCKET}/a%FFb", {"Origin": "o", "Access-Control-Request-Method": "GET"}), {(400, "InvalidURI")}),
+    "preflight-many-request-headers": (lambda t: preflight(t, f"/{BUCKET}/kept", {"Origin": "o", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": ",".join(["x-a"] * 3000)}), {(403, "AccessForbidden")}),
+    "preflight-header-section-too-large": (lambda t: preflight(t, f"/{BUCKET}/kept", {"Origin": "o", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": ",".join(["x-a"] * 5000)}), {(400, "RequestHeaderSectionTooLarge")}),
+    "preflight-latin1-origin": (lambda t: preflight(t, f"/{BUCKET}/kept", {"Origin": "https://\xe9t\xe9.example", "Access-Control-Request-Method": "GET"}), {(403, "AccessForbidden")}),
+    "preflight-with-body": (lambda t: preflight(t, f"/{BUCKET}/kept", {"Origin": "o", "Access-Control-Request-Method": "PUT"}, b"x" * 1000), {(403, "AccessForbidden")}),
+    "preflight-reserved-path": (lambda t: send(t, "OPTIONS", "/_fragstore/health"), {(501, "NotImplemented")}),
     # signatures
     "anonymous-get": (lambda t: unsigned(t, "GET", f"/{BUCKET}/kept", {}), {(403, "AccessDenied")}),
     "anonymous-put": (lambda t: unsigned(t, "PUT", f"/{BUCKET}/anon", {}, b"x"), {(403, "AccessDenied")}),
@@ -254,6 +305,9 @@ def assert_nothing_stored(t: Target) -> None:
     assert [(o["Key"], o["ETag"]) for o in listed] == [("kept", f'"{hashlib.md5(KEPT).hexdigest()}"')]
     assert s3.list_parts(Bucket=BUCKET, Key="upload", UploadId=t.upload_id).get("Parts", []) == []
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [BUCKET]
+    with pytest.raises(ClientError) as info:
+        s3.get_bucket_cors(Bucket=BUCKET)
+    assert info.value.response["Error"]["Code"] == "NoSuchCORSConfiguration"
 
 
 @pytest.mark.parametrize("name", list(CASES))

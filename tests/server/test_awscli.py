@@ -153,6 +153,26 @@ def test_cli_s3api(live_server: LiveServer, tmp_path: Path, bucket: str) -> None
     assert sorted(d["Key"] for d in deleted["Deleted"]) == ["k", "k2", "mp"]
 
 
+def test_cli_bucket_cors(live_server: LiveServer, tmp_path: Path, bucket: str) -> None:
+    def api(*args: str) -> Any:
+        out = run_aws(live_server, tmp_path, "s3api", *args, "--bucket", bucket, "--output", "json")
+        return json.loads(out) if out.strip() else {}
+
+    rules = {"CORSRules": [{"ID": "web uploads", "AllowedOrigins": ["https://app.example.com"],
+                            "AllowedMethods": ["PUT", "POST"], "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"],
+                            "MaxAgeSeconds": 3000}]}
+    config = tmp_path / "cors.json"
+    config.write_text(json.dumps(rules))
+    api("put-bucket-cors", "--cors-configuration", f"file://{config}")
+    assert api("get-bucket-cors") == rules
+    answer = live_server.raw("OPTIONS", f"/{bucket}/k", sign=False, headers={
+        "Origin": "https://app.example.com", "Access-Control-Request-Method": "PUT"})
+    assert answer.status == 200 and answer.headers["access-control-allow-methods"] == "PUT, POST"
+    api("delete-bucket-cors")
+    with pytest.raises(AssertionError, match="NoSuchCORSConfiguration"):
+        api("get-bucket-cors")
+
+
 def test_cli_reports_errors(live_server: LiveServer, tmp_path: Path) -> None:
     cmd = [AWS, "--endpoint-url", live_server.url, "s3api", "head-bucket", "--bucket", "no-such-bucket-cli"]
     done = subprocess.run(cmd, env=aws_env(live_server, tmp_path), capture_output=True, text=True)

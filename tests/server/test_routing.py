@@ -36,6 +36,16 @@ CASES = [
     ("DELETE", "/bkt/key", {"uploadId": "u"}, {}, "AbortMultipartUpload"),
     ("GET", "/bkt/key", {"uploadId": "u", "max-parts": "2"}, {}, "ListParts"),
     ("GET", "/bkt/a/b/c", {"X-Amz-Signature": "s", "X-Amz-Credential": "c"}, {}, "GetObject"),
+    ("PUT", "/bkt", {"cors": ""}, {}, "PutBucketCors"),
+    ("GET", "/bkt", {"cors": ""}, {}, "GetBucketCors"),
+    ("DELETE", "/bkt", {"cors": ""}, {}, "DeleteBucketCors"),
+    ("OPTIONS", "/bkt/key", {}, {}, "OptionsObject"),
+    ("OPTIONS", "/bkt", {}, {}, "OptionsObject"),
+    ("OPTIONS", "/", {}, {}, "OptionsObject"),
+    # a preflight may carry the actual request's parameters: its query never changes the operation
+    ("OPTIONS", "/bkt/key", {"uploadId": "u", "partNumber": "1"}, {}, "OptionsObject"),
+    ("OPTIONS", "/bkt/key", {"tagging": ""}, {}, "OptionsObject"),
+    ("OPTIONS", "/bkt", {"cors": ""}, {}, "OptionsObject"),
     ("GET", "/_fragstore/health", {}, {}, "Health"),
     ("GET", "/_fragstore/stats", {}, {}, "Stats"),
 ]
@@ -76,9 +86,6 @@ NAMED = [
     ("GET", "/bkt", {"policy": ""}, "GetBucketPolicy"),
     ("DELETE", "/bkt", {"policy": ""}, "DeleteBucketPolicy"),
     ("GET", "/bkt", {"policyStatus": ""}, "GetBucketPolicyStatus"),
-    ("PUT", "/bkt", {"cors": ""}, "PutBucketCors"),
-    ("GET", "/bkt", {"cors": ""}, "GetBucketCors"),
-    ("DELETE", "/bkt", {"cors": ""}, "DeleteBucketCors"),
     ("PUT", "/bkt", {"lifecycle": ""}, "PutBucketLifecycleConfiguration"),
     ("GET", "/bkt", {"lifecycle": ""}, "GetBucketLifecycleConfiguration"),
     ("DELETE", "/bkt", {"lifecycle": ""}, "DeleteBucketLifecycle"),
@@ -122,6 +129,9 @@ OTHER = [
     ("DELETE", "/bkt", {"delete": ""}),
     ("DELETE", "/bkt", {"versioning": ""}),
     ("POST", "/bkt/key", {"tagging": ""}),
+    ("POST", "/bkt", {"cors": ""}),
+    ("HEAD", "/bkt", {"cors": ""}),
+    ("PUT", "/bkt/key", {"cors": ""}),
 ]
 
 IMPLEMENTED = {
@@ -152,14 +162,22 @@ def test_unknown_query_keys_are_other_and_not_implemented(method: str, path: str
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("PATCH", "/bkt/key"), ("OPTIONS", "/bkt"), ("PROPFIND", "/"), ("PUT", "/"), ("DELETE", "/"), ("POST", "/")],
+    [("PATCH", "/bkt/key"), ("PROPFIND", "/"), ("PUT", "/"), ("DELETE", "/"), ("POST", "/")],
 )
 def test_unknown_methods_are_not_allowed(method: str, path: str) -> None:
     assert route(method, path, {}, {}).error == "MethodNotAllowed"
 
 
+def test_preflight_names_its_target() -> None:
+    target = route("OPTIONS", "/bkt/a%20b", {}, {})
+    assert (target.operation, target.bucket, target.key) == ("OptionsObject", "bkt", "a b")
+    target = route("OPTIONS", "/k", {}, {"host": "bkt.s3.local"}, "s3.local")
+    assert (target.operation, target.bucket, target.key) == ("OptionsObject", "bkt", "k")
+
+
 def test_reserved_prefix_never_reaches_a_bucket() -> None:
     assert route("PUT", "/_fragstore/health", {}, {}).error == "NotImplemented"
+    assert route("OPTIONS", "/_fragstore/health", {}, {}).error == "NotImplemented"
     assert route("GET", "/_fragstore/other", {}, {}).error == "NotImplemented"
 
 

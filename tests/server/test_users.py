@@ -67,6 +67,27 @@ def test_buckets_are_private_to_their_owner(multi: LiveServer) -> None:
     assert alice.get_object(Bucket="alice-bucket", Key="secret")["Body"].read() == b"alice only"
 
 
+def test_cors_configuration_is_the_owners(multi: LiveServer) -> None:
+    """Only the owner puts, reads or deletes a bucket's CORS rules; the preflight is anonymous."""
+    alice, bob = as_user(multi, "ALICE", "alice-secret-1"), as_user(multi, "BOB", "bob-secret-22")
+    alice.create_bucket(Bucket="alice-cors")
+    rules = [{"AllowedOrigins": ["https://alice.example"], "AllowedMethods": ["GET"]}]
+    alice.put_bucket_cors(Bucket="alice-cors", CORSConfiguration={"CORSRules": rules})
+    denied = [
+        lambda: bob.get_bucket_cors(Bucket="alice-cors"),
+        lambda: bob.put_bucket_cors(Bucket="alice-cors", CORSConfiguration={"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["PUT"]}]}),
+        lambda: bob.delete_bucket_cors(Bucket="alice-cors"),
+    ]
+    for call in denied:
+        with pytest.raises(ClientError) as info:
+            call()
+        assert code(info) == "AccessDenied"
+    assert alice.get_bucket_cors(Bucket="alice-cors")["CORSRules"] == rules
+    headers = {"Origin": "https://alice.example", "Access-Control-Request-Method": "GET"}
+    answer = multi.raw("OPTIONS", "/alice-cors/k", headers=headers, sign=False)
+    assert answer.status == 200 and answer.headers["access-control-allow-origin"] == "https://alice.example"
+
+
 def test_stats_show_a_user_only_their_buckets(multi: LiveServer) -> None:
     as_user(multi, "BOB", "bob-secret-22").create_bucket(Bucket="bob-stats")
     as_user(multi, "ALICE", "alice-secret-1").create_bucket(Bucket="alice-stats")

@@ -10,8 +10,6 @@ the schema requires it); an empty one, or one over 1024 bytes, gets its own
 
 from __future__ import annotations
 
-import hashlib
-
 from starlette.responses import Response
 
 from dedup.types import DeleteRequest, DeleteResult
@@ -19,19 +17,11 @@ from server.http.responses import xml_response
 from server.s3.conditions import etag_expectation
 from server.s3.context import RequestContext
 from server.s3.errormap import to_s3_error
-from server.s3.errors import ERRORS, S3Error
+from server.s3.errors import ERRORS
 from server.s3.objmeta import MAX_KEY_BYTES
-from server.s3.params import content_md5
+from server.s3.params import check_md5, content_md5, require_integrity_header
 from server.s3.xmlparse import DeleteItem, parse_delete
 from server.s3.xmlrender import Node
-
-
-def _require_integrity_header(ctx: RequestContext) -> None:
-    names = ("content-md5", "x-amz-sdk-checksum-algorithm", "x-amz-trailer")
-    if not any(n in ctx.headers for n in names) and not any(
-        n.startswith("x-amz-checksum-") for n in ctx.headers
-    ):
-        raise S3Error("InvalidRequest", "Missing required header for this request: Content-MD5")
 
 
 def _key_error(key: str) -> str | None:
@@ -63,11 +53,10 @@ def _request(item: DeleteItem) -> DeleteRequest:
 
 
 async def delete_objects(ctx: RequestContext) -> Response:
-    _require_integrity_header(ctx)
+    require_integrity_header(ctx.headers)
     md5 = content_md5(ctx.headers)
     body = await ctx.read_body()
-    if md5 is not None and hashlib.md5(body).digest() != md5:
-        raise S3Error("BadDigest")
+    check_md5(md5, body)
     quiet, items = parse_delete(body)
     refused = [(item, code) for item in items if (code := _key_error(item.key)) is not None]
     valid = [item for item in items if _key_error(item.key) is None]
