@@ -1,34 +1,23 @@
 """DeleteObjects: up to 1000 keys in one XML request, Quiet mode included.
 
-S3 wants the body protected by Content-MD5 or (what current SDKs send) an
-x-amz-checksum-* header or trailer; Payload verifies the latter, the MD5 is
-checked here. A missing ``<Key>`` fails the whole request (MalformedXML, as
+S3 wants the body protected by Content-MD5 or a checksum
+(server/s3/integrity.py). A missing ``<Key>`` fails the whole request (MalformedXML, as
 the schema requires it); an empty one, or one over 1024 bytes, gets its own
 ``<Error>`` and the other keys are deleted.
 """
 
 from __future__ import annotations
 
-import hashlib
-
 from starlette.responses import Response
 
 from dedup.types import DeleteRequest, DeleteResult
 from server.http.responses import xml_response
 from server.s3.context import RequestContext
-from server.s3.errors import ERRORS, S3Error
+from server.s3.errors import ERRORS
+from server.s3.integrity import read_protected_body
 from server.s3.objmeta import MAX_KEY_BYTES
-from server.s3.params import content_md5
 from server.s3.xmlparse import parse_delete
 from server.s3.xmlrender import Node
-
-
-def _require_integrity_header(ctx: RequestContext) -> None:
-    names = ("content-md5", "x-amz-sdk-checksum-algorithm", "x-amz-trailer")
-    if not any(n in ctx.headers for n in names) and not any(
-        n.startswith("x-amz-checksum-") for n in ctx.headers
-    ):
-        raise S3Error("InvalidRequest", "Missing required header for this request: Content-MD5")
 
 
 def _key_error(key: str) -> str | None:
@@ -46,12 +35,7 @@ def _error_node(key: str, code: str) -> Node:
 
 
 async def delete_objects(ctx: RequestContext) -> Response:
-    _require_integrity_header(ctx)
-    md5 = content_md5(ctx.headers)
-    body = await ctx.read_body()
-    if md5 is not None and hashlib.md5(body).digest() != md5:
-        raise S3Error("BadDigest")
-    quiet, keys = parse_delete(body)
+    quiet, keys = parse_delete(await read_protected_body(ctx))
     refused = [(key, code) for key in keys if (code := _key_error(key)) is not None]
     rejected = {key for key, _code in refused}
     valid = [k for k in keys if k not in rejected]
