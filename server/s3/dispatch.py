@@ -38,6 +38,7 @@ HANDLERS: dict[str, Handler] = {
     "Stats": service.stats,
     "CollectGarbage": admin.collect_garbage,
     "Check": admin.check,
+    "RunLifecycle": admin.run_lifecycle,
     "CreateBucket": buckets.create_bucket,
     "DeleteBucket": buckets.delete_bucket,
     "HeadBucket": buckets.head_bucket,

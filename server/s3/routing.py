@@ -94,6 +94,7 @@ RESERVED: dict[tuple[str, str], str] = {
     ("GET", "metrics"): "Metrics",
     ("POST", "gc"): "CollectGarbage",
     ("POST", "check"): "Check",
+    ("POST", "lifecycle"): "RunLifecycle",
 }
 
 

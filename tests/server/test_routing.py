@@ -37,6 +37,7 @@ CASES = [
     ("GET", "/bkt/a/b/c", {"X-Amz-Signature": "s", "X-Amz-Credential": "c"}, {}, "GetObject"),
     ("GET", "/_fragstore/health", {}, {}, "Health"),
     ("GET", "/_fragstore/stats", {}, {}, "Stats"),
+    ("POST", "/_fragstore/lifecycle", {}, {}, "RunLifecycle"),
 ]
 
 NOT_IMPLEMENTED = [
