@@ -23,6 +23,7 @@ from server.s3.handlers import (
     buckets,
     copy,
     delete_many,
+    lifecycle,
     listing,
     multipart,
     multipart_listing,
@@ -58,6 +59,9 @@ HANDLERS: dict[str, Handler] = {
     "AbortMultipartUpload": multipart.abort_multipart_upload,
     "ListParts": multipart_listing.list_parts,
     "ListMultipartUploads": multipart_listing.list_multipart_uploads,
+    "PutBucketLifecycleConfiguration": lifecycle.put_bucket_lifecycle_configuration,
+    "GetBucketLifecycleConfiguration": lifecycle.get_bucket_lifecycle_configuration,
+    "DeleteBucketLifecycle": lifecycle.delete_bucket_lifecycle,
 }
 
 

@@ -121,6 +121,8 @@ def _camel(name: str) -> str:
 
 
 def _bucket_operation(method: str, query: Mapping[str, str]) -> str:
+    if "lifecycle" in query and method in ("GET", "PUT", "DELETE"):
+        return BUCKET_SUBRESOURCES["lifecycle"][method]
     if method == "GET":
         if "location" in query:
             return "GetBucketLocation"

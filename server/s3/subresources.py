@@ -17,7 +17,9 @@ PARAMS = frozenset(
 )
 # Sub-resources fragstore implements: (object level?, method) -> keys.
 HANDLED: dict[tuple[bool, str], frozenset[str]] = {
-    (False, "GET"): frozenset({"location", "uploads"}),
+    (False, "GET"): frozenset({"location", "uploads", "lifecycle"}),
+    (False, "PUT"): frozenset({"lifecycle"}),
+    (False, "DELETE"): frozenset({"lifecycle"}),
     (False, "POST"): frozenset({"delete"}),
     (True, "POST"): frozenset({"uploads"}),
 }

@@ -38,6 +38,10 @@ CASES = [
     ("GET", "/_fragstore/health", {}, {}, "Health"),
     ("GET", "/_fragstore/stats", {}, {}, "Stats"),
     ("POST", "/_fragstore/lifecycle", {}, {}, "RunLifecycle"),
+    ("PUT", "/bkt", {"lifecycle": ""}, {}, "PutBucketLifecycleConfiguration"),
+    ("PUT", "/bkt/", {"lifecycle": ""}, {"content-md5": "x"}, "PutBucketLifecycleConfiguration"),
+    ("GET", "/bkt", {"lifecycle": ""}, {}, "GetBucketLifecycleConfiguration"),
+    ("DELETE", "/bkt", {"lifecycle": ""}, {}, "DeleteBucketLifecycle"),
 ]
 
 NOT_IMPLEMENTED = [
@@ -55,6 +59,8 @@ NOT_IMPLEMENTED = [
     ("POST", "/bkt/key", {"restore": ""}, "RestoreObject"),
     ("POST", "/bkt/key", {"select": "", "select-type": "2"}, "SelectObjectContent"),
     ("PUT", "/bkt/key", {"renameObject": ""}, "RenameObject"),
+    ("PUT", "/bkt/key", {"lifecycle": ""}, "PutLifecycle"),
+    ("POST", "/bkt", {"lifecycle": ""}, "PostLifecycle"),
     ("GET", "/bkt/key", {"versionId": "3HL4kqtJlcpXroDTDmJ"}, "GetObjectVersion"),
     ("DELETE", "/bkt/key", {"versionId": "3HL4kqtJlcpXroDTDmJ"}, "DeleteObjectVersion"),
     ("PUT", "/bkt/key", {"uploads": ""}, "PutUploads"),
@@ -76,9 +82,6 @@ NOT_IMPLEMENTED = [
     ("PUT", "/bkt", {"cors": ""}, "PutBucketCors"),
     ("GET", "/bkt", {"cors": ""}, "GetBucketCors"),
     ("DELETE", "/bkt", {"cors": ""}, "DeleteBucketCors"),
-    ("PUT", "/bkt", {"lifecycle": ""}, "PutBucketLifecycleConfiguration"),
-    ("GET", "/bkt", {"lifecycle": ""}, "GetBucketLifecycleConfiguration"),
-    ("DELETE", "/bkt", {"lifecycle": ""}, "DeleteBucketLifecycle"),
     ("PUT", "/bkt", {"website": ""}, "PutBucketWebsite"),
     ("GET", "/bkt", {"website": ""}, "GetBucketWebsite"),
     ("DELETE", "/bkt", {"website": ""}, "DeleteBucketWebsite"),

@@ -14,6 +14,7 @@ from server.http.upload import upload_body
 from server.s3 import multipart_checksums as mpc
 from server.s3.conditions import write_expectation
 from server.s3.context import RequestContext
+from server.s3.expiration import expiration_headers
 from server.s3.handlers.objects import NEW_BYTES_HEADER
 from server.s3.objmeta import checksum_headers, meta_from_headers
 from server.s3.params import part_number, upload_id
@@ -75,7 +76,7 @@ async def complete_multipart_upload(ctx: RequestContext) -> Response:
     nodes += [(f"Checksum{alg}", value) for alg, value in checksums.items()]
     if checksums:
         nodes.append(("ChecksumType", checksum.type))
-    return xml_response("CompleteMultipartUploadResult", nodes)
+    return xml_response("CompleteMultipartUploadResult", nodes, headers=expiration_headers(ctx, info))
 
 
 async def abort_multipart_upload(ctx: RequestContext) -> Response:

@@ -15,6 +15,7 @@ from server.http.upload import upload_body
 from server.s3.conditions import check_read, write_expectation
 from server.s3.context import RequestContext
 from server.s3.errors import S3Error
+from server.s3.expiration import expiration_headers
 from server.s3.objmeta import checksum_headers, meta_from_headers, object_headers
 from server.s3.params import checksum_mode, part_number
 
@@ -31,6 +32,7 @@ async def put_object(ctx: RequestContext) -> Response:
     )
     headers = {"ETag": f'"{result.info.etag}"', NEW_BYTES_HEADER: str(result.new_bytes)}
     headers.update(checksum_headers(body.payload.checksums))
+    headers.update(expiration_headers(ctx, result.info))
     return empty_response(200, headers)
 
 
@@ -58,6 +60,7 @@ def _read_headers(
     whole = not partial or (start == 0 and length == info.size)
     headers = object_headers(info, ctx.query, checksums=checksum_mode(ctx.headers) and whole)
     headers["Content-Length"] = str(length)
+    headers.update(expiration_headers(ctx, info))
     if part is not None:
         headers["x-amz-mp-parts-count"] = str(max(len(info.part_sizes), 1))
     if not partial:
