@@ -167,9 +167,13 @@ class Run:
             yield row
 
     async def _carry_out(self, plans: list[list[LifecycleAction]]) -> int:
-        """Each key's actions in order, keys side by side; how many were done."""
-        done = await asyncio.gather(*(self._key(plan) for plan in plans))
-        return sum(done)
+        """Each key's actions in order, keys side by side; how many were done.
+        A failing job fails the run, once the other keys' jobs have finished."""
+        done = await asyncio.gather(*(self._key(plan) for plan in plans), return_exceptions=True)
+        for result in done:
+            if isinstance(result, BaseException):
+                raise result
+        return sum(n for n in done if isinstance(n, int))
 
     async def _key(self, plan: list[LifecycleAction]) -> int:
         n = 0

@@ -375,6 +375,22 @@ def test_a_deleted_bucket_ends_its_part_of_the_run(lc, run, clock):
     assert count(lifecycle(run, lc, T0 + 5 * D)) == 0
 
 
+def test_a_failing_job_fails_the_run_after_the_others_finish(lc, run, clock, monkeypatch):
+    for k in ("a", "b", "c"):
+        put_at(run, lc, clock, k, T0)
+    configure(run, lc, rule(expiration=Expiration(days=1)))
+
+    def broken(w: Any, a: LifecycleAction, now: float, day: float) -> LifecycleAction | None:
+        if a.key == "b":
+            raise RuntimeError("disk on fire")
+        return expire_current(w, a, now, day)
+
+    monkeypatch.setitem(lifecycle_run.JOBS, "Expiration", broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        run(lc.run_lifecycle(now=T0 + D))
+    assert versions(run, lc) == [("b", "null", False)]  # a and c were expired all the same
+
+
 # -- a run killed part way -------------------------------------------------------------------------
 def _kill_after_acks(data: Path, acks: int) -> list[str]:
     """Run the crasher until it has reported ``acks`` actions, then SIGKILL it."""
