@@ -32,13 +32,16 @@ from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from dedup import errors, gc, multipart, objects, versioning
+from dedup import errors, gc, lifecycle, multipart, objects, versioning
 from dedup.check import repair as repair_refcounts
 from dedup.check import run_check
 from dedup.chunking import ChunkerParams
 from dedup.format import FORMAT_VERSION, read_format, write_format
 from dedup.index import U32, U64, Index, ObjectRow, Txn
 from dedup.ingest import Ingest, IngestResult
+from dedup.lifecycle import Due, LifecycleConfiguration
+from dedup.lifecycle_jobs import config_of
+from dedup.lifecycle_run import OnAction, run_lifecycle
 from dedup.listing import list_page, list_versions
 from dedup.manifests import abandon_pending, require_complete
 from dedup.migrate import upgrade
@@ -54,6 +57,7 @@ from dedup.types import (
     DeleteResult,
     Expectation,
     GcReport,
+    LifecycleReport,
     ListPage,
     ObjectInfo,
     ObjectMeta,
@@ -333,6 +337,34 @@ class Store:
         await self.head_bucket(bucket)
         with self.index.read() as txn:
             return multipart.list_uploads(txn, self.index, bucket, prefix, delimiter, key_marker, upload_id_marker, max_uploads)
+
+    # -- lifecycle (dedup/lifecycle.py) ----------------------------------------------
+    async def get_bucket_lifecycle(self, bucket: str) -> LifecycleConfiguration | None:
+        raw = await self.get_bucket_config(bucket, lifecycle.CONFIG_NAME)
+        return lifecycle.from_json(raw) if raw is not None else None
+
+    async def put_bucket_lifecycle(self, bucket: str, config: LifecycleConfiguration | None) -> None:
+        """Store (None: delete) the bucket's lifecycle configuration."""
+        await self.put_bucket_config(bucket, lifecycle.CONFIG_NAME, config.to_json() if config else None)
+
+    def object_expiration(self, info: ObjectInfo) -> Due | None:
+        """When the current version ``info`` expires and by which rule
+        (``x-amz-expiration``); one short read, so it is not a coroutine."""
+        if info.delete_marker:
+            return None
+        with self.index.read() as txn:
+            doc = self.index.bucket(txn, info.bucket)
+            config = config_of(txn, self.index, int(doc["id"])) if doc is not None else None
+        if config is None:
+            return None
+        return lifecycle.current_expiry(config, info.key, info.size, info.meta.tags, info.last_modified,
+                                        self.config.lifecycle_day_seconds)
+
+    async def run_lifecycle(self, now: float | None = None, on_action: OnAction | None = None) -> LifecycleReport:
+        """Carry out every bucket's lifecycle rules as of ``now`` (default: the
+        clock); ``on_action`` hears of each action once it is committed."""
+        return await run_lifecycle(self.writer, time.time() if now is None else now,
+                                   self.config.lifecycle_day_seconds, on_action)
 
     # -- maintenance -------------------------------------------------------------
     async def stats(self, exact: bool = False) -> StoreStats:

@@ -41,6 +41,7 @@ class StoreConfig:
     upload_max_age_seconds: float = 7 * 24 * 3600.0
     map_size: int = 1 << 40
     compression: str = "fast"  # off / fast / max: see dedup/codecs.py and benchmarks/README.md
+    lifecycle_day_seconds: float = 86400.0  # a lifecycle "day" (dedup/lifecycle.py); tests shorten it
 
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 answers for an object stored without one
@@ -289,6 +290,34 @@ class GcReport:
     packs_deleted: int
     bytes_reclaimed_on_disk: int
     bytes_punched: int = 0
+
+
+@dataclass(frozen=True)
+class LifecycleAction:
+    """One lifecycle action (dedup/lifecycle.py): ``action`` is the AWS element
+    that caused it (Expiration, NoncurrentVersionExpiration,
+    ExpiredObjectDeleteMarker, AbortIncompleteMultipartUpload); ``version_id``
+    the version it removed or expired ("null" in a bucket never versioned),
+    ``marker_version_id`` the delete marker an Expiration wrote."""
+
+    action: str
+    bucket: str
+    key: str
+    version_id: str | None
+    rule_id: str
+    upload_id: str | None = None
+    marker_version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LifecycleReport:
+    """One lifecycle run: buckets with a configuration, object versions and
+    uploads looked at, and the actions taken by kind."""
+
+    buckets: int
+    versions_scanned: int
+    uploads_scanned: int
+    actions: Mapping[str, int]
 
 
 @dataclass(frozen=True)

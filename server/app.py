@@ -10,7 +10,8 @@ allows it, errors included (server/s3/cors.py); every request is counted in the
 metrics and gets an access line (server/admin/observe.py).
 
 The lifespan owns what lives as long as the server: the store (unless the
-caller opened it), the background GC schedule (server/admin/gcloop.py) and
+caller opened it), the background GC and lifecycle schedules
+(server/admin/gcloop.py, server/admin/lifecycleloop.py) and
 ``<data>/server.json`` (server/admin/runfile.py). On shutdown, after uvicorn has let
 the requests in flight finish, it stops GC, removes server.json and closes
 the store.
@@ -32,9 +33,11 @@ from dedup.errors import EngineError
 from dedup.store import Store
 from server.admin import logs, runfile
 from server.admin.config import ServerConfig
-from server.admin.gcloop import GcRunner, Schedule
+from server.admin.gcloop import GcRunner
+from server.admin.lifecycleloop import LifecycleRunner
 from server.admin.metrics import Metrics
 from server.admin.observe import Exchange
+from server.admin.schedule import Schedule
 from server.auth.credentials import Credentials
 from server.http.body import has_body
 from server.http.responses import error_response, internal_error, new_request_id, request_id_headers
@@ -59,13 +62,17 @@ def create_app(config: ServerConfig, credentials: Credentials, store: Store | No
         opened = store or await Store.open(config.data_dir, config.store_config())
         app.state.store = opened
         app.state.gc = GcRunner(opened, app.state.metrics)
-        schedule = Schedule(app.state.gc, config.gc_interval)
+        app.state.lifecycle = LifecycleRunner(opened, app.state.metrics)
+        schedules = (Schedule(app.state.gc, config.gc_interval, "gc"),
+                     Schedule(app.state.lifecycle, config.lifecycle_interval, "lifecycle"))
         try:
             runfile.write(config)
-            schedule.start()
+            for schedule in schedules:
+                schedule.start()
             yield
         finally:
-            await schedule.stop()
+            for schedule in schedules:
+                await schedule.stop()
             runfile.remove(config)
             if store is None:
                 await opened.close()

@@ -8,8 +8,10 @@
     POST /_fragstore/check[?repair=true][&verify=false]
                                                    verify fragments and refcounts
                                                    -> JSON CheckReport and "ok"
+    POST /_fragstore/lifecycle                     carry out the buckets' lifecycle
+                                                   rules now -> JSON LifecycleReport
 
-gc and check are SigV4-authenticated (dispatch does that) and root only;
+gc, check and lifecycle are SigV4-authenticated (dispatch does that) and root only;
 everyone else gets AccessDenied. Errors are S3 XML, like everywhere else.
 """
 
@@ -24,6 +26,7 @@ from dataclasses import asdict
 from starlette.responses import Response
 
 from server.admin.gcloop import GcRunner
+from server.admin.lifecycleloop import LifecycleRunner
 from server.admin.metrics import CONTENT_TYPE, Metrics
 from server.s3.context import RequestContext
 from server.s3.errors import S3Error
@@ -58,6 +61,14 @@ async def check(ctx: RequestContext) -> Response:
     _require_root(ctx)
     report = await ctx.store.check(repair=flag(ctx.query, "repair"), verify=flag(ctx.query, "verify", True))
     return _json({**asdict(report), "ok": report.ok})
+
+
+async def run_lifecycle(ctx: RequestContext) -> Response:
+    """POST /_fragstore/lifecycle: one lifecycle run now (as the schedule runs it)."""
+    _require_root(ctx)
+    runner: LifecycleRunner = ctx.request.app.state.lifecycle
+    report = await runner.run(trigger="admin")
+    return _json({**asdict(report), "actions": dict(report.actions)})
 
 
 def _require_root(ctx: RequestContext) -> None:

@@ -4,6 +4,7 @@
     fragstore stats [--data DIR] [--exact]
     fragstore gc    [--data DIR] [--dry-run] [--grace SECONDS]
     fragstore check [--data DIR] [--repair]
+    fragstore lifecycle [--data DIR]                 carry out the buckets' lifecycle rules once
 
 ``serve`` is server/admin/serve.py. The maintenance commands open the data directory
 themselves when no process holds it; when one does (its lock is taken) they
@@ -22,7 +23,7 @@ import sys
 from collections.abc import Sequence
 
 from dedup.errors import DataDirLocked
-from dedup.types import CheckReport, GcReport, StoreStats
+from dedup.types import CheckReport, GcReport, LifecycleReport, StoreStats
 from server.admin import client as adminclient
 from server.admin import report, runfile
 from server.admin.config import ServerConfig
@@ -37,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="logical vs stored bytes, ratios, top buckets")
     gc = commands.add_parser("gc", help="free unreferenced fragments, compact packs")
     check = commands.add_parser("check", help="verify fragments and refcounts")
-    for sub in (stats, gc, check):
+    lifecycle = commands.add_parser("lifecycle", help="carry out the buckets' lifecycle rules now")
+    for sub in (stats, gc, check, lifecycle):
         add_flags(sub, maintenance_only=True)
     stats.add_argument("--exact", action="store_true", help="compute exact per-bucket unique bytes")
     gc.add_argument("--dry-run", action="store_true", help="report what would be freed")
@@ -71,6 +73,8 @@ async def _direct(args: argparse.Namespace, config: ServerConfig) -> int | None:
             return _show_stats(await store.stats(exact=args.exact))
         if args.command == "gc":
             return _show_gc(await store.collect_garbage(dry_run=args.dry_run, grace_seconds=args.grace))
+        if args.command == "lifecycle":
+            return _show_lifecycle(await store.run_lifecycle())
         return _show_check(await store.check(args.repair))
     finally:
         await store.close()
@@ -89,6 +93,8 @@ def _remote(args: argparse.Namespace, config: ServerConfig) -> int:
             return _show_stats(adminclient.stats(client, args.exact))
         if args.command == "gc":
             return _show_gc(adminclient.collect_garbage(client, args.dry_run, args.grace))
+        if args.command == "lifecycle":
+            return _show_lifecycle(adminclient.run_lifecycle(client))
         return _show_check(adminclient.check(client, args.repair))
     except adminclient.AdminError as exc:
         print(f"fragstore: {exc}", file=sys.stderr)
@@ -102,6 +108,11 @@ def _show_stats(stats: StoreStats) -> int:
 
 def _show_gc(result: GcReport) -> int:
     print(report.gc_text(result))
+    return 0
+
+
+def _show_lifecycle(result: LifecycleReport) -> int:
+    print(report.lifecycle_text(result))
     return 0
 
 

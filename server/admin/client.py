@@ -1,6 +1,6 @@
 """The maintenance commands' way to a running server: when another process holds
 the data directory's lock and ``<data>/server.json`` names a server, ``fragstore
-stats|gc|check`` call its admin endpoints (server/admin/api.py), signed with SigV4
+stats|gc|check|lifecycle`` call its admin endpoints (server/admin/api.py), signed with SigV4
 by botocore as the root user.
 
 Root credentials: FRAGSTORE_ACCESS_KEY / FRAGSTORE_SECRET_KEY when both are
@@ -24,7 +24,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from dedup.types import BucketStats, CheckReport, GcReport, StoreStats
+from dedup.types import BucketStats, CheckReport, GcReport, LifecycleReport, StoreStats
 from server.admin.runfile import RunInfo
 from server.auth.credentials import (
     ENV_ACCESS_KEY,
@@ -140,6 +140,12 @@ def collect_garbage(client: AdminClient, dry_run: bool, grace: float | None) -> 
     doc = client.call("POST", "/_fragstore/gc", params)
     assert isinstance(doc, dict)
     return GcReport(**doc)
+
+
+def run_lifecycle(client: AdminClient) -> LifecycleReport:
+    doc = client.call("POST", "/_fragstore/lifecycle", {})
+    assert isinstance(doc, dict)
+    return LifecycleReport(**doc)
 
 
 def check(client: AdminClient, repair: bool) -> CheckReport:

@@ -29,6 +29,8 @@ class ServerConfig:
     gc_grace: float = 300.0  # seconds a dropped object version waits before GC may reclaim it
     compression: str = "fast"  # off | fast | max
     idle_timeout: float = 20.0  # seconds a silent client may hold a request open (RequestTimeout); 0: no limit
+    lifecycle_interval: float = 3600.0  # seconds between background lifecycle runs; 0 disables them
+    lifecycle_day_seconds: float = 86400.0  # the length of a lifecycle "day" (tests shorten it)
 
     @property
     def tls(self) -> bool:
@@ -40,4 +42,5 @@ class ServerConfig:
 
     def store_config(self) -> StoreConfig:
         """The engine settings these server settings imply."""
-        return StoreConfig(manifest_grace_seconds=self.gc_grace, compression=self.compression)
+        return StoreConfig(manifest_grace_seconds=self.gc_grace, compression=self.compression,
+                           lifecycle_day_seconds=self.lifecycle_day_seconds)

@@ -2,7 +2,8 @@
 
 Request metrics are counted as requests finish (server/admin/observe.py): requests
 by S3 operation and status, a latency histogram, bytes in and out. GC runs
-are counted by server/admin/gcloop.py. The store's figures (logical and stored
+are counted by server/admin/gcloop.py, lifecycle runs and their actions by
+server/admin/lifecycleloop.py. The store's figures (logical and stored
 bytes, ratios, fragments, packs, the writer's queue depth) are read from
 ``Store.stats()`` at scrape time, by a collector made for that scrape, so
 nothing is updated on the request path for them.
@@ -78,6 +79,15 @@ class Metrics:
                                      registry=r)
         self.gc_last = Gauge("fragstore_gc_last_run_timestamp_seconds", "When the last GC finished (Unix time).",
                              registry=r)
+        self.lifecycle_runs = Counter("fragstore_lifecycle_runs", "Lifecycle runs finished, by trigger.",
+                                      ["trigger"], registry=r)
+        self.lifecycle_failures = Counter("fragstore_lifecycle_failures", "Lifecycle runs that failed, by trigger.",
+                                          ["trigger"], registry=r)
+        self.lifecycle_actions = Counter("fragstore_lifecycle_actions",
+                                         "Lifecycle actions taken, by the AWS action that took them.",
+                                         ["action"], registry=r)
+        self.lifecycle_last = Gauge("fragstore_lifecycle_last_run_timestamp_seconds",
+                                    "When the last lifecycle run finished (Unix time).", registry=r)
         self._series: dict[tuple[str, int], _Series] = {}
 
     def label(self, operation: str) -> str:

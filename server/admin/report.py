@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dedup.types import CheckReport, GcReport, StoreStats
+from dedup.types import CheckReport, GcReport, LifecycleReport, StoreStats
 
 
 def human(n: int | None) -> str:
@@ -85,6 +85,16 @@ def gc_text(report: GcReport) -> str:
         ["  of it by punching holes", human(report.bytes_punched)],
     ]
     return f"{title}\n{table(['', 'value'], rows)}"
+
+
+def lifecycle_text(report: LifecycleReport) -> str:
+    rows = [
+        ["buckets with rules", str(report.buckets)],
+        ["object versions looked at", str(report.versions_scanned)],
+        ["uploads looked at", str(report.uploads_scanned)],
+        *([f"{action} actions", str(n)] for action, n in report.actions.items()),
+    ]
+    return f"lifecycle\n{table(['', 'value'], rows)}"
 
 
 def check_text(report: CheckReport) -> str:

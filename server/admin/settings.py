@@ -53,6 +53,13 @@ def _seconds(value: str) -> float:
     return seconds
 
 
+def _positive_seconds(value: str) -> float:
+    seconds = _seconds(value)
+    if seconds <= 0:
+        raise SettingsError(f"{value!r} is not a number of seconds (more than 0)")
+    return seconds
+
+
 def _choice(*options: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if value.lower() not in options:
@@ -108,6 +115,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("idle_timeout", "idle_timeout", _seconds, 20.0,
             "seconds a client may send nothing in the middle of a request (head or body) before it is "
             "answered RequestTimeout and disconnected; 0 turns the limit off", metavar="SECONDS"),
+    Setting("lifecycle_interval", "lifecycle_interval", _seconds, 3600.0,
+            "seconds between background runs of the buckets' lifecycle rules; 0 turns them off", metavar="SECONDS"),
+    Setting("lifecycle_day_seconds", "lifecycle_day_seconds", _positive_seconds, 86400.0,
+            "seconds in a lifecycle day (the unit of Days in lifecycle rules; AWS's 86400, rounded to midnight "
+            "UTC; shorter, for tests, not rounded)", maintenance=True, metavar="SECONDS"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -225,8 +237,9 @@ _DOC = """# Configuration
 | — | `--config` | `{config_env}` | unset | the TOML config file |
 | — | — | `FRAGSTORE_ACCESS_KEY`, `FRAGSTORE_SECRET_KEY` | unset | the root key pair; unset: generated on the first start into `<data>/root-credentials` (mode 0600) |
 
-`fragstore stats`, `fragstore gc` and `fragstore check` read `data`, `gc_grace`
-and `compression` the same way (flags `--data`, `--gc-grace`, `--compression`,
+`fragstore stats`, `fragstore gc`, `fragstore check` and `fragstore lifecycle`
+read `data`, `gc_grace`, `compression` and `lifecycle_day_seconds` the same way
+(flags `--data`, `--gc-grace`, `--compression`, `--lifecycle-day-seconds`,
 `--config`).
 
 The config file holds `name = value` lines with the names of the first column;

@@ -26,6 +26,7 @@ from server.s3.handlers import (
     copy,
     cors,
     delete_many,
+    lifecycle,
     listing,
     multipart,
     multipart_listing,
@@ -45,6 +46,7 @@ HANDLERS: dict[str, Handler] = {
     "Stats": service.stats,
     "CollectGarbage": admin.collect_garbage,
     "Check": admin.check,
+    "RunLifecycle": admin.run_lifecycle,
     "CreateBucket": buckets.create_bucket,
     "DeleteBucket": buckets.delete_bucket,
     "HeadBucket": buckets.head_bucket,
@@ -77,6 +79,9 @@ HANDLERS: dict[str, Handler] = {
     "PutBucketTagging": tagging.put_bucket_tagging,
     "DeleteBucketTagging": tagging.delete_bucket_tagging,
     "GetObjectAttributes": attributes.get_object_attributes,
+    "PutBucketLifecycleConfiguration": lifecycle.put_bucket_lifecycle_configuration,
+    "GetBucketLifecycleConfiguration": lifecycle.get_bucket_lifecycle_configuration,
+    "DeleteBucketLifecycle": lifecycle.delete_bucket_lifecycle,
 }
 
 

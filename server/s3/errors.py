@@ -53,6 +53,7 @@ ERRORS: Final[dict[str, tuple[int, str]]] = {
     "NoSuchBucket": (404, "The specified bucket does not exist."),
     "NoSuchCORSConfiguration": (404, "The CORS configuration does not exist"),
     "NoSuchKey": (404, "The specified key does not exist."),
+    "NoSuchLifecycleConfiguration": (404, "The lifecycle configuration does not exist."),
     "NoSuchTagSet": (404, "The TagSet does not exist"),
     "NoSuchVersion": (404, "The specified version does not exist."),
     "NoSuchUpload": (404, "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."),

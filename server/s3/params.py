@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from collections.abc import Mapping
 
 from server.s3.errors import S3Error
@@ -64,20 +63,6 @@ def content_md5(headers: Mapping[str, str]) -> bytes | None:
     if len(digest) != 16:
         raise S3Error("InvalidDigest", extra={"Content-MD5": value})
     return digest
-
-
-def require_integrity_header(headers: Mapping[str, str]) -> None:
-    """InvalidRequest unless the body is protected by Content-MD5 or an
-    x-amz-checksum-* header or trailer (DeleteObjects, PutBucketCors)."""
-    names = ("content-md5", "x-amz-sdk-checksum-algorithm", "x-amz-trailer")
-    if not any(n in headers for n in names) and not any(n.startswith("x-amz-checksum-") for n in headers):
-        raise S3Error("InvalidRequest", "Missing required header for this request: Content-MD5")
-
-
-def check_md5(expected: bytes | None, body: bytes) -> None:
-    """BadDigest unless ``body`` has the Content-MD5 digest given (if one was)."""
-    if expected is not None and hashlib.md5(body).digest() != expected:
-        raise S3Error("BadDigest")
 
 
 def flag(query: Mapping[str, str], name: str) -> bool:

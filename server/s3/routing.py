@@ -102,6 +102,7 @@ RESERVED: dict[tuple[str, str], str] = {
     ("GET", "metrics"): "Metrics",
     ("POST", "gc"): "CollectGarbage",
     ("POST", "check"): "Check",
+    ("POST", "lifecycle"): "RunLifecycle",
 }
 
 
@@ -126,6 +127,8 @@ def _subresource(method: str, query: Mapping[str, str], *, object_level: bool) -
 
 
 def _bucket_operation(method: str, query: Mapping[str, str]) -> str:
+    if "lifecycle" in query and method in ("GET", "PUT", "DELETE"):
+        return BUCKET_SUBRESOURCES["lifecycle"][method]
     if method == "GET":
         if "location" in query:
             return "GetBucketLocation"

@@ -34,6 +34,7 @@ def error_code(response: RawResponse) -> str | None:
     ("GET", "/_fragstore/metrics", "Metrics"),
     ("POST", "/_fragstore/gc", "CollectGarbage"),
     ("POST", "/_fragstore/check", "Check"),
+    ("POST", "/_fragstore/lifecycle", "RunLifecycle"),
     ("GET", "/_fragstore/stats", "Stats"),
 ])
 def test_reserved_routes(method: str, path: str, operation: str) -> None:
@@ -48,7 +49,8 @@ def test_other_reserved_requests_are_not_implemented(admin_server: LiveServer, m
     assert response.status == 501 and error_code(response) == "NotImplemented"
 
 
-@pytest.mark.parametrize("path", ["/_fragstore/gc", "/_fragstore/gc?dry-run=true", "/_fragstore/check"])
+@pytest.mark.parametrize("path", ["/_fragstore/gc", "/_fragstore/gc?dry-run=true", "/_fragstore/check",
+                                  "/_fragstore/lifecycle"])
 def test_admin_refuses_missing_credentials(admin_server: LiveServer, path: str) -> None:
     response = admin_server.raw("POST", path, sign=False)
     assert response.status == 403 and error_code(response) == "AccessDenied"
@@ -62,7 +64,8 @@ def test_admin_refuses_wrong_credentials(admin_server: LiveServer, path: str) ->
     assert unknown_key.status == 403 and error_code(unknown_key) == "InvalidAccessKeyId"
 
 
-@pytest.mark.parametrize("path", ["/_fragstore/gc", "/_fragstore/gc?dry-run=true", "/_fragstore/check"])
+@pytest.mark.parametrize("path", ["/_fragstore/gc", "/_fragstore/gc?dry-run=true", "/_fragstore/check",
+                                  "/_fragstore/lifecycle"])
 def test_admin_refuses_users_other_than_root(admin_server: LiveServer, path: str) -> None:
     response = admin_server.raw("POST", path, access_key="CAROL", secret_key="carol-secret-333")
     assert response.status == 403 and error_code(response) == "AccessDenied"

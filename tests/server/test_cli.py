@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.live_server import ROOT, LiveServer, self_signed_certificate, start_server
@@ -135,3 +136,24 @@ def test_stats_lists_the_top_buckets(tmp_path: Path) -> None:
     assert "top 10 buckets by logical bytes" in stats.stdout and "... and 2 more buckets" in stats.stdout
     listed = re.findall(r"^(size-\d\d)\s", stats.stdout, re.MULTILINE)
     assert listed == [f"size-{n:02d}" for n in range(11, 1, -1)]
+
+
+def test_lifecycle_command_direct_and_through_the_server(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    rules = {"Rules": [{"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 1}}]}
+    args = ["--lifecycle-day-seconds", "1", "--lifecycle-interval", "0"]
+    with start_server(data, extra_args=args) as server:
+        s3 = server.client()
+        s3.create_bucket(Bucket="rules")
+        s3.put_bucket_lifecycle_configuration(Bucket="rules", LifecycleConfiguration=rules)
+        s3.put_object(Bucket="rules", Key="tmp/a", Body=b"a")
+        time.sleep(1.2)
+        done = via_server(server, "lifecycle")
+        assert done.returncode == 0 and re.search(r"Expiration actions\s+1\b", done.stdout), done.stdout + done.stderr
+        assert s3.list_objects_v2(Bucket="rules")["KeyCount"] == 0
+        s3.put_object(Bucket="rules", Key="tmp/b", Body=b"b")
+    time.sleep(1.2)
+    real_day = fragstore("lifecycle", "--data", str(data))  # tmp/b is not a whole day old
+    assert real_day.returncode == 0 and re.search(r"Expiration actions\s+0\b", real_day.stdout), real_day.stdout
+    direct = fragstore("lifecycle", "--data", str(data), "--lifecycle-day-seconds", "1")
+    assert direct.returncode == 0 and re.search(r"Expiration actions\s+1\b", direct.stdout), direct.stdout + direct.stderr

@@ -48,6 +48,11 @@ CASES = [
     ("OPTIONS", "/bkt", {"cors": ""}, {}, "OptionsObject"),
     ("GET", "/_fragstore/health", {}, {}, "Health"),
     ("GET", "/_fragstore/stats", {}, {}, "Stats"),
+    ("POST", "/_fragstore/lifecycle", {}, {}, "RunLifecycle"),
+    ("PUT", "/bkt", {"lifecycle": ""}, {}, "PutBucketLifecycleConfiguration"),
+    ("PUT", "/bkt/", {"lifecycle": ""}, {"content-md5": "x"}, "PutBucketLifecycleConfiguration"),
+    ("GET", "/bkt", {"lifecycle": ""}, {}, "GetBucketLifecycleConfiguration"),
+    ("DELETE", "/bkt", {"lifecycle": ""}, {}, "DeleteBucketLifecycle"),
 ]
 
 # Sub-resources: routing names the AWS operation; dispatch's HANDLERS says
@@ -89,6 +94,9 @@ NAMED = [
     ("PUT", "/bkt", {"lifecycle": ""}, "PutBucketLifecycleConfiguration"),
     ("GET", "/bkt", {"lifecycle": ""}, "GetBucketLifecycleConfiguration"),
     ("DELETE", "/bkt", {"lifecycle": ""}, "DeleteBucketLifecycle"),
+    ("PUT", "/bkt", {"cors": ""}, "PutBucketCors"),
+    ("GET", "/bkt", {"cors": ""}, "GetBucketCors"),
+    ("DELETE", "/bkt", {"cors": ""}, "DeleteBucketCors"),
     ("PUT", "/bkt", {"website": ""}, "PutBucketWebsite"),
     ("GET", "/bkt", {"website": ""}, "GetBucketWebsite"),
     ("DELETE", "/bkt", {"website": ""}, "DeleteBucketWebsite"),
@@ -132,12 +140,16 @@ OTHER = [
     ("POST", "/bkt", {"cors": ""}),
     ("HEAD", "/bkt", {"cors": ""}),
     ("PUT", "/bkt/key", {"cors": ""}),
+    ("PUT", "/bkt/key", {"lifecycle": ""}),
+    ("POST", "/bkt", {"lifecycle": ""}),
 ]
 
 IMPLEMENTED = {
     "PutObjectTagging", "GetObjectTagging", "DeleteObjectTagging", "GetObjectAttributes",
     "PutBucketTagging", "GetBucketTagging", "DeleteBucketTagging", "PutBucketVersioning",
     "GetBucketVersioning", "ListObjectVersions", "GetObject", "HeadObject", "DeleteObject",
+    "PutBucketLifecycleConfiguration", "GetBucketLifecycleConfiguration", "DeleteBucketLifecycle",
+    "PutBucketCors", "GetBucketCors", "DeleteBucketCors",
 }
 
 

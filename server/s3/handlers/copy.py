@@ -25,6 +25,7 @@ from server.s3.conditions import check_copy_source, write_expectation
 from server.s3.context import RequestContext
 from server.s3.copysource import SELF_COPY_CHANGES, parse_copy_source
 from server.s3.errors import S3Error
+from server.s3.expiration import expiration_headers
 from server.s3.handlers.objects import NEW_BYTES_HEADER
 from server.s3.objmeta import check_key, meta_from_headers
 from server.s3.params import part_number, upload_id
@@ -89,7 +90,7 @@ async def copy_object(ctx: RequestContext) -> Response:
     )
     nodes: list[Node] = [("LastModified", iso8601(info.last_modified)), ("ETag", f'"{info.etag}"')]
     nodes += [(f"Checksum{alg}", value) for alg, value in info.meta.checksums.items()]
-    headers = version_headers(info)
+    headers = {**version_headers(info), **expiration_headers(ctx, info)}
     if source.versioned:
         headers["x-amz-copy-source-version-id"] = source.version_id
     return xml_response("CopyObjectResult", nodes, headers=headers)

@@ -23,15 +23,11 @@ from server.s3.cors_config import (
     to_json,
 )
 from server.s3.errors import S3Error
-from server.s3.params import check_md5, content_md5, require_integrity_header
+from server.s3.integrity import read_protected_body
 
 
 async def put_bucket_cors(ctx: RequestContext) -> Response:
-    require_integrity_header(ctx.headers)
-    md5 = content_md5(ctx.headers)
-    body = await ctx.read_body(limit=MAX_DOCUMENT_BYTES)
-    check_md5(md5, body)
-    rules = parse_cors(body)
+    rules = parse_cors(await read_protected_body(ctx, limit=MAX_DOCUMENT_BYTES))
     await ctx.store.put_bucket_config(ctx.bucket, CONFIG_NAME, to_json(rules))
     return empty_response(200)
 

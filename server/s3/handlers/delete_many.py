@@ -1,9 +1,8 @@
 """DeleteObjects: up to 1000 keys (each with an optional VersionId and ETag
 condition) in one XML request, Quiet mode included. Errors are per key.
 
-S3 wants the body protected by Content-MD5 or (what current SDKs send) an
-x-amz-checksum-* header or trailer; Payload verifies the latter, the MD5 is
-checked here. A missing ``<Key>`` fails the whole request (MalformedXML, as
+S3 wants the body protected by Content-MD5 or a checksum
+(server/s3/integrity.py). A missing ``<Key>`` fails the whole request (MalformedXML, as
 the schema requires it); an empty one, or one over 1024 bytes, gets its own
 ``<Error>`` and the other keys are deleted.
 """
@@ -18,8 +17,8 @@ from server.s3.conditions import etag_expectation
 from server.s3.context import RequestContext
 from server.s3.errormap import to_s3_error
 from server.s3.errors import ERRORS
+from server.s3.integrity import read_protected_body
 from server.s3.objmeta import MAX_KEY_BYTES
-from server.s3.params import check_md5, content_md5, require_integrity_header
 from server.s3.xmlparse import DeleteItem, parse_delete
 from server.s3.xmlrender import Node
 
@@ -53,11 +52,7 @@ def _request(item: DeleteItem) -> DeleteRequest:
 
 
 async def delete_objects(ctx: RequestContext) -> Response:
-    require_integrity_header(ctx.headers)
-    md5 = content_md5(ctx.headers)
-    body = await ctx.read_body()
-    check_md5(md5, body)
-    quiet, items = parse_delete(body)
+    quiet, items = parse_delete(await read_protected_body(ctx))
     refused = [(item, code) for item in items if (code := _key_error(item.key)) is not None]
     valid = [item for item in items if _key_error(item.key) is None]
     results = await ctx.store.delete_objects(ctx.bucket, [_request(i) for i in valid]) if valid else []

@@ -16,6 +16,7 @@ from server.http.upload import upload_body
 from server.s3 import multipart_checksums as mpc
 from server.s3.conditions import write_expectation
 from server.s3.context import RequestContext
+from server.s3.expiration import expiration_headers
 from server.s3.handlers.objects import NEW_BYTES_HEADER
 from server.s3.objmeta import checksum_headers, checksum_type, meta_from_headers
 from server.s3.params import part_number, upload_id
@@ -86,7 +87,8 @@ def _completed(ctx: RequestContext, info: ObjectInfo, checksums: Mapping[str, st
     nodes += [(f"Checksum{alg}", value) for alg, value in checksums.items()]
     if checksums:
         nodes.append(("ChecksumType", checksum_type(checksums)))
-    return xml_response("CompleteMultipartUploadResult", nodes, headers=version_headers(info))
+    return xml_response("CompleteMultipartUploadResult", nodes,
+                        headers={**version_headers(info), **expiration_headers(ctx, info)})
 
 
 async def abort_multipart_upload(ctx: RequestContext) -> Response:

@@ -16,6 +16,7 @@ from server.http.upload import upload_body
 from server.s3.conditions import check_read, delete_expectation, write_expectation
 from server.s3.context import RequestContext
 from server.s3.errors import S3Error
+from server.s3.expiration import expiration_headers
 from server.s3.objmeta import checksum_headers, meta_from_headers, object_headers
 from server.s3.params import checksum_mode, part_number
 from server.s3.tags import count_header
@@ -35,6 +36,7 @@ async def put_object(ctx: RequestContext) -> Response:
     headers = {"ETag": f'"{result.info.etag}"', NEW_BYTES_HEADER: str(result.new_bytes)}
     headers.update(checksum_headers(body.payload.checksums))
     headers.update(version_headers(result.info))
+    headers.update(expiration_headers(ctx, result.info))
     return empty_response(200, headers)
 
 
@@ -65,6 +67,7 @@ def _read_headers(
     headers.update(version_headers(info))
     headers.update(count_header(info.meta.tags))
     headers["Content-Length"] = str(length)
+    headers.update(expiration_headers(ctx, info))
     if part is not None:
         headers["x-amz-mp-parts-count"] = str(max(len(info.part_sizes), 1))
     if not partial:
