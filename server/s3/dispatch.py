@@ -1,6 +1,6 @@
 """From a routed request to its handler: authenticate, authorize, dispatch.
 
-Authentication (SigV4 header or presigned query) runs once, before any
+Authentication (SigV2 or SigV4, header or presigned query) runs once, before any
 handler; /_fragstore/health and /_fragstore/metrics (which may ask for a
 bearer token instead, server/admin/api.py) are the only unauthenticated endpoints. A bucket
 belongs to the access key that created it: any other caller gets
@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable
 from starlette.responses import Response
 
 from server.admin import api as admin
-from server.auth.sigv4 import AuthRequest, authenticate
+from server.auth.authenticate import authenticate
+from server.auth.sigv4 import AuthRequest
 from server.http.limits import check_header_section
 from server.s3.bucketnames import check_bucket_name
 from server.s3.context import RequestContext
@@ -30,6 +31,7 @@ from server.s3.handlers import (
     service,
 )
 from server.s3.objmeta import check_key
+from server.s3.routing import virtual_host_bucket
 
 Handler = Callable[[RequestContext], Awaitable[Response]]
 
@@ -67,8 +69,11 @@ def _authenticate(ctx: RequestContext) -> None:
         path=scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
         query=scope.get("query_string", b"").decode("latin-1"),
         headers=ctx.headers,
+        host_bucket=virtual_host_bucket(ctx.headers.get("host", ""), ctx.config.domain),
     )
     ctx.auth = authenticate(request, ctx.credentials.secret_for, region=ctx.config.region)
+    for name, value in ctx.auth.query_headers.items():  # signed headers a SigV2 URL carries
+        ctx.headers.setdefault(name, value)
 
 
 async def _authorize(ctx: RequestContext) -> None:

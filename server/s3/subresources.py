@@ -13,8 +13,9 @@ PARAMS = frozenset(
     fetch-owner encoding-type key-marker upload-id-marker max-uploads max-parts
     part-number-marker partNumber uploadId versionId x-id response-content-type
     response-content-language response-expires response-cache-control
-    response-content-disposition response-content-encoding""".split()
-)
+    response-content-disposition response-content-encoding
+    AWSAccessKeyId Signature Expires content-type content-md5""".split()
+)  # the last five: a SigV2 presigned URL's (botocore moves Content-Type/MD5 there)
 # Sub-resources fragstore implements: (object level?, method) -> keys.
 HANDLED: dict[tuple[bool, str], frozenset[str]] = {
     (False, "GET"): frozenset({"location", "uploads"}),
