@@ -1,10 +1,11 @@
 """From a routed request to its handler: authenticate, authorize, dispatch.
 
-Authentication (SigV2 or SigV4, header or presigned query) runs once, before any
+Authentication (SigV2 or SigV4, header or presigned query; for PostObject
+the signature and policy of the form, read up to its file) runs once, before any
 handler; /_fragstore/health and /_fragstore/metrics (which may ask for a
 bearer token instead, server/admin/api.py) are the only unauthenticated endpoints. A bucket
-belongs to the access key that created it: any other caller gets
-AccessDenied, for every operation.
+belongs to the access key that created it: any other caller (a form's signer
+included) gets AccessDenied, for every operation.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from starlette.responses import Response
 
 from server.admin import api as admin
 from server.auth.authenticate import authenticate
+from server.auth.post_auth import authenticate_form
 from server.auth.sigv4 import AuthRequest
+from server.http.form import boundary_of, read_form
 from server.http.limits import check_header_section
 from server.s3.bucketnames import check_bucket_name
 from server.s3.context import RequestContext
@@ -28,6 +31,7 @@ from server.s3.handlers import (
     multipart,
     multipart_listing,
     objects,
+    post_object,
     service,
 )
 from server.s3.objmeta import check_key
@@ -47,6 +51,7 @@ HANDLERS: dict[str, Handler] = {
     "ListObjects": listing.list_objects,
     "ListObjectsV2": listing.list_objects_v2,
     "PutObject": objects.put_object,
+    "PostObject": post_object.post_object,
     "GetObject": objects.get_object,
     "HeadObject": objects.head_object,
     "DeleteObject": objects.delete_object,
@@ -87,6 +92,15 @@ async def _authorize(ctx: RequestContext) -> None:
     ctx.bucket_info = info
 
 
+async def _authenticate_form(ctx: RequestContext) -> None:
+    """PostObject: the form's fields up to the file, then its signature and policy."""
+    check_bucket_name(ctx.bucket)
+    ctx.form = await read_form(ctx.raw_body(), boundary_of(ctx.headers.get("content-type")))
+    filename = ctx.form.file.filename if ctx.form.file is not None else None
+    ctx.auth, ctx.grant = authenticate_form(ctx.form.fields, filename, ctx.bucket, ctx.credentials.secret_for,
+                                            region=ctx.config.region)
+
+
 async def dispatch(ctx: RequestContext) -> Response:
     check_header_section(ctx.request.scope["headers"])
     route = ctx.route
@@ -94,7 +108,10 @@ async def dispatch(ctx: RequestContext) -> Response:
         return service.health()
     if route.operation == "Metrics" and route.error is None:
         return await admin.metrics(ctx)
-    _authenticate(ctx)
+    if route.operation == "PostObject" and route.error is None:
+        await _authenticate_form(ctx)
+    else:
+        _authenticate(ctx)
     if route.error is not None:
         raise S3Error(route.error)
     await _authorize(ctx)

@@ -85,7 +85,7 @@ def route(
         operation = _bucket_operation(method, query)
     else:
         operation = _object_operation(method, query, headers)
-    error = "NotImplemented" if operation == "PostObject" else None
+    error = "NotImplemented" if operation == "PostObject" and key is not None else None  # forms post to the bucket
     return Route(operation, bucket, key, error=error)
 
 

@@ -37,6 +37,7 @@ CASES = [
     ("GET", "/bkt/a/b/c", {"X-Amz-Signature": "s", "X-Amz-Credential": "c"}, {}, "GetObject"),
     ("GET", "/_fragstore/health", {}, {}, "Health"),
     ("GET", "/_fragstore/stats", {}, {}, "Stats"),
+    ("POST", "/bkt", {}, {"content-type": "multipart/form-data; boundary=x"}, "PostObject"),
 ]
 
 NOT_IMPLEMENTED = [
@@ -58,8 +59,7 @@ NOT_IMPLEMENTED = [
     ("DELETE", "/bkt/key", {"versionId": "3HL4kqtJlcpXroDTDmJ"}, "DeleteObjectVersion"),
     ("PUT", "/bkt/key", {"uploads": ""}, "PutUploads"),
     ("PUT", "/bkt/key", {"frobnicate": ""}, "PutFrobnicate"),
-    ("POST", "/bkt/key", {}, "PostObject"),
-    ("POST", "/bkt", {}, "PostObject"),
+    ("POST", "/bkt/key", {}, "PostObject"),  # forms post to the bucket
     ("PUT", "/bkt", {"acl": ""}, "PutBucketAcl"),
     ("GET", "/bkt", {"acl": ""}, "GetBucketAcl"),
     ("PUT", "/bkt", {"tagging": ""}, "PutBucketTagging"),
