@@ -34,6 +34,7 @@ from tests.robustness.rawhttp import (
     signed,
     signed_v2,
 )
+from tests.server.postform import form_body, sigv2_fields
 
 BUCKET = "hostile"
 KEPT = b"kept bytes " * 100
@@ -160,6 +161,17 @@ def v2_presigned(t: Target, method: str, path: str, body: bytes = b"", *, expire
     return unsigned(t, method, target, {}, body)
 
 
+def form_post(t: Target, conditions: list[object], *, secret: str | None = None, file: bytes = b"posted",
+              expires_in: float = 300, key: str = "posted", mangle: Callable[[bytes], bytes] = lambda b: b) -> Answer | None:
+    """A POST Object form signed with SigV2 (``mangle`` rewrites the whole body)."""
+    fields = [("key", key), *sigv2_fields(t.server.access_key, secret or t.server.secret_key,
+                                           [{"bucket": BUCKET}, *conditions], expires_in=expires_in)]
+    body = form_body(fields, file)
+    data = mangle(b"".join(body.chunks()))
+    headers = {"Content-Type": body.content_type, "Content-Length": str(len(data))}
+    return exchange(t.server, head_bytes("POST", f"/{BUCKET}".encode(), headers, t.server.port) + data)
+
+
 def tampered(t: Target) -> Answer | None:
     headers = signed(t.server, "GET", f"/{BUCKET}/kept", {}, EMPTY_SHA)
     signature = headers["Authorization"][-64:]
@@ -236,6 +248,14 @@ CASES: dict[str, Case] = {
     "sigv2-presigned-partial": (lambda t: v2_presigned(t, "GET", f"/{BUCKET}/kept", mangle=lambda q: q.replace("AWSAccessKeyId=", "AWSAccessKey=")), {(403, "AccessDenied")}),
     "sigv2-presigned-bad-expires": (lambda t: v2_presigned(t, "GET", f"/{BUCKET}/kept", mangle=lambda q: re.sub(r"Expires=\d+", "Expires=soon", q)), {(403, "AccessDenied")}),
     "sigv2-presigned-and-header": (lambda t: send_v2(t, "GET", presigned_v2_target(t.server, "GET", f"/{BUCKET}/kept")), {(400, "InvalidArgument")}),
+    # POST Object forms: forged, expired, outside their policy, broken
+    "post-forged-sigv2": (lambda t: form_post(t, [{"key": "posted"}], secret="not-the-secret"), {(403, "SignatureDoesNotMatch")}),
+    "post-other-key": (lambda t: form_post(t, [{"key": "posted"}], key="elsewhere"), {(403, "AccessDenied")}),
+    "post-expired": (lambda t: form_post(t, [{"key": "posted"}], expires_in=-60), {(403, "AccessDenied")}),
+    "post-too-large": (lambda t: form_post(t, [{"key": "posted"}, ["content-length-range", 0, 3]]), {(400, "EntityTooLarge")}),
+    "post-truncated-file": (lambda t: form_post(t, [{"key": "posted"}], mangle=lambda b: b[: b.rindex(b"\r\n--")]), {(400, "MalformedPOSTRequest")}),
+    "post-garbage": (lambda t: form_post(t, [{"key": "posted"}], mangle=lambda b: b"\x00" * 100), {(400, "MalformedPOSTRequest")}),
+    "post-huge-prefix": (lambda t: form_post(t, [{"key": "posted"}], mangle=lambda b: b.replace(b"\r\n", b"\r\n" + b" " * 30000, 1)), {(400, "MaxPostPreDataLengthExceededError"), (400, "MalformedPOSTRequest")}),
     # numbers: only ASCII digits, only 32-bit ("²" passes str.isdigit, not int)
     "max-keys-superscript-digit": (lambda t: send(t, "GET", f"/{BUCKET}?max-keys=%C2%B2"), {(400, "InvalidArgument")}),
     "max-keys-huge": (lambda t: send(t, "GET", f"/{BUCKET}?list-type=2&max-keys=99999999999999999999"), {(400, "InvalidArgument")}),
