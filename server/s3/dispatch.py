@@ -35,7 +35,7 @@ from server.s3.handlers import (
     service,
 )
 from server.s3.objmeta import check_key
-from server.s3.routing import virtual_host_bucket
+from server.s3.routing import route, virtual_host_bucket
 
 Handler = Callable[[RequestContext], Awaitable[Response]]
 
@@ -77,8 +77,10 @@ def _authenticate(ctx: RequestContext) -> None:
         host_bucket=virtual_host_bucket(ctx.headers.get("host", ""), ctx.config.domain),
     )
     ctx.auth = authenticate(request, ctx.credentials.secret_for, region=ctx.config.region)
-    for name, value in ctx.auth.query_headers.items():  # signed headers a SigV2 URL carries
-        ctx.headers.setdefault(name, value)
+    if ctx.auth.query_headers:  # signed headers a SigV2 URL carries: they may name the operation
+        for name, value in ctx.auth.query_headers.items():
+            ctx.headers.setdefault(name, value)
+        ctx.route = route(ctx.method, request.path, ctx.query, ctx.headers, ctx.config.domain)
 
 
 async def _authorize(ctx: RequestContext) -> None:
@@ -103,18 +105,19 @@ async def _authenticate_form(ctx: RequestContext) -> None:
 
 async def dispatch(ctx: RequestContext) -> Response:
     check_header_section(ctx.request.scope["headers"])
-    route = ctx.route
-    if route.operation == "Health" and route.error is None:
+    target = ctx.route
+    if target.operation == "Health" and target.error is None:
         return service.health()
-    if route.operation == "Metrics" and route.error is None:
+    if target.operation == "Metrics" and target.error is None:
         return await admin.metrics(ctx)
-    if route.operation == "PostObject" and route.error is None:
+    if target.operation == "PostObject" and target.error is None:
         await _authenticate_form(ctx)
     else:
         _authenticate(ctx)
-    if route.error is not None:
-        raise S3Error(route.error)
+    target = ctx.route  # a SigV2 URL's signed query headers may have named another operation
+    if target.error is not None:
+        raise S3Error(target.error)
     await _authorize(ctx)
-    if route.key is not None:
-        check_key(route.key)
-    return await HANDLERS[route.operation](ctx)
+    if target.key is not None:
+        check_key(target.key)
+    return await HANDLERS[target.operation](ctx)

@@ -12,6 +12,7 @@ STANDARD, tagging, object lock, website redirects, session tokens.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -24,6 +25,8 @@ from server.s3.params import content_md5
 CANNED_ACLS = frozenset({"private", "public-read", "public-read-write", "aws-exec-read", "authenticated-read",
                          "bucket-owner-read", "bucket-owner-full-control"})
 _REFUSED_PREFIXES = ("x-amz-server-side-encryption", "x-amz-object-lock-", "x-amz-grant-")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_URL = re.compile(r"[\x21-\x7e]+")  # what a Location header can carry as is
 _REFUSED = frozenset({"tagging", "x-amz-website-redirect-location", "x-amz-security-token", "x-amz-tagging"})
 
 
@@ -41,10 +44,20 @@ def check_supported(fields: Mapping[str, str]) -> None:
             raise S3Error("NotImplemented", f"The form field {name} asks for functionality that is not implemented.")
 
 
+def _header_value(name: str, value: str) -> str:
+    """A form value as a header would carry it: its UTF-8 bytes as Latin-1 text
+    (what the server sees of a PUT's raw UTF-8 header); InvalidArgument for
+    control characters, which no header value may hold."""
+    if _CONTROL.search(value):
+        raise S3Error("InvalidArgument", f"Invalid value for the form field {name}",
+                      extra={"ArgumentName": name, "ArgumentValue": value})
+    return value.encode("utf-8").decode("latin-1")
+
+
 def as_headers(fields: Mapping[str, str]) -> dict[str, str]:
     """The fields a PUT would send as headers, by lower-case header name."""
     wanted = ("content-type", "content-md5", *STORED_HEADERS)
-    return {name: value for name, value in fields.items()
+    return {name: _header_value(name, value) for name, value in fields.items()
             if name in wanted or name.startswith(META_PREFIX) or name.startswith("x-amz-checksum-")}
 
 
@@ -70,8 +83,8 @@ def success_action(fields: Mapping[str, str]) -> tuple[str | None, int]:
     200 or 201, anything else 204."""
     for name in ("success_action_redirect", "redirect"):
         url = fields.get(name, "")
-        parts = urlsplit(url)
-        if parts.scheme in ("http", "https") and parts.netloc:
+        parts = urlsplit(url) if _URL.fullmatch(url) else None
+        if parts is not None and parts.scheme in ("http", "https") and parts.netloc:
             return url, 303
     status = fields.get("success_action_status", "")
     return None, int(status) if status in ("200", "201") else 204

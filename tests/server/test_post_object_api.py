@@ -94,6 +94,21 @@ def test_success_action_redirect(live_server: LiveServer, s3: Any, bucket: str) 
     assert post(live_server, f"/{bucket}", form_body(uninterpretable, b"x")).status == 201
 
 
+def test_form_values_as_headers(live_server: LiveServer, s3: Any, bucket: str) -> None:
+    """Form text is UTF-8: metadata comes back as its UTF-8 bytes, as after a PUT of
+    raw UTF-8 headers; a value no header can carry is refused; a redirect URL no
+    Location header can carry is ignored."""
+    fields = presigned_fields(s3, bucket, "meta", {"x-amz-meta-city": "Zürich 日本", "success_action_redirect": "https://x.example/a\r\nb"},
+                              [{"x-amz-meta-city": "Zürich 日本"}, {"success_action_redirect": "https://x.example/a\r\nb"}])
+    assert post(live_server, f"/{bucket}", form_body(fields, b"m")).status == 204
+    raw = live_server.raw("HEAD", f"/{bucket}/meta")
+    assert raw.headers["x-amz-meta-city"].encode("latin-1").decode("utf-8") == "Zürich 日本"
+    injected = presigned_fields(s3, bucket, "bad", {"x-amz-meta-a": "x\r\nSet-Cookie: y"}, [{"x-amz-meta-a": "x\r\nSet-Cookie: y"}])
+    answer = post(live_server, f"/{bucket}", form_body(injected, b"m"))
+    assert (answer.status, error_code(answer)) == (400, "InvalidArgument")
+    assert stored(s3, bucket) == ["meta"]
+
+
 @pytest.mark.parametrize(("status", "expected"), [("200", 200), ("201", 201), ("204", 204), ("299", 204), ("", 204)])
 def test_success_action_status(live_server: LiveServer, s3: Any, bucket: str, status: str, expected: int) -> None:
     fields = presigned_fields(s3, bucket, "s", {"success_action_status": status}, [{"success_action_status": status}])

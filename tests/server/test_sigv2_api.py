@@ -121,6 +121,18 @@ def test_default_presigned_urls_with_plain_http(default_client: Any, s3: Any, bu
     assert status == 200 and b"<KeyCount>1</KeyCount>" in body
 
 
+def test_default_presigned_copy_and_metadata(default_client: Any, s3: Any, bucket: str) -> None:
+    """Headers a SigV2 URL carries in its query act as the request's: x-amz-copy-source
+    makes the PUT a CopyObject, x-amz-meta-* become the object's metadata."""
+    s3.put_object(Bucket=bucket, Key="source", Body=b"copied bytes")
+    url = default_client.generate_presigned_url(
+        "copy_object", Params={"Bucket": bucket, "Key": "target", "CopySource": f"{bucket}/source"})
+    assert "x-amz-copy-source=" in url
+    status, body, _ = fetch(url, "PUT")
+    assert status == 200 and b"<CopyObjectResult" in body
+    assert s3.get_object(Bucket=bucket, Key="target")["Body"].read() == b"copied bytes"
+
+
 def test_aws_s3_presign(live_server: LiveServer, s3: Any, bucket: str, tmp_path: Path) -> None:
     """``aws s3 presign`` with no s3v4 in its configuration: a SigV2 URL."""
     s3.put_object(Bucket=bucket, Key="cli/file name.bin", Body=b"for the cli")
