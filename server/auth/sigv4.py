@@ -6,7 +6,7 @@ secret lookup, and either returns who signed it (:class:`AuthResult`, with the
 raises :class:`~server.s3.errors.S3Error` with S3's code:
 
     anonymous (no header, no X-Amz-* query)   AccessDenied
-    SigV2 / SigV4a / another scheme           InvalidRequest (as S3 in SigV4-only regions)
+    SigV4a / another scheme                   InvalidRequest (SigV2 is server/auth/sigv2_auth.py's)
     header and query auth together           InvalidArgument
     malformed header / query parameters      AuthorizationHeaderMalformed / AuthorizationQueryParametersError
     missing or unreadable date (header auth) AccessDenied
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes
 
 from server.auth.sigv4_canonical import (
@@ -76,12 +76,14 @@ __all__ = [
 class AuthRequest:
     """A request as received. ``path`` and ``query`` are raw (percent-encoded, no
     ``?``); ``headers`` maps lower-case names to values (repeats joined with ``,``),
-    decoded as Latin-1 as ASGI servers do."""
+    decoded as Latin-1 as ASGI servers do. ``host_bucket`` is the bucket a
+    virtual-hosted request names in its Host header (SigV2 signs it)."""
 
     method: str
     path: str
     query: str
     headers: Mapping[str, str]
+    host_bucket: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,12 +101,17 @@ class SigningContext:
 
 @dataclass(frozen=True)
 class AuthResult:
-    """Who signed the request and how its body is to be read."""
+    """Who signed the request and how its body is to be read. ``context`` is
+    SigV4's (None for SigV2 and POST forms, whose bodies carry no chunk
+    signatures)."""
 
     access_key: str
     content_sha256: str
-    context: SigningContext
+    context: SigningContext | None
     presigned: bool
+    # Headers a presigned SigV2 URL carries in its query (x-amz-*, Content-Type,
+    # Content-MD5, as botocore puts them there), signed: they apply as headers.
+    query_headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def authenticate(

@@ -3,8 +3,8 @@ presigned ``X-Amz-*`` query parameters, into one :class:`Claim`.
 
 Errors are the ones S3 answers: a malformed header is AuthorizationHeaderMalformed,
 malformed query parameters AuthorizationQueryParametersError, a missing or
-unreadable date AccessDenied, another signing scheme (SigV2 ``AWS ``, SigV4a)
-InvalidRequest.
+unreadable date AccessDenied, another signing scheme (SigV4a; SigV2 never gets
+here, server/auth/authenticate.py sends it to sigv2_auth.py) InvalidRequest.
 """
 
 from __future__ import annotations

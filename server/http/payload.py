@@ -174,6 +174,7 @@ class Payload:
     @staticmethod
     def _decoder_for(mode: str, auth: AuthResult, headers: Mapping[str, str]) -> AwsChunkedDecoder | None:
         if mode in (STREAMING_SIGNED, STREAMING_SIGNED_TRAILER):
+            assert auth.context is not None  # only SigV4 yields these modes
             return AwsChunkedDecoder(auth.context, signed_trailer=mode == STREAMING_SIGNED_TRAILER)
         if mode == STREAMING_UNSIGNED_TRAILER:
             return AwsChunkedDecoder()

@@ -11,8 +11,10 @@ from dedup.store import Store
 from dedup.types import BucketInfo
 from server.admin.config import ServerConfig
 from server.auth.credentials import Credentials
+from server.auth.post_auth import FormGrant
 from server.auth.sigv4 import AuthResult
 from server.http.body import MAX_XML_BODY, content_length, read_small, receive_stream
+from server.http.form import Form
 from server.http.payload import Payload
 from server.s3.routing import Route
 
@@ -30,6 +32,8 @@ class RequestContext:
     auth: AuthResult | None = None
     bucket_info: BucketInfo | None = None  # set once the caller is known to own it
     body_received: bool = False  # the whole request body has been read
+    form: Form | None = None  # PostObject: the fields before the file, the file still streaming
+    grant: FormGrant | None = None  # PostObject: what the form's verified policy allows
 
     @property
     def method(self) -> str:
@@ -60,13 +64,15 @@ class RequestContext:
         ``object_checksums`` the x-amz-checksum-* headers describe the object
         (CompleteMultipartUpload), not this body, and are not checked against it."""
         assert self.auth is not None
-        raw: AsyncIterator[bytes] = receive_stream(
-            self.request.receive, content_length(self.headers), self._body_done
-        )
+        raw = self.raw_body()
         headers = self.headers
         if object_checksums:
             headers = {k: v for k, v in headers.items() if not k.startswith("x-amz-checksum-")}
         return Payload(raw, self.auth, headers)
+
+    def raw_body(self) -> AsyncIterator[bytes]:
+        """The request body as received, undecoded (read it once)."""
+        return receive_stream(self.request.receive, content_length(self.headers), self._body_done)
 
     def _body_done(self) -> None:
         self.body_received = True

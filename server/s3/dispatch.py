@@ -1,11 +1,12 @@
 """From a routed request to its handler: authenticate, authorize, dispatch.
 
-Authentication (SigV4 header or presigned query) runs once, before any
+Authentication (SigV2 or SigV4, header or presigned query; for PostObject
+the signature and policy of the form, read up to its file) runs once, before any
 handler; /_fragstore/health and /_fragstore/metrics (which may ask for a
 bearer token instead, server/admin/api.py) and the CORS preflight (OPTIONS
 object, anonymous in S3 too: a browser sends it without credentials) are the
 only unauthenticated requests. A bucket belongs to the access key that created
-it: any other caller gets AccessDenied, for every operation.
+it: any other caller (a form's signer included) gets AccessDenied, for every operation.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from collections.abc import Awaitable, Callable
 from starlette.responses import Response
 
 from server.admin import api as admin
-from server.auth.sigv4 import AuthRequest, authenticate
+from server.auth.authenticate import authenticate
+from server.auth.post_auth import authenticate_form
+from server.auth.sigv4 import AuthRequest
+from server.http.form import boundary_of, read_form
 from server.http.limits import check_header_section
 from server.s3.bucketnames import check_bucket_name
 from server.s3.context import RequestContext
@@ -31,12 +35,13 @@ from server.s3.handlers import (
     multipart,
     multipart_listing,
     objects,
+    post_object,
     service,
     tagging,
     versioning,
 )
 from server.s3.objmeta import check_key
-from server.s3.routing import PREFLIGHT
+from server.s3.routing import PREFLIGHT, route, virtual_host_bucket
 from server.s3.unsupported import refuse_unsupported
 
 Handler = Callable[[RequestContext], Awaitable[Response]]
@@ -57,6 +62,7 @@ HANDLERS: dict[str, Handler] = {
     "ListObjects": listing.list_objects,
     "ListObjectsV2": listing.list_objects_v2,
     "PutObject": objects.put_object,
+    "PostObject": post_object.post_object,
     "GetObject": objects.get_object,
     "HeadObject": objects.head_object,
     "DeleteObject": objects.delete_object,
@@ -92,8 +98,13 @@ def _authenticate(ctx: RequestContext) -> None:
         path=scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
         query=scope.get("query_string", b"").decode("latin-1"),
         headers=ctx.headers,
+        host_bucket=virtual_host_bucket(ctx.headers.get("host", ""), ctx.config.domain),
     )
     ctx.auth = authenticate(request, ctx.credentials.secret_for, region=ctx.config.region)
+    if ctx.auth.query_headers:  # signed headers a SigV2 URL carries: they may name the operation
+        for name, value in ctx.auth.query_headers.items():
+            ctx.headers.setdefault(name, value)
+        ctx.route = route(ctx.method, request.path, ctx.query, ctx.headers, ctx.config.domain)
 
 
 async def _authorize(ctx: RequestContext) -> None:
@@ -110,22 +121,35 @@ async def _authorize(ctx: RequestContext) -> None:
     ctx.bucket_info = info
 
 
+async def _authenticate_form(ctx: RequestContext) -> None:
+    """PostObject: the form's fields up to the file, then its signature and policy."""
+    check_bucket_name(ctx.bucket)
+    ctx.form = await read_form(ctx.raw_body(), boundary_of(ctx.headers.get("content-type")))
+    filename = ctx.form.file.filename if ctx.form.file is not None else None
+    ctx.auth, ctx.grant = authenticate_form(ctx.form.fields, filename, ctx.bucket, ctx.credentials.secret_for,
+                                            region=ctx.config.region)
+
+
 async def dispatch(ctx: RequestContext) -> Response:
     check_header_section(ctx.request.scope["headers"])
-    route = ctx.route
-    if route.operation == "Health" and route.error is None:
+    target = ctx.route
+    if target.operation == "Health" and target.error is None:
         return service.health()
-    if route.operation == "Metrics" and route.error is None:
+    if target.operation == "Metrics" and target.error is None:
         return await admin.metrics(ctx)
-    if route.operation == PREFLIGHT:
+    if target.operation == PREFLIGHT:
         return await cors.options_object(ctx)
-    _authenticate(ctx)
-    if route.error is not None:
-        raise S3Error(route.error)
-    if route.operation not in HANDLERS:
+    if target.operation == "PostObject" and target.error is None:
+        await _authenticate_form(ctx)
+    else:
+        _authenticate(ctx)
+    target = ctx.route  # a SigV2 URL's signed query headers may have named another operation
+    if target.error is not None:
+        raise S3Error(target.error)
+    if target.operation not in HANDLERS:
         raise S3Error("NotImplemented")
     refuse_unsupported(ctx.headers)
     await _authorize(ctx)
-    if route.key is not None:
-        check_key(route.key)
-    return await HANDLERS[route.operation](ctx)
+    if target.key is not None:
+        check_key(target.key)
+    return await HANDLERS[target.operation](ctx)

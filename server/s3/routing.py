@@ -44,7 +44,7 @@ class Route:
 def split_target(raw_path: str, host: str, domain: str | None) -> tuple[str | None, str | None]:
     """(bucket, key) from the percent-encoded path and the Host header."""
     path = raw_path[1:] if raw_path.startswith("/") else raw_path
-    vhost = _virtual_host_bucket(host, domain)
+    vhost = virtual_host_bucket(host, domain)
     if vhost is not None:
         return vhost, (_decode(path) if path else None)
     if not path:
@@ -53,7 +53,8 @@ def split_target(raw_path: str, host: str, domain: str | None) -> tuple[str | No
     return _decode(bucket), (_decode(key) if key else None)
 
 
-def _virtual_host_bucket(host: str, domain: str | None) -> str | None:
+def virtual_host_bucket(host: str, domain: str | None) -> str | None:
+    """The bucket a virtual-hosted request names in its Host header (``bucket.DOMAIN``)."""
     if not domain:
         return None
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
@@ -93,7 +94,8 @@ def route(
         operation = _bucket_operation(method, query)
     else:
         operation = _object_operation(method, query, headers)
-    return Route(operation, bucket, key)
+    error = "NotImplemented" if operation == "PostObject" and key is not None else None  # forms post to the bucket
+    return Route(operation, bucket, key, error=error)
 
 
 RESERVED: dict[tuple[str, str], str] = {

@@ -1,6 +1,6 @@
 """Hand-made HTTP for hostile-input tests: requests as raw bytes over a socket
-(paths that are not ASCII, broken framing, truncated bodies) and SigV4 headers
-signed at a chosen time, for a chosen region, with chosen keys."""
+(paths that are not ASCII, broken framing, truncated bodies) and SigV4 / SigV2
+headers signed at a chosen time, for a chosen region, with chosen keys."""
 
 from __future__ import annotations
 
@@ -9,9 +9,17 @@ import hashlib
 import hmac
 import re
 import socket
+import time
 from dataclasses import dataclass
+from email.utils import formatdate
 
-from botocore.auth import SIGV4_TIMESTAMP, S3SigV4Auth, S3SigV4QueryAuth
+from botocore.auth import (
+    SIGV4_TIMESTAMP,
+    HmacV1Auth,
+    HmacV1QueryAuth,
+    S3SigV4Auth,
+    S3SigV4QueryAuth,
+)
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -55,6 +63,33 @@ def presigned_target(server: LiveServer, method: str, target: str, *, expires: i
     request = AWSRequest(method=method, url=server.url + target)
     credentials = Credentials(server.access_key, server.secret_key)
     S3SigV4QueryAuth(credentials, "s3", REGION, expires=expires).add_auth(request)
+    return str(request.url).split(str(server.port), 1)[1]
+
+
+class _TimedV2Signer(HmacV1Auth):
+    """botocore's SigV2 header signer with the Date it signs chosen."""
+
+    def __init__(self, credentials: Credentials, when: float) -> None:
+        super().__init__(credentials)
+        self._when = when
+
+    def _get_date(self) -> str:
+        return formatdate(self._when, usegmt=True)
+
+
+def signed_v2(server: LiveServer, method: str, target: str, headers: dict[str, str], *, skew_s: float = 0.0,
+              access_key: str | None = None, secret_key: str | None = None) -> dict[str, str]:
+    """``headers`` plus ``Date`` and a SigV2 ``Authorization`` header, dated ``skew_s`` from now."""
+    request = AWSRequest(method=method, url=server.url + target, headers=dict(headers))
+    credentials = Credentials(access_key or server.access_key, secret_key or server.secret_key)
+    _TimedV2Signer(credentials, time.time() + skew_s).add_auth(request)
+    return dict(request.headers.items())
+
+
+def presigned_v2_target(server: LiveServer, method: str, target: str, *, expires: int = 600) -> str:
+    """``target`` with SigV2 presigned-URL query parameters (negative ``expires``: already expired)."""
+    request = AWSRequest(method=method, url=server.url + target)
+    HmacV1QueryAuth(Credentials(server.access_key, server.secret_key), expires=expires).add_auth(request)
     return str(request.url).split(str(server.port), 1)[1]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,8 +32,11 @@ from tests.robustness.rawhttp import (
     aws_chunked,
     exchange,
     head_bytes,
+    presigned_v2_target,
     signed,
+    signed_v2,
 )
+from tests.server.postform import form_body, sigv2_fields
 
 BUCKET = "hostile"
 KEPT = b"kept bytes " * 100
@@ -153,6 +157,38 @@ def trailer_put(t: Target, data: bytes, crc32: str) -> Answer | None:
     return send(t, "PUT", f"/{BUCKET}/trailer", body, headers, payload="STREAMING-UNSIGNED-PAYLOAD-TRAILER")
 
 
+def send_v2(t: Target, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
+            *, mangle: Callable[[str], str] = lambda a: a, sent_path: str | None = None, **sign: Any) -> Answer | None:
+    """A SigV2-signed request (``mangle`` rewrites its Authorization header; ``sent_path``
+    sends it somewhere other than where it was signed for)."""
+    headers = signed_v2(t.server, method, path, {"Content-Length": str(len(body)), **(headers or {})}, **sign)
+    headers["Authorization"] = mangle(headers["Authorization"])
+    return exchange(t.server, head_bytes(method, (sent_path or path).encode(), headers, t.server.port) + body)
+
+
+def v2_forged(authorization: str) -> str:
+    """The signature with its first character changed."""
+    scheme_key, _, signature = authorization.rpartition(":")
+    return f"{scheme_key}:{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
+
+
+def v2_presigned(t: Target, method: str, path: str, body: bytes = b"", *, expires: int = 600,
+                 mangle: Callable[[str], str] = lambda q: q) -> Answer | None:
+    target = mangle(presigned_v2_target(t.server, method, path, expires=expires))
+    return unsigned(t, method, target, {}, body)
+
+
+def form_post(t: Target, conditions: list[object], *, secret: str | None = None, file: bytes = b"posted",
+              expires_in: float = 300, key: str = "posted", mangle: Callable[[bytes], bytes] = lambda b: b) -> Answer | None:
+    """A POST Object form signed with SigV2 (``mangle`` rewrites the whole body)."""
+    fields = [("key", key), *sigv2_fields(t.server.access_key, secret or t.server.secret_key,
+                                           [{"bucket": BUCKET}, *conditions], expires_in=expires_in)]
+    body = form_body(fields, file)
+    data = mangle(b"".join(body.chunks()))
+    headers = {"Content-Type": body.content_type, "Content-Length": str(len(data))}
+    return exchange(t.server, head_bytes("POST", f"/{BUCKET}".encode(), headers, t.server.port) + data)
+
+
 def tampered(t: Target) -> Answer | None:
     headers = signed(t.server, "GET", f"/{BUCKET}/kept", {}, EMPTY_SHA)
     signature = headers["Authorization"][-64:]
@@ -238,6 +274,39 @@ CASES: dict[str, Case] = {
     "presigned-tampered": (lambda t: unsigned(t, "GET", presigned(t, f"/{BUCKET}/kept", expires=600, age_s=0).replace("/kept", "/kepT"), {}), {(403, "SignatureDoesNotMatch")}),
     "presigned-bad-expires": (lambda t: unsigned(t, "GET", presigned(t, f"/{BUCKET}/kept", expires=600, age_s=0).replace("X-Amz-Expires=600", "X-Amz-Expires=abc"), {}), {(400, "AuthorizationQueryParametersError")}),
     "presigned-and-header": (lambda t: send(t, "GET", presigned(t, f"/{BUCKET}/kept", expires=600, age_s=0)), {(400, "InvalidArgument")}),
+    # SigV2: forged, misdirected, expired, unknown, malformed, skewed
+    "sigv2-forged-put": (lambda t: send_v2(t, "PUT", f"/{BUCKET}/v2", b"abc", mangle=v2_forged), {(403, "SignatureDoesNotMatch")}),
+    "sigv2-forged-delete": (lambda t: send_v2(t, "DELETE", f"/{BUCKET}/kept", mangle=v2_forged), {(403, "SignatureDoesNotMatch")}),
+    "sigv2-forged-complete": (lambda t: send_v2(t, "POST", f"/{BUCKET}/upload?uploadId={t.upload_id}", parts_xml([1]), mangle=v2_forged), {(403, "SignatureDoesNotMatch")}),
+    "sigv2-forged-upload-part": (lambda t: send_v2(t, "PUT", f"/{BUCKET}/upload?partNumber=1&uploadId={t.upload_id}", b"p" * 100, mangle=v2_forged), {(403, "SignatureDoesNotMatch")}),
+    "sigv2-signed-for-another-key": (lambda t: send_v2(t, "PUT", f"/{BUCKET}/innocent", b"abc", sent_path=f"/{BUCKET}/evil"), {(403, "SignatureDoesNotMatch")}),
+    "sigv2-signed-for-another-subresource": (lambda t: send_v2(t, "PUT", f"/{BUCKET}/kept?acl", b"abc", sent_path=f"/{BUCKET}/kept"), {(403, "SignatureDoesNotMatch")}),
+    "sigv2-changed-meta": (lambda t: exchange(t.server, head_bytes("PUT", f"/{BUCKET}/v2".encode(), {**signed_v2(t.server, "PUT", f"/{BUCKET}/v2", {"Content-Length": "3", "x-amz-meta-a": "1"}), "x-amz-meta-a": "2"}, t.server.port) + b"abc"), {(403, "SignatureDoesNotMatch")}),
+    "sigv2-wrong-secret": (lambda t: send_v2(t, "PUT", f"/{BUCKET}/v2", b"abc", secret_key="not-the-secret"), {(403, "SignatureDoesNotMatch")}),
+    "sigv2-unknown-access-key": (lambda t: send_v2(t, "PUT", f"/{BUCKET}/v2", b"abc", access_key="NOSUCHUSER42"), {(403, "InvalidAccessKeyId")}),
+    "sigv2-malformed": (lambda t: send_v2(t, "PUT", f"/{BUCKET}/v2", b"abc", mangle=lambda a: "AWS HAHAHA"), {(400, "InvalidArgument")}),
+    "sigv2-empty-signature": (lambda t: send_v2(t, "PUT", f"/{BUCKET}/v2", b"abc", mangle=lambda a: a.rpartition(":")[0] + ":"), {(400, "InvalidArgument")}),
+    "sigv2-clock-behind": (lambda t: send_v2(t, "PUT", f"/{BUCKET}/v2", b"abc", skew_s=-3600), {(403, "RequestTimeTooSkewed")}),
+    "sigv2-no-date": (lambda t: exchange(t.server, head_bytes("PUT", f"/{BUCKET}/v2".encode(), {k: v for k, v in signed_v2(t.server, "PUT", f"/{BUCKET}/v2", {"Content-Length": "3"}).items() if k != "Date"}, t.server.port) + b"abc"), {(403, "AccessDenied")}),
+    "sigv2-aws-chunked": (lambda t: send_v2(t, "PUT", f"/{BUCKET}/v2", b"3\r\nabc\r\n0\r\n\r\n", {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": "3"}), {(400, "InvalidArgument")}),
+    "sigv2-streaming-sha256": (lambda t: send_v2(t, "PUT", f"/{BUCKET}/v2", b"abc", {"x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}), {(400, "InvalidArgument")}),
+    "sigv2-sha256-mismatch": (lambda t: send_v2(t, "PUT", f"/{BUCKET}/v2", b"abc", {"x-amz-content-sha256": hashlib.sha256(b"abd").hexdigest()}), {(400, "XAmzContentSHA256Mismatch")}),
+    "sigv2-content-md5-wrong": (lambda t: send_v2(t, "PUT", f"/{BUCKET}/v2", b"abc", {"Content-MD5": md5_b64(b"abd")}), {(400, "BadDigest")}),
+    "sigv2-presigned-forged": (lambda t: v2_presigned(t, "PUT", f"/{BUCKET}/v2", b"abc", mangle=lambda q: q.replace("Signature=", "Signature=A")), {(403, "SignatureDoesNotMatch")}),
+    "sigv2-presigned-other-key": (lambda t: v2_presigned(t, "PUT", f"/{BUCKET}/v2", b"abc", mangle=lambda q: q.replace("/v2?", "/v3?")), {(403, "SignatureDoesNotMatch")}),
+    "sigv2-presigned-longer": (lambda t: v2_presigned(t, "PUT", f"/{BUCKET}/v2", b"abc", mangle=lambda q: q.replace("Expires=", "Expires=9")), {(403, "SignatureDoesNotMatch")}),
+    "sigv2-presigned-expired": (lambda t: v2_presigned(t, "PUT", f"/{BUCKET}/v2", b"abc", expires=-60), {(403, "AccessDenied")}),
+    "sigv2-presigned-partial": (lambda t: v2_presigned(t, "GET", f"/{BUCKET}/kept", mangle=lambda q: q.replace("AWSAccessKeyId=", "AWSAccessKey=")), {(403, "AccessDenied")}),
+    "sigv2-presigned-bad-expires": (lambda t: v2_presigned(t, "GET", f"/{BUCKET}/kept", mangle=lambda q: re.sub(r"Expires=\d+", "Expires=soon", q)), {(403, "AccessDenied")}),
+    "sigv2-presigned-and-header": (lambda t: send_v2(t, "GET", presigned_v2_target(t.server, "GET", f"/{BUCKET}/kept")), {(400, "InvalidArgument")}),
+    # POST Object forms: forged, expired, outside their policy, broken
+    "post-forged-sigv2": (lambda t: form_post(t, [{"key": "posted"}], secret="not-the-secret"), {(403, "SignatureDoesNotMatch")}),
+    "post-other-key": (lambda t: form_post(t, [{"key": "posted"}], key="elsewhere"), {(403, "AccessDenied")}),
+    "post-expired": (lambda t: form_post(t, [{"key": "posted"}], expires_in=-60), {(403, "AccessDenied")}),
+    "post-too-large": (lambda t: form_post(t, [{"key": "posted"}, ["content-length-range", 0, 3]]), {(400, "EntityTooLarge")}),
+    "post-truncated-file": (lambda t: form_post(t, [{"key": "posted"}], mangle=lambda b: b[: b.rindex(b"\r\n--")]), {(400, "MalformedPOSTRequest")}),
+    "post-garbage": (lambda t: form_post(t, [{"key": "posted"}], mangle=lambda b: b"\x00" * 100), {(400, "MalformedPOSTRequest")}),
+    "post-huge-prefix": (lambda t: form_post(t, [{"key": "posted"}], mangle=lambda b: b.replace(b"\r\n", b"\r\n" + b" " * 30000, 1)), {(400, "MaxPostPreDataLengthExceededError"), (400, "MalformedPOSTRequest")}),
     # numbers: only ASCII digits, only 32-bit ("²" passes str.isdigit, not int)
     "max-keys-superscript-digit": (lambda t: send(t, "GET", f"/{BUCKET}?max-keys=%C2%B2"), {(400, "InvalidArgument")}),
     "max-keys-huge": (lambda t: send(t, "GET", f"/{BUCKET}?list-type=2&max-keys=99999999999999999999"), {(400, "InvalidArgument")}),

@@ -53,6 +53,7 @@ CASES = [
     ("PUT", "/bkt/", {"lifecycle": ""}, {"content-md5": "x"}, "PutBucketLifecycleConfiguration"),
     ("GET", "/bkt", {"lifecycle": ""}, {}, "GetBucketLifecycleConfiguration"),
     ("DELETE", "/bkt", {"lifecycle": ""}, {}, "DeleteBucketLifecycle"),
+    ("POST", "/bkt", {}, {"content-type": "multipart/form-data; boundary=x"}, "PostObject"),
 ]
 
 # Sub-resources: routing names the AWS operation; dispatch's HANDLERS says
@@ -77,7 +78,6 @@ NAMED = [
     ("DELETE", "/bkt/key", {"versionId": "3HL4kqtJlcpXroDTDmJ"}, "DeleteObject"),
     ("GET", "/bkt/key", {"tagging": "", "versionId": "v"}, "GetObjectTagging"),
     ("GET", "/bkt", {"versions": "", "key-marker": "a", "version-id-marker": "v"}, "ListObjectVersions"),
-    ("POST", "/bkt/key", {}, "PostObject"),
     ("POST", "/bkt", {}, "PostObject"),
     ("PUT", "/bkt", {"acl": ""}, "PutBucketAcl"),
     ("GET", "/bkt", {"acl": ""}, "GetBucketAcl"),
@@ -149,8 +149,14 @@ IMPLEMENTED = {
     "PutBucketTagging", "GetBucketTagging", "DeleteBucketTagging", "PutBucketVersioning",
     "GetBucketVersioning", "ListObjectVersions", "GetObject", "HeadObject", "DeleteObject",
     "PutBucketLifecycleConfiguration", "GetBucketLifecycleConfiguration", "DeleteBucketLifecycle",
-    "PutBucketCors", "GetBucketCors", "DeleteBucketCors",
+    "PutBucketCors", "GetBucketCors", "DeleteBucketCors", "PostObject",
 }
+
+
+def test_a_form_posted_to_an_object_is_not_implemented() -> None:
+    """Browser forms post to the bucket (the key is a form field)."""
+    target = route("POST", "/bkt/key", {}, {})
+    assert (target.operation, target.error) == ("PostObject", "NotImplemented")
 
 
 @pytest.mark.parametrize(("method", "path", "query", "headers", "operation"), CASES)

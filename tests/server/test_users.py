@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.live_server import LiveServer, start_server
+from tests.server.postform import error_code, form_body, post, sigv2_fields
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +88,26 @@ def test_cors_configuration_is_the_owners(multi: LiveServer) -> None:
     headers = {"Origin": "https://alice.example", "Access-Control-Request-Method": "GET"}
     answer = multi.raw("OPTIONS", "/alice-cors/k", headers=headers, sign=False)
     assert answer.status == 200 and answer.headers["access-control-allow-origin"] == "https://alice.example"
+
+
+def test_sigv2_and_forms_meet_the_same_owner_check(multi: LiveServer) -> None:
+    """A SigV2 request, and a POST form signed by another user, are that user's."""
+    alice = as_user(multi, "ALICE", "alice-secret-1")
+    alice.create_bucket(Bucket="alice-forms")
+    bob_v2 = multi.client(aws_access_key_id="BOB", aws_secret_access_key="bob-secret-22",
+                          config=Config(signature_version="s3"))
+    with pytest.raises(ClientError) as info:
+        bob_v2.put_object(Bucket="alice-forms", Key="x", Body=b"x")
+    assert code(info) == "AccessDenied"
+    bob = as_user(multi, "BOB", "bob-secret-22")
+    v4 = list(bob.generate_presigned_post("alice-forms", "planted")["fields"].items())
+    v2 = [("key", "planted"), *sigv2_fields("BOB", "bob-secret-22", [{"bucket": "alice-forms"}, {"key": "planted"}])]
+    for fields in (v4, v2):
+        answer = post(multi, "/alice-forms", form_body(fields, b"planted"))
+        assert (answer.status, error_code(answer)) == (403, "AccessDenied")
+    alice_form = list(alice.generate_presigned_post("alice-forms", "mine")["fields"].items())
+    assert post(multi, "/alice-forms", form_body(alice_form, b"mine")).status == 204
+    assert [o["Key"] for o in alice.list_objects_v2(Bucket="alice-forms")["Contents"]] == ["mine"]
 
 
 def test_stats_show_a_user_only_their_buckets(multi: LiveServer) -> None:
