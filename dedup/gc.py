@@ -178,16 +178,21 @@ async def remove_retired(writer: Writer, files: PackFiles, packs_dir: Path) -> i
     return freed
 
 
+def dry_run_report(index: Index, open_pack: int, grace_seconds: float, threshold: float) -> GcReport:
+    """The dry run: what :func:`collect` would free, found with reads only."""
+    due = due_manifests(index, time.time_ns() - int(grace_seconds * 1e9))
+    freed, freed_bytes, per_pack = simulate_reclaim(index, [v for _, v in due])
+    plans = plan_compaction(index, open_pack, threshold, per_pack)
+    return GcReport(True, len(due), freed, freed_bytes, sum(1 for p in plans if p.live),
+                    sum(1 for p in plans if not p.live), sum(p.committed - p.live for p in plans))
+
+
 async def collect(
     writer: Writer, files: PackFiles, packs_dir: Path, grace_seconds: float, threshold: float, dry_run: bool
 ) -> GcReport:
-    cutoff = time.time_ns() - int(grace_seconds * 1e9)
-    due = due_manifests(writer.index, cutoff)
     if dry_run:
-        freed, freed_bytes, per_pack = await asyncio.to_thread(simulate_reclaim, writer.index, [v for _, v in due])
-        plans = plan_compaction(writer.index, writer.pack.pack_id, threshold, per_pack)
-        return GcReport(True, len(due), freed, freed_bytes, sum(1 for p in plans if p.live),
-                        sum(1 for p in plans if not p.live), sum(p.committed - p.live for p in plans))
+        return await asyncio.to_thread(dry_run_report, writer.index, writer.pack.pack_id, grace_seconds, threshold)
+    due = due_manifests(writer.index, time.time_ns() - int(grace_seconds * 1e9))
     freed = freed_bytes = 0
     for key, mid in due:
         f, b = await reclaim(writer, key, mid)
