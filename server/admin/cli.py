@@ -9,8 +9,11 @@
 themselves when no process holds it; when one does (its lock is taken) they
 ask the server named in ``<data>/server.json`` over its authenticated admin
 endpoints (server/admin/client.py), so they work the same with the server up
-or down. Exit status: 0 done, 1 the work failed (or check found problems),
-2 bad usage or nothing to work on.
+or down, and every flag means the same both ways. On their own, ``stats``,
+``check`` and ``gc --dry-run`` only read (dedup/readonly.py: not a byte of the
+directory changes); ``gc`` and ``check --repair`` open it to write, which
+recovers it first as a server start does. Exit status: 0 done, 1 the work
+failed (or check found problems), 2 bad usage or nothing to work on.
 """
 
 from __future__ import annotations
@@ -21,12 +24,20 @@ import os
 import sys
 from collections.abc import Sequence
 
-from dedup.errors import DataDirLocked
+from dedup.errors import DataDirLocked, NotADataDir, ReadOnlyRefused
+from dedup.readonly import ReadOnlyStore
 from dedup.types import CheckReport, GcReport, StoreStats
 from server.admin import client as adminclient
 from server.admin import report, runfile
 from server.admin.config import ServerConfig
-from server.admin.settings import Resolved, SettingsError, add_flags, resolve
+from server.admin.settings import Resolved, SettingsError, add_flags, resolve, seconds_flag
+
+# Flags the maintenance commands once took, or that a reader may expect: refused with the reason.
+REFUSED_FLAGS = {
+    "--gc-grace": "--gc-grace is the server's setting; give this run's grace period with --grace SECONDS",
+    "--compression": "--compression applies to what a server writes; {command} stores nothing new "
+                     "(gc moves fragments as they are stored)",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,16 +45,32 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the S3 server (settings: docs/CONFIG.md)")
     add_flags(serve)
-    stats = commands.add_parser("stats", help="logical vs stored bytes, ratios, top buckets")
-    gc = commands.add_parser("gc", help="free unreferenced fragments, compact packs")
+    stats = commands.add_parser("stats", help="logical vs stored bytes, ratios, buckets")
+    gc = commands.add_parser("gc", help="free the fragments of deleted object versions, compact packs")
     check = commands.add_parser("check", help="verify fragments and refcounts")
     for sub in (stats, gc, check):
         add_flags(sub, maintenance_only=True)
-    stats.add_argument("--exact", action="store_true", help="compute exact per-bucket unique bytes")
-    gc.add_argument("--dry-run", action="store_true", help="report what would be freed")
-    gc.add_argument("--grace", type=float, default=None, help="grace period in seconds (default: gc_grace)")
-    check.add_argument("--repair", action="store_true", help="fix refcounts and index")
+    for sub in (stats, gc, check):
+        for flag, why in REFUSED_FLAGS.items():
+            sub.add_argument(flag, action=_Refused, why=why.format(command=sub.prog), help=argparse.SUPPRESS)
+    stats.add_argument("--exact", action="store_true",
+                       help="also each bucket's distinct fragment bytes and dedup ratio (reads every manifest)")
+    gc.add_argument("--dry-run", action="store_true", help="report what would be freed; change nothing")
+    gc.add_argument("--grace", type=seconds_flag, default=None, metavar="SECONDS",
+                    help="free deleted object versions older than this (default: the gc_grace setting of "
+                         "whoever runs it: this command's, or the running server's)")
+    check.add_argument("--repair", action="store_true", help="fix refcounts and the index")
     return parser
+
+
+class _Refused(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str, why: str, **kw: object) -> None:
+        super().__init__(option_strings, dest, nargs="?", **kw)  # type: ignore[arg-type]
+        self.why = why
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        parser.error(self.why)
 
 
 def serve(config: ServerConfig) -> int:
@@ -58,25 +85,41 @@ def serve(config: ServerConfig) -> int:
     return run(config, credentials)
 
 
+def _reads_only(args: argparse.Namespace) -> bool:
+    return args.command == "stats" or (args.command == "gc" and args.dry_run) or (
+        args.command == "check" and not args.repair)
+
+
 async def _direct(args: argparse.Namespace, config: ServerConfig) -> int | None:
     """Do the work on the directory; None when another process holds it."""
     from dedup.store import Store
 
     try:
-        store = await Store.open(config.data_dir, config.store_config())
+        if _reads_only(args):
+            reader = await ReadOnlyStore.open(config.data_dir, config.store_config())
+        else:
+            store = await Store.open(config.data_dir, config.store_config(), create=False)
     except DataDirLocked:
         return None
+    if _reads_only(args):
+        try:
+            if args.command == "stats":
+                return _show_stats(await reader.stats(exact=args.exact, dead=True))
+            if args.command == "gc":
+                return _show_gc(await reader.plan_garbage_collection(), config.gc_grace)
+            return _show_check(await reader.check())
+        finally:
+            await reader.close()
     try:
-        if args.command == "stats":
-            return _show_stats(await store.stats(exact=args.exact))
         if args.command == "gc":
-            return _show_gc(await store.collect_garbage(dry_run=args.dry_run, grace_seconds=args.grace))
-        return _show_check(await store.check(args.repair))
+            return _show_gc(await store.collect_garbage(), config.gc_grace)
+        return _show_check(await store.check(repair=True))
     finally:
         await store.close()
 
 
-def _remote(args: argparse.Namespace, config: ServerConfig) -> int:
+def _remote(args: argparse.Namespace, resolved: Resolved) -> int:
+    config = resolved.server_config()
     info = runfile.read(config.data_dir)
     if info is None:
         print(f"fragstore: the data directory {config.data_dir} is in use by another process, "
@@ -88,7 +131,9 @@ def _remote(args: argparse.Namespace, config: ServerConfig) -> int:
         if args.command == "stats":
             return _show_stats(adminclient.stats(client, args.exact))
         if args.command == "gc":
-            return _show_gc(adminclient.collect_garbage(client, args.dry_run, args.grace))
+            # a grace period this command was given (flag, variable, config file) applies; else the server's own
+            grace = config.gc_grace if resolved.sources["gc_grace"] != "default" else None
+            return _show_gc(*adminclient.collect_garbage(client, args.dry_run, grace))
         return _show_check(adminclient.check(client, args.repair))
     except adminclient.AdminError as exc:
         print(f"fragstore: {exc}", file=sys.stderr)
@@ -100,8 +145,8 @@ def _show_stats(stats: StoreStats) -> int:
     return 0
 
 
-def _show_gc(result: GcReport) -> int:
-    print(report.gc_text(result))
+def _show_gc(result: GcReport, grace: float | None) -> int:
+    print(report.gc_text(result, grace))
     return 0
 
 
@@ -117,11 +162,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"fragstore: {exc}", file=sys.stderr)
         return 2
+    if args.command == "gc" and args.grace is not None:  # this run's grace period, opening included
+        resolved = resolved.with_value("gc_grace", args.grace, "flag")
     config = resolved.server_config()
     if args.command == "serve":
         return serve(config)
     if not config.data_dir.is_dir():
         print(f"fragstore: no data directory {config.data_dir}", file=sys.stderr)
         return 2
-    done = asyncio.run(_direct(args, config))
-    return _remote(args, config) if done is None else done
+    try:
+        done = asyncio.run(_direct(args, config))
+    except (NotADataDir, ReadOnlyRefused) as exc:
+        print(f"fragstore: {exc}", file=sys.stderr)
+        return 2
+    return _remote(args, resolved) if done is None else done
+

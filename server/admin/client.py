@@ -127,19 +127,27 @@ def stats(client: AdminClient, exact: bool) -> StoreStats:
     assert isinstance(doc, dict)
     total = doc["total"]
     fields = ("objects", "logical_bytes", "fragments", "unique_bytes", "stored_bytes", "pack_bytes",
-              "index_bytes", "packs")
+              "index_bytes", "packs", "dead_manifests", "pending_manifests", "uploads")
     buckets = tuple(BucketStats(b["name"], b["objects"], b["logical_bytes"], b.get("unique_bytes"))
                     for b in doc["buckets"])
-    return StoreStats(**{f: int(total[f]) for f in fields}, buckets=buckets)
+    counts = {f: int(total.get(f, 0)) for f in fields}
+
+    def measured(name: str) -> int | None:
+        return None if total.get(name) is None else int(total[name])
+
+    return StoreStats(**counts, buckets=buckets, dead_unique_bytes=measured("dead_unique_bytes"),  # type: ignore[arg-type]
+                      dead_stored_bytes=measured("dead_stored_bytes"))
 
 
-def collect_garbage(client: AdminClient, dry_run: bool, grace: float | None) -> GcReport:
+def collect_garbage(client: AdminClient, dry_run: bool, grace: float | None) -> tuple[GcReport, float | None]:
+    """The report, and the grace period the server applied."""
     params = {"dry-run": "true"} if dry_run else {}
     if grace is not None:
         params["grace"] = repr(grace)
     doc = client.call("POST", "/_fragstore/gc", params)
     assert isinstance(doc, dict)
-    return GcReport(**doc)
+    applied = doc.pop("grace_seconds", None)
+    return GcReport(**doc), applied
 
 
 def check(client: AdminClient, repair: bool) -> CheckReport:

@@ -71,7 +71,7 @@ class Setting:
     help: str
     path: bool = False  # resolved against the config file's directory
     secret: bool = False  # never printed
-    maintenance: bool = False  # also read by stats / gc / check
+    maintenance: bool = False  # also a flag of stats / gc / check
     metavar: str = "VALUE"
 
     @property
@@ -100,10 +100,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("gc_interval", "gc_interval", _seconds, 3600.0, "seconds between background GC runs; 0 turns them off",
             metavar="SECONDS"),
     Setting("gc_grace", "gc_grace", _seconds, 300.0,
-            "seconds a deleted or overwritten object version is kept before GC may free it", maintenance=True,
-            metavar="SECONDS"),
+            "seconds a deleted or overwritten object version is kept before GC may free it (also on a "
+            "start, which frees what a GC run would)", metavar="SECONDS"),
     Setting("compression", "compression", _choice("off", "fast", "max"), "fast",
-            "fragment compression policy: off, fast, max", maintenance=True,
+            "fragment compression policy: off, fast, max",
             metavar="off|fast|max"),
     Setting("idle_timeout", "idle_timeout", _seconds, 20.0,
             "seconds a client may send nothing in the middle of a request (head or body) before it is "
@@ -124,6 +124,14 @@ def add_flags(parser: argparse.ArgumentParser, *, maintenance_only: bool = False
                             help=f"{setting.help} (env {setting.env}; default {_shown(setting.default)})")
 
 
+def seconds_flag(value: str) -> float:
+    """argparse type of a flag that takes seconds (0 or more)."""
+    try:
+        return _seconds(value)
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _argparse_type(setting: Setting) -> Callable[[str], object]:
     def parse(value: str) -> object:
         try:
@@ -142,6 +150,10 @@ class Resolved:
 
     def server_config(self) -> ServerConfig:
         return ServerConfig(**{s.field: self.values[s.name] for s in SETTINGS})  # type: ignore[arg-type]
+
+    def with_value(self, name: str, value: object, source: str) -> Resolved:
+        """These settings with ``name`` set to ``value`` (a command's own flag for it)."""
+        return Resolved({**self.values, name: value}, {**self.sources, name: source})
 
 
 def resolve(flags: Mapping[str, object], env: Mapping[str, str]) -> Resolved:
@@ -225,9 +237,12 @@ _DOC = """# Configuration
 | — | `--config` | `{config_env}` | unset | the TOML config file |
 | — | — | `FRAGSTORE_ACCESS_KEY`, `FRAGSTORE_SECRET_KEY` | unset | the root key pair; unset: generated on the first start into `<data>/root-credentials` (mode 0600) |
 
-`fragstore stats`, `fragstore gc` and `fragstore check` read `data`, `gc_grace`
-and `compression` the same way (flags `--data`, `--gc-grace`, `--compression`,
-`--config`).
+`fragstore stats`, `fragstore gc` and `fragstore check` read the settings the
+same way; of the flags they take `--data` and `--config`.
+`fragstore gc` frees deleted object versions older than `--grace SECONDS`,
+else older than the `gc_grace` it was given (variable or config file), else,
+through a running server, the server's own `gc_grace`. A flag that cannot
+apply to a command is refused, never ignored.
 
 The config file holds `name = value` lines with the names of the first column;
 unknown names are refused. Relative paths in it are relative to the file's own
