@@ -2,7 +2,9 @@
 
 Public API: :class:`dedup.store.Store` (the async facade),
 :class:`dedup.readonly.ReadOnlyStore` (a data directory read without writing),
-the value types in :mod:`dedup.types` and the exceptions in :mod:`dedup.errors`.
+the value types in :mod:`dedup.types`, the exceptions in :mod:`dedup.errors`,
+and :func:`dedup.fsutil.lock_data_dir` (the data directory's lock, for a tool
+that changes a file beside the store, such as the root credentials).
 """
 
 from dedup.errors import EngineError

@@ -16,6 +16,7 @@ it).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from dedup.fsutil import lock_data_dir
 from dedup.index import Index
 from dedup.packs import PackFiles
 from dedup.stats import collect_stats
-from dedup.types import CheckReport, GcReport, StoreConfig, StoreStats
+from dedup.types import BucketInfo, CheckReport, GcReport, StoreConfig, StoreStats
 
 
 class ReadOnlyStore:
@@ -75,6 +76,11 @@ class ReadOnlyStore:
         except lmdb.Error as exc:
             raise errors.ReadOnlyRefused(f"{root}: cannot read the index read-only: {exc}") from None
         return cls(root, config, index, lock_fd)
+
+    async def list_buckets(self) -> list[BucketInfo]:
+        with self.index.read() as txn:
+            return [BucketInfo(k.decode(), d["owner"], d["created"])
+                    for k, d in ((k, json.loads(v)) for k, v in txn.cursor(db=self.index.db["buckets"]))]
 
     async def stats(self, exact: bool = False, dead: bool = False) -> StoreStats:
         return await asyncio.to_thread(collect_stats, self.index, self.packs_dir, exact, dead)

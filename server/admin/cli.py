@@ -4,6 +4,7 @@
     fragstore stats [--data DIR] [--exact]
     fragstore gc    [--data DIR] [--dry-run] [--grace SECONDS]
     fragstore check [--data DIR] [--repair]
+    fragstore rotate-root-key [--data DIR]
 
 ``serve`` is server/admin/serve.py. The maintenance commands open the data directory
 themselves when no process holds it; when one does (its lock is taken) they
@@ -12,8 +13,10 @@ endpoints (server/admin/client.py), so they work the same with the server up
 or down, and every flag means the same both ways. On their own, ``stats``,
 ``check`` and ``gc --dry-run`` only read (dedup/readonly.py: not a byte of the
 directory changes); ``gc`` and ``check --repair`` open it to write, which
-recovers it first as a server start does. Exit status: 0 done, 1 the work
-failed (or check found problems), 2 bad usage or nothing to work on.
+recovers it first as a server start does. ``rotate-root-key`` replaces the
+root key pair kept in the data directory (server/auth/credentials.py); it
+needs the server stopped. Exit status: 0 done, 1 the work failed (or check
+found problems), 2 bad usage or nothing to work on.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from server.admin import client as adminclient
 from server.admin import report, runfile
 from server.admin.config import ServerConfig
 from server.admin.settings import Resolved, SettingsError, add_flags, resolve, seconds_flag
+from server.auth.credentials import CredentialsError
 
 # Flags the maintenance commands once took, or that a reader may expect: refused with the reason.
 REFUSED_FLAGS = {
@@ -48,7 +52,14 @@ def _parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="logical vs stored bytes, ratios, buckets")
     gc = commands.add_parser("gc", help="free the fragments of deleted object versions, compact packs")
     check = commands.add_parser("check", help="verify fragments and refcounts")
-    for sub in (stats, gc, check):
+    rotate = commands.add_parser(
+        "rotate-root-key", help="change the root key pair kept in the data directory (server stopped)",
+        description="Make FRAGSTORE_ACCESS_KEY/FRAGSTORE_SECRET_KEY the root key pair of the data directory "
+                    "(<data>/root-credentials); with both unset, keep the access key and generate a new "
+                    "secret, printed once. A new access key is taken only while the current one owns no "
+                    "bucket (a bucket belongs to the access key that created it). The server must be "
+                    "stopped: it keeps the pair it started with.")
+    for sub in (stats, gc, check, rotate):
         add_flags(sub, maintenance_only=True)
     for sub in (stats, gc, check):
         for flag, why in REFUSED_FLAGS.items():
@@ -75,14 +86,16 @@ class _Refused(argparse.Action):
 
 def serve(config: ServerConfig) -> int:
     from server.admin.serve import run
-    from server.auth.credentials import CredentialsError, load_credentials
+    from server.auth.credentials import parse_users, resolve_root
 
-    try:
-        credentials = load_credentials(config.data_dir, config.users_file)
+    try:  # what can be told before the store opens; the credentials are taken once it is held
+        resolve_root(config.data_dir, os.environ)
+        if config.users_file:
+            parse_users(config.users_file.read_text(), str(config.users_file.name))
     except (CredentialsError, OSError) as exc:
         print(f"fragstore: {exc}", file=sys.stderr)
         return 2
-    return run(config, credentials)
+    return run(config)
 
 
 def _reads_only(args: argparse.Namespace) -> bool:
@@ -127,7 +140,11 @@ def _remote(args: argparse.Namespace, resolved: Resolved) -> int:
         return 2
     print(f"fragstore: a server owns {config.data_dir}; asking it at {info.url}", file=sys.stderr)
     try:
-        client = adminclient.AdminClient(info, *adminclient.root_credentials(config.data_dir))
+        client = adminclient.AdminClient(info, config.data_dir)
+    except CredentialsError as exc:
+        print(f"fragstore: {exc}", file=sys.stderr)
+        return 2
+    try:
         if args.command == "stats":
             return _show_stats(adminclient.stats(client, args.exact))
         if args.command == "gc":
@@ -138,6 +155,53 @@ def _remote(args: argparse.Namespace, resolved: Resolved) -> int:
     except adminclient.AdminError as exc:
         print(f"fragstore: {exc}", file=sys.stderr)
         return 1
+
+
+def _rotate(config: ServerConfig) -> int:
+    """Replace the root pair while holding the data directory (so no server runs
+    on it), knowing which buckets the old access key owns."""
+    return asyncio.run(_rotate_held(config))
+
+
+async def _rotate_held(config: ServerConfig) -> int:
+    from dedup.fsutil import lock_data_dir
+    from server.auth.credentials import ROOT_FILE, rotate_root
+
+    reader: ReadOnlyStore | None = None
+    lock: int | None = None
+    try:
+        try:
+            reader = await ReadOnlyStore.open(config.data_dir, config.store_config())
+            owners = [(b.name, b.owner) for b in await reader.list_buckets()]
+        except NotADataDir:  # nothing stored yet, so nothing owned
+            lock, owners = lock_data_dir(config.data_dir), []
+        old, new = rotate_root(config.data_dir, owned=lambda key: [name for name, owner in owners if owner == key])
+    except DataDirLocked:
+        print(f"fragstore: a process holds {config.data_dir}: stop the server first (a running server keeps "
+              "the root key pair it started with), then run this again", file=sys.stderr)
+        return 2
+    except (CredentialsError, ReadOnlyRefused, OSError) as exc:
+        print(f"fragstore: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if reader is not None:
+            await reader.close()
+        if lock is not None:
+            os.close(lock)
+    if old == new:
+        what = f"root access key {new} of {config.data_dir} has a new secret"
+    else:
+        what = f"root key of {config.data_dir} is now access key {new} ({f'was {old}' if old else 'there was none'})"
+    print(f"{what}, kept in {config.data_dir / ROOT_FILE}; start the server with {_env_note()}")
+    return 0
+
+
+def _env_note() -> str:
+    from server.auth.credentials import ENV_ACCESS_KEY, ENV_SECRET_KEY
+
+    if os.environ.get(ENV_ACCESS_KEY):
+        return f"{ENV_ACCESS_KEY}/{ENV_SECRET_KEY} set to this pair, or unset"
+    return f"{ENV_ACCESS_KEY}/{ENV_SECRET_KEY} unset"
 
 
 def _show_stats(stats: StoreStats) -> int:
@@ -170,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not config.data_dir.is_dir():
         print(f"fragstore: no data directory {config.data_dir}", file=sys.stderr)
         return 2
+    if args.command == "rotate-root-key":
+        return _rotate(config)
     try:
         done = asyncio.run(_direct(args, config))
     except (NotADataDir, ReadOnlyRefused) as exc:

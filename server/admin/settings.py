@@ -71,7 +71,7 @@ class Setting:
     help: str
     path: bool = False  # resolved against the config file's directory
     secret: bool = False  # never printed
-    maintenance: bool = False  # also a flag of stats / gc / check
+    maintenance: bool = False  # also a flag of stats / gc / check / rotate-root-key
     metavar: str = "VALUE"
 
     @property
@@ -235,10 +235,10 @@ _DOC = """# Configuration
 | --- | --- | --- | --- | --- |
 {rows}
 | — | `--config` | `{config_env}` | unset | the TOML config file |
-| — | — | `FRAGSTORE_ACCESS_KEY`, `FRAGSTORE_SECRET_KEY` | unset | the root key pair; unset: generated on the first start into `<data>/root-credentials` (mode 0600) |
+| — | — | `FRAGSTORE_ACCESS_KEY`, `FRAGSTORE_SECRET_KEY` | unset | the root key pair on the first start, saved into `<data>/root-credentials` (mode 0600; unset: a generated pair); later they may repeat that pair but not differ from it (`fragstore rotate-root-key` changes it). Access key: 3-128 letters and digits; secret: 20 characters or more, no placeholder |
 
-`fragstore stats`, `fragstore gc` and `fragstore check` read the settings the
-same way; of the flags they take `--data` and `--config`.
+`fragstore stats`, `fragstore gc`, `fragstore check` and `fragstore rotate-root-key`
+read the settings the same way; of the flags they take `--data` and `--config`.
 `fragstore gc` frees deleted object versions older than `--grace SECONDS`,
 else older than the `gc_grace` it was given (variable or config file), else,
 through a running server, the server's own `gc_grace`. A flag that cannot
@@ -256,8 +256,12 @@ log_format = "json"
 gc_interval = 900
 ```
 
-The root credentials are not read from the config file: pass them in the
-environment, or let the server keep them in the data directory.
+The root credentials are not read from the config file: the data directory
+keeps them (`<data>/root-credentials`), and the server and the maintenance
+commands both take them from there. Pass a pair of your own in the
+environment on the first start, or later to `fragstore rotate-root-key` with
+the server stopped; a start whose variables name another pair than the file's
+is refused with both named.
 """
 
 

@@ -95,11 +95,13 @@ def test_commands_go_through_the_running_server(tmp_path: Path) -> None:
         assert s3.get_object(Bucket="remote-a", Key="one")["Body"].read() == body
 
 
-def test_remote_with_wrong_credentials_fails(tmp_path: Path) -> None:
+def test_remote_with_another_pair_in_the_environment_is_refused(tmp_path: Path) -> None:
+    """The CLI signs with the data directory's root pair; variables naming
+    another pair are refused before any request (tests/server/test_root_credentials.py)."""
     with start_server(tmp_path / "data") as server:
-        env = {**server.env, "FRAGSTORE_SECRET_KEY": "not-the-secret"}
+        env = {**server.env, "FRAGSTORE_SECRET_KEY": "not-the-secret-but-long-enough"}
         done = fragstore("stats", "--data", str(server.data_dir), env=env)
-        assert done.returncode == 1 and "SignatureDoesNotMatch" in done.stderr, done.stderr
+        assert done.returncode == 2 and "are not the root key pair" in done.stderr, done.stderr
         assert "not-the-secret" not in done.stderr + done.stdout
 
 

@@ -19,7 +19,7 @@ from tests.live_server import LiveServer, start_server
 def multi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = Path(tmp_path_factory.mktemp("users"))
     users = root / "users.txt"
-    users.write_text("# fragstore users\nALICE:alice-secret-1\nBOB:bob-secret-22\n")
+    users.write_text("# fragstore users\nALICE:alice-secret-1a2b3c4d5e6f\nBOB:bob-secret-22a3b4c5d6e7f8\n")
     with start_server(root / "data", extra_args=["--users", str(users)]) as server:
         yield server
 
@@ -33,7 +33,7 @@ def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
 
 
 def test_buckets_are_private_to_their_owner(multi: LiveServer) -> None:
-    alice, bob = as_user(multi, "ALICE", "alice-secret-1"), as_user(multi, "BOB", "bob-secret-22")
+    alice, bob = as_user(multi, "ALICE", "alice-secret-1a2b3c4d5e6f"), as_user(multi, "BOB", "bob-secret-22a3b4c5d6e7f8")
     alice.create_bucket(Bucket="alice-bucket")
     alice.put_object(Bucket="alice-bucket", Key="secret", Body=b"alice only")
     bob.create_bucket(Bucket="bob-bucket")
@@ -68,9 +68,9 @@ def test_buckets_are_private_to_their_owner(multi: LiveServer) -> None:
 
 
 def test_stats_show_a_user_only_their_buckets(multi: LiveServer) -> None:
-    as_user(multi, "BOB", "bob-secret-22").create_bucket(Bucket="bob-stats")
-    as_user(multi, "ALICE", "alice-secret-1").create_bucket(Bucket="alice-stats")
-    bob = json.loads(multi.raw("GET", "/_fragstore/stats", access_key="BOB", secret_key="bob-secret-22").body)
+    as_user(multi, "BOB", "bob-secret-22a3b4c5d6e7f8").create_bucket(Bucket="bob-stats")
+    as_user(multi, "ALICE", "alice-secret-1a2b3c4d5e6f").create_bucket(Bucket="alice-stats")
+    bob = json.loads(multi.raw("GET", "/_fragstore/stats", access_key="BOB", secret_key="bob-secret-22a3b4c5d6e7f8").body)
     assert "bob-stats" in [b["name"] for b in bob["buckets"]]
     assert not [b for b in bob["buckets"] if b["name"].startswith("alice")]
     root = json.loads(multi.raw("GET", "/_fragstore/stats").body)
