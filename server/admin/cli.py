@@ -105,24 +105,28 @@ def _reads_only(args: argparse.Namespace) -> bool:
 
 async def _direct(args: argparse.Namespace, config: ServerConfig) -> int | None:
     """Do the work on the directory; None when another process holds it."""
-    from dedup.store import Store
-
     try:
-        if _reads_only(args):
-            reader = await ReadOnlyStore.open(config.data_dir, config.store_config())
-        else:
-            store = await Store.open(config.data_dir, config.store_config(), create=False)
+        return await (_read(args, config) if _reads_only(args) else _write(args, config))
     except DataDirLocked:
         return None
-    if _reads_only(args):
-        try:
-            if args.command == "stats":
-                return _show_stats(await reader.stats(exact=args.exact, dead=True))
-            if args.command == "gc":
-                return _show_gc(await reader.plan_garbage_collection(), config.gc_grace)
-            return _show_check(await reader.check())
-        finally:
-            await reader.close()
+
+
+async def _read(args: argparse.Namespace, config: ServerConfig) -> int:
+    reader = await ReadOnlyStore.open(config.data_dir, config.store_config())
+    try:
+        if args.command == "stats":
+            return _show_stats(await reader.stats(exact=args.exact, dead=True))
+        if args.command == "gc":
+            return _show_gc(await reader.plan_garbage_collection(), config.gc_grace)
+        return _show_check(await reader.check())
+    finally:
+        await reader.close()
+
+
+async def _write(args: argparse.Namespace, config: ServerConfig) -> int:
+    from dedup.store import Store
+
+    store = await Store.open(config.data_dir, config.store_config(), create=False)
     try:
         if args.command == "gc":
             return _show_gc(await store.collect_garbage(), config.gc_grace)

@@ -169,7 +169,7 @@ def test_the_server_refuses_a_weak_user_secret(tmp_path: Path) -> None:
     assert "users.txt line 2: the secret key has 10 characters; it needs at least 20" in done.stderr
 
 
-def test_python_m_server_is_the_same_command() -> None:
+def test_rotate_root_key_says_what_it_does() -> None:
     done = subprocess.run([sys.executable, "-m", "server", "rotate-root-key", "--help"], cwd=ROOT,
                           capture_output=True, text=True, env=clean_env(), timeout=60)
     assert done.returncode == 0 and "server must be stopped" in done.stdout
