@@ -79,7 +79,7 @@ async def _serve(config: ServerConfig) -> int:
         except (CredentialsError, OSError) as exc:
             print(f"fragstore: {exc}", file=sys.stderr)
             return 2
-        log.info("root access key %s, from %s", credentials.root_access_key, credentials.root_source)
+        log.info("root access key %s, %s", credentials.root_access_key, credentials.root_source)
         server = uvicorn.Server(uvicorn.Config(
             create_app(config, credentials, store), host=config.host, port=config.port,
             http=LimitedHttpToolsProtocol, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,

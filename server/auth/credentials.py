@@ -162,12 +162,12 @@ def resolve_root(data_dir: Path, env: Mapping[str, str]) -> tuple[tuple[str, str
     kept = read_root_file(data_dir)
     path = data_dir / ROOT_FILE
     if kept is None:
-        return None if given is None else (given, f"{ENV_PAIR} ({path} does not exist)")
+        return None if given is None else (given, f"from {ENV_PAIR} ({path} does not exist)")
     if given is None:
-        return kept, f"{path} ({ENV_PAIR} unset)"
+        return kept, f"from {path} ({ENV_PAIR} unset)"
     if given != kept:
         raise _differ(data_dir, given, kept)
-    return kept, f"{path} ({ENV_PAIR} set to the same pair)"
+    return kept, f"from {path} ({ENV_PAIR} set to the same pair)"
 
 
 def _generate() -> tuple[str, str]:
@@ -205,7 +205,7 @@ def root_pair(data_dir: Path, env: Mapping[str, str] | None = None,
     path = data_dir / ROOT_FILE
     if found is not None:
         _write_root_file(data_dir, found[0])
-        return found[0], f"{ENV_PAIR}, saved to {path} (first start)"
+        return found[0], f"from {ENV_PAIR}, saved to {path} (first start)"
     pair = _generate()
     _write_root_file(data_dir, pair)
     announce(
