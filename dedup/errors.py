@@ -25,6 +25,8 @@ never knows status codes.
     +-- StorageFull                  (ENOSPC while writing; nothing was published)
     +-- CorruptFragment              (a fragment failed its hash check on read)
     +-- DataDirLocked                (another process has the data directory open)
+    +-- NotADataDir                  (no FORMAT file: nothing was ever stored there)
+    +-- ReadOnlyRefused              (a read-only open of a directory that needs a writer first)
 """
 
 from __future__ import annotations
@@ -126,4 +128,12 @@ class CorruptFragment(EngineError):
 
 
 class DataDirLocked(EngineError):
+    pass
+
+
+class NotADataDir(EngineError):
+    pass
+
+
+class ReadOnlyRefused(EngineError):
     pass

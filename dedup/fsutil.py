@@ -3,12 +3,19 @@
 Every file other than packs and the index (FORMAT, credentials) is written to a
 temporary name, fsynced, renamed over the target, and the directory fsynced,
 so a crash leaves either the old file or the new one, never a torn one.
+
+``<data>/LOCK`` says who has a data directory open: a writer (the server,
+``gc``, ``check --repair``) holds it exclusively, readers (dedup/readonly.py)
+share it, so no reader ever sees a writer's half-done work.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
+
+from dedup.errors import DataDirLocked
 
 
 def fsync_dir(path: Path) -> None:
@@ -44,3 +51,19 @@ def tree_bytes(path: Path) -> int:
             except FileNotFoundError:
                 continue
     return total
+
+
+def lock_data_dir(root: Path, *, shared: bool = False) -> int:
+    """Lock ``<data>/LOCK`` (exclusive; ``shared`` for a reader, which never
+    creates the file); the descriptor, to close when done. DataDirLocked when
+    another process holds it in a conflicting way."""
+    if shared:
+        fd = os.open(root / "LOCK", os.O_RDONLY)
+    else:
+        fd = os.open(root / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(fd)
+        raise DataDirLocked(f"{root} is in use by another process") from exc
+    return fd

@@ -310,10 +310,11 @@ async def punch_queued(writer: Writer) -> int:
 async def collect(
     writer: Writer, files: PackFiles, packs_dir: Path, grace_seconds: float, threshold: float, dry_run: bool
 ) -> GcReport:
-    cutoff = time.time_ns() - int(grace_seconds * 1e9)
-    due = due_manifests(writer.index, cutoff)
     if dry_run:
-        return await _predict(writer, packs_dir, due, threshold)
+        return await asyncio.to_thread(
+            dry_run_report, writer.index, packs_dir, writer.pack.pack_id, grace_seconds, threshold,
+            writer.holes.supported)
+    due = due_manifests(writer.index, time.time_ns() - int(grace_seconds * 1e9))
     freed = freed_bytes = 0
     for key, mid in due:
         f, b = await reclaim(writer, key, mid)
@@ -336,13 +337,15 @@ async def _plan(writer: Writer, packs_dir: Path, threshold: float, freed: dict[i
     return plan_compaction(states, threshold, writer.holes.supported, freed)
 
 
-async def _predict(writer: Writer, packs_dir: Path, due: list[tuple[bytes, int]], threshold: float) -> GcReport:
-    """The dry run: what reclaiming ``due`` would free, and the plan after it.
-    Disk bytes are estimated: a hole returns about its record's bytes, a deleted
-    pack what its file still occupies."""
-    freed, freed_bytes, per_pack = await asyncio.to_thread(simulate_reclaim, writer.index, [v for _, v in due])
-    plans = await _plan(writer, packs_dir, threshold, per_pack)
-    punching = writer.holes.supported
+def dry_run_report(
+    index: Index, packs_dir: Path, open_pack: int, grace_seconds: float, threshold: float, punching: bool,
+) -> GcReport:
+    """The dry run, with reads only: what reclaiming the manifests due would
+    free, and the plan after it. Disk bytes are estimated: a hole returns about
+    its record's bytes, a deleted pack what its file still occupies."""
+    due = due_manifests(index, time.time_ns() - int(grace_seconds * 1e9))
+    freed, freed_bytes, per_pack = simulate_reclaim(index, [v for _, v in due])
+    plans = plan_compaction(pack_states(index, packs_dir, open_pack), threshold, punching, per_pack)
     punched = sum(per_pack.values()) if punching else 0
     deleted = sum(max(0, p.disk - per_pack.get(p.pack_id, 0)) if punching else p.disk for p in plans)
     return GcReport(True, len(due), freed, freed_bytes, sum(1 for p in plans if p.live),

@@ -155,3 +155,27 @@ class Holes:
             return max(0, st.st_blocks - os.fstat(fd).st_blocks) * 512
         finally:
             os.close(fd)
+
+
+PUNCHING_FILESYSTEMS = frozenset({"ext4", "xfs", "btrfs", "tmpfs", "f2fs", "ocfs2", "gfs2", "zfs", "overlay"})
+
+
+def likely_supported(path: Path) -> bool:
+    """Whether the filesystem under ``path`` punches holes, judged without
+    writing (read-only commands may not probe): the type of the mount that
+    holds it, from /proc/self/mounts (an overlay punches where its upper
+    layer does, as on container hosts). False where that cannot be read."""
+    try:
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return False
+    target, best, kind = str(path.resolve()), -1, ""
+    for line in mounts:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) > best:
+            best, kind = len(point), fields[2]
+    return kind in PUNCHING_FILESYSTEMS

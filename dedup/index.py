@@ -183,13 +183,16 @@ class ObjectRow:
 class Index:
     """The LMDB environment and its tables."""
 
-    def __init__(self, path: Path, map_size: int) -> None:
-        path.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, map_size: int, readonly: bool = False) -> None:
+        """``readonly``: no write transaction, and LMDB's own lock file is not
+        used (not even written): the caller keeps writers out (dedup/readonly.py)."""
+        if not readonly:
+            path.mkdir(parents=True, exist_ok=True)
         self.env = lmdb.open(
             str(path), map_size=map_size, max_dbs=len(TABLES) + 2, max_readers=1024,
-            readahead=False, sync=True, metasync=True,
+            readahead=False, sync=True, metasync=True, readonly=readonly, lock=not readonly,
         )
-        self.db = {name: self.env.open_db(name.encode()) for name in TABLES}
+        self.db = {name: self.env.open_db(name.encode(), create=not readonly) for name in TABLES}
 
     def read(self) -> Txn:
         return self.env.begin(buffers=False)

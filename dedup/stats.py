@@ -1,8 +1,10 @@
 """Where the bytes are: counters kept by the write jobs, plus the filesystem.
 
 Totals come from counters maintained in the same transactions that change
-them (O(1)); ``exact`` adds, per bucket, the distinct fragment bytes its
-objects reference (a scan of its manifests).
+them, and table sizes (O(1)); ``exact`` adds, per bucket, the distinct
+fragment bytes its objects reference (a scan of its manifests); ``dead``
+adds what the dead manifests hold that nothing else uses (a scan of those
+manifests: GC's own dry run, whatever their age).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+from dedup.gc import due_manifests, simulate_reclaim
 from dedup.index import U32, U64, U64X2, Index, ObjectRow, manifest_entries
 from dedup.keys import scan
 from dedup.packs import list_pack_ids, pack_path
@@ -39,7 +42,11 @@ def _unique_bytes(index: Index, txn: object, bid: int) -> int:
     return total
 
 
-def collect_stats(index: Index, packs_dir: Path, exact: bool = False) -> StoreStats:
+def collect_stats(index: Index, packs_dir: Path, exact: bool = False, dead: bool = False) -> StoreStats:
+    dead_unique = dead_stored = None
+    if dead:
+        _, dead_unique, per_pack = simulate_reclaim(index, [mid for _, mid in due_manifests(index, 2**64 - 1)])
+        dead_stored = sum(per_pack.values())
     with index.read() as txn:
         buckets = []
         for name, doc in txn.cursor(db=index.db["buckets"]):
@@ -49,6 +56,7 @@ def collect_stats(index: Index, packs_dir: Path, exact: bool = False) -> StoreSt
             unique = _unique_bytes(index, txn, bid) if exact else None
             buckets.append(BucketStats(name.decode(), objects, logical, unique))
         counters = {n: index.counter(txn, n) for n in ("objects", "logical", "fragments", "unique", "stored")}
+        entries = {n: int(txn.stat(index.db[n])["entries"]) for n in ("dead", "pending", "uploads")}
     pack_bytes = 0
     ids = list_pack_ids(packs_dir)
     for pid in ids:
@@ -61,4 +69,6 @@ def collect_stats(index: Index, packs_dir: Path, exact: bool = False) -> StoreSt
         objects=counters["objects"], logical_bytes=counters["logical"], fragments=counters["fragments"],
         unique_bytes=counters["unique"], stored_bytes=counters["stored"], pack_bytes=pack_bytes,
         index_bytes=index.index_bytes(), packs=len(ids), buckets=tuple(buckets),
+        dead_manifests=entries["dead"], pending_manifests=entries["pending"], uploads=entries["uploads"],
+        dead_unique_bytes=dead_unique, dead_stored_bytes=dead_stored,
     )

@@ -13,16 +13,18 @@ Crash protocol: a PUT streams fragments into a *pending* manifest (rows and
 fragment references committed batch by batch, each batch after its pack bytes
 are fsynced); a last transaction publishes the key. A freed fragment's record
 is queued in the transaction that frees it and punched out of its pack only
-after that commit (dedup/holes.py). On open, pending manifests are queued for
-reclaiming, the open pack is cut back to its committed length, retired packs'
-files are removed, tmp/ is cleared, stale uploads aborted and queued holes
-punched.
+after that commit (dedup/holes.py). On open, the open pack is cut back to its
+committed length, retired packs' files are removed, tmp/ is cleared, stale
+uploads aborted, abandoned pending manifests reclaimed and queued holes
+punched. Manifests of deleted versions are left to GC and its grace period,
+restart or not (so `gc --grace N` on a stopped directory frees what N says,
+and reports it). Only a writer recovers: dedup/readonly.py opens a directory
+as it is.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import itertools
 import json
 import os
@@ -37,6 +39,7 @@ from dedup.check import repair as repair_refcounts
 from dedup.check import run_check
 from dedup.chunking import ChunkerParams
 from dedup.format import FORMAT_VERSION, read_format, write_format
+from dedup.fsutil import lock_data_dir
 from dedup.index import U32, U64, Index, ObjectRow, Txn
 from dedup.ingest import Ingest, IngestResult
 from dedup.lifecycle import Due, LifecycleConfiguration
@@ -92,11 +95,15 @@ class Store:
         self._mids = itertools.count(max(start, 1))
 
     @classmethod
-    async def open(cls, path: Path | str, config: StoreConfig | None = None) -> Store:
+    async def open(cls, path: Path | str, config: StoreConfig | None = None, *, create: bool = True) -> Store:
+        """Open (``create``: or make) the data directory and recover it; to read
+        without writing a byte, use dedup/readonly.py instead."""
         config = config or StoreConfig()
         root = Path(path)
+        if not create and not (root / "FORMAT").exists():
+            raise errors.NotADataDir(f"{root} holds no fragstore data (no FORMAT file)")
         root.mkdir(parents=True, exist_ok=True)
-        lock_fd = _lock(root)
+        lock_fd = lock_data_dir(root)  # held while open: two processes never write one data directory
         for sub in ("index", "packs", "tmp"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         shutil.rmtree(root / "tmp", ignore_errors=True)
@@ -127,7 +134,7 @@ class Store:
         await gc.remove_retired(self.writer, self.files, self.packs_dir)
         cutoff = time.time() - self.config.upload_max_age_seconds
         await self.writer.run(lambda w: multipart.abort_stale(w, cutoff))
-        await self._reclaim_due(0.0)
+        await self._reclaim_due(0)  # what crashes left (queued at time 0); deleted versions wait for GC
         await gc.punch_queued(self.writer)
 
     async def close(self) -> None:
@@ -367,15 +374,15 @@ class Store:
                                    self.config.lifecycle_day_seconds, on_action)
 
     # -- maintenance -------------------------------------------------------------
-    async def stats(self, exact: bool = False) -> StoreStats:
-        return await asyncio.to_thread(collect_stats, self.index, self.packs_dir, exact)
+    async def stats(self, exact: bool = False, dead: bool = False) -> StoreStats:
+        return await asyncio.to_thread(collect_stats, self.index, self.packs_dir, exact, dead)
 
     async def collect_garbage(self, dry_run: bool = False, grace_seconds: float | None = None) -> GcReport:
         grace = self.config.manifest_grace_seconds if grace_seconds is None else grace_seconds
         return await gc.collect(self.writer, self.files, self.packs_dir, grace, self.config.compact_threshold, dry_run)
 
-    async def _reclaim_due(self, grace: float) -> None:
-        for key, mid in gc.due_manifests(self.index, time.time_ns() - int(grace * 1e9)):
+    async def _reclaim_due(self, cutoff_ns: int) -> None:
+        for key, mid in gc.due_manifests(self.index, cutoff_ns):
             await gc.reclaim(self.writer, key, mid)
 
     async def check(self, repair: bool = False, verify: bool = True) -> CheckReport:
@@ -395,18 +402,6 @@ class Store:
 def _check_md5(expected: bytes | None, got: bytes) -> None:
     if expected is not None and expected != got:
         raise errors.BadDigest("Content-MD5 mismatch")
-
-
-def _lock(root: Path) -> int:
-    """Hold an exclusive lock on ``<data>/LOCK`` while the store is open, so
-    two processes never write one data directory."""
-    fd = os.open(root / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        os.close(fd)
-        raise errors.DataDirLocked(f"{root} is in use by another process") from exc
-    return fd
 
 
 def _resolve(r: ByteRange, size: int) -> tuple[int, int]:

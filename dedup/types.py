@@ -244,7 +244,15 @@ class StoreStats:
     fragments as stored (after compression, record headers included);
     ``pack_bytes``: the pack files' lengths less their punched holes (allocated
     bytes, at most the length); ``disk_bytes``: pack files plus the index on
-    the filesystem."""
+    the filesystem.
+
+    Fragments stay counted until GC frees them: ``dead_manifests`` deleted or
+    overwritten object bodies await GC, and ``dead_unique_bytes`` /
+    ``dead_stored_bytes`` (None unless asked for: a scan of those manifests)
+    are what freeing them all would take off unique and stored bytes.
+    ``pending_manifests``: bodies being written (or left by a crash, freed on
+    the next open for writing); ``uploads``: multipart uploads in progress
+    (their parts hold fragments but are no object yet)."""
 
     objects: int
     logical_bytes: int
@@ -255,6 +263,11 @@ class StoreStats:
     index_bytes: int
     packs: int
     buckets: tuple[BucketStats, ...]
+    dead_manifests: int = 0
+    pending_manifests: int = 0
+    uploads: int = 0
+    dead_unique_bytes: int | None = None
+    dead_stored_bytes: int | None = None
 
     @property
     def disk_bytes(self) -> int:

@@ -12,8 +12,9 @@
 #   FRAGSTORE_DATA        data directory                        (/data)
 #   FRAGSTORE_HOST        address to listen on                  (0.0.0.0)
 #   FRAGSTORE_PORT        port to listen on                     (9000)
-#   FRAGSTORE_ACCESS_KEY  root key pair; when unset, the server generates one into
-#   FRAGSTORE_SECRET_KEY  the data directory and prints it once
+#   FRAGSTORE_ACCESS_KEY  root key pair, saved into the data directory on the first
+#   FRAGSTORE_SECRET_KEY  start (unset: generated there and printed once); later
+#                         starts take it from there and refuse a different pair
 #   FRAGSTORE_REGION      region clients sign for               (server default: us-east-1)
 #   FRAGSTORE_DOMAIN      root domain for virtual-hosted-style requests (unset: path style)
 #   FRAGSTORE_USERS       file of access_key:secret lines, more users (unset: none)

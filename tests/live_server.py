@@ -39,6 +39,19 @@ REGION = "us-east-1"
 STARTUP_LIMIT_S = 60.0
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any FRAGSTORE_* variable, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAGSTORE_")}
+    env.update(extra)
+    return env
+
+
+def fragstore(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the real ``fragstore`` command (``python -m server``) to completion."""
+    return subprocess.run([sys.executable, "-m", "server", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

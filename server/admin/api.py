@@ -5,6 +5,7 @@
                                                    metrics token is set (then
                                                    ``Authorization: Bearer TOKEN``)
     POST /_fragstore/gc[?dry-run=true][&grace=S]   garbage collection  -> JSON GcReport
+                                                   and the grace_seconds applied
     POST /_fragstore/check[?repair=true][&verify=false]
                                                    verify fragments and refcounts
                                                    -> JSON CheckReport and "ok"
@@ -52,7 +53,8 @@ async def collect_garbage(ctx: RequestContext) -> Response:
     grace = seconds(ctx.query, "grace")
     runner: GcRunner = ctx.request.app.state.gc
     report = await runner.run(trigger="admin", dry_run=dry_run, grace=grace)
-    return _json(asdict(report))
+    applied = ctx.store.config.manifest_grace_seconds if grace is None else grace
+    return _json({**asdict(report), "grace_seconds": applied})
 
 
 async def check(ctx: RequestContext) -> Response:

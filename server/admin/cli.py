@@ -4,14 +4,22 @@
     fragstore stats [--data DIR] [--exact]
     fragstore gc    [--data DIR] [--dry-run] [--grace SECONDS]
     fragstore check [--data DIR] [--repair]
-    fragstore lifecycle [--data DIR]                 carry out the buckets' lifecycle rules once
+    fragstore lifecycle [--data DIR] [--lifecycle-day-seconds S]   carry out the buckets' lifecycle rules once
+    fragstore rotate-root-key [--data DIR]
 
 ``serve`` is server/admin/serve.py. The maintenance commands open the data directory
 themselves when no process holds it; when one does (its lock is taken) they
 ask the server named in ``<data>/server.json`` over its authenticated admin
 endpoints (server/admin/client.py), so they work the same with the server up
-or down. Exit status: 0 done, 1 the work failed (or check found problems),
-2 bad usage or nothing to work on.
+or down, and every flag means the same both ways. On their own, ``stats``,
+``check`` and ``gc --dry-run`` only read (dedup/readonly.py: not a byte of the
+directory changes); ``gc`` and ``check --repair`` open it to write, which
+recovers it first as a server start does; so does ``lifecycle``, which runs
+the buckets' rules once (with its own lifecycle day if given one; through a
+running server, the server's). ``rotate-root-key`` replaces the
+root key pair kept in the data directory (server/auth/credentials.py); it
+needs the server stopped. Exit status: 0 done, 1 the work failed (or check
+found problems), 2 bad usage or nothing to work on.
 """
 
 from __future__ import annotations
@@ -22,12 +30,28 @@ import os
 import sys
 from collections.abc import Sequence
 
-from dedup.errors import DataDirLocked
+from dedup.errors import DataDirLocked, NotADataDir, ReadOnlyRefused
+from dedup.readonly import ReadOnlyStore
 from dedup.types import CheckReport, GcReport, LifecycleReport, StoreStats
 from server.admin import client as adminclient
 from server.admin import report, runfile
 from server.admin.config import ServerConfig
-from server.admin.settings import Resolved, SettingsError, add_flags, resolve
+from server.admin.settings import (
+    Resolved,
+    SettingsError,
+    add_flags,
+    positive_seconds_flag,
+    resolve,
+    seconds_flag,
+)
+from server.auth.credentials import CredentialsError
+
+# Flags the maintenance commands once took, or that a reader may expect: refused with the reason.
+REFUSED_FLAGS = {
+    "--gc-grace": "--gc-grace is the server's setting; give this run's grace period with --grace SECONDS",
+    "--compression": "--compression applies to what a server writes; {command} stores nothing new "
+                     "(gc moves fragments as they are stored)",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,52 +59,100 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the S3 server (settings: docs/CONFIG.md)")
     add_flags(serve)
-    stats = commands.add_parser("stats", help="logical vs stored bytes, ratios, top buckets")
-    gc = commands.add_parser("gc", help="free unreferenced fragments, compact packs")
+    stats = commands.add_parser("stats", help="logical vs stored bytes, ratios, buckets")
+    gc = commands.add_parser("gc", help="free the fragments of deleted object versions, compact packs")
     check = commands.add_parser("check", help="verify fragments and refcounts")
+    rotate = commands.add_parser(
+        "rotate-root-key", help="change the root key pair kept in the data directory (server stopped)",
+        description="Make FRAGSTORE_ACCESS_KEY/FRAGSTORE_SECRET_KEY the root key pair of the data directory "
+                    "(<data>/root-credentials); with both unset, keep the access key and generate a new "
+                    "secret, printed once. A new access key is taken only while the current one owns no "
+                    "bucket (a bucket belongs to the access key that created it). The server must be "
+                    "stopped: it keeps the pair it started with.")
     lifecycle = commands.add_parser("lifecycle", help="carry out the buckets' lifecycle rules now")
-    for sub in (stats, gc, check, lifecycle):
+    for sub in (stats, gc, check, lifecycle, rotate):
         add_flags(sub, maintenance_only=True)
-    stats.add_argument("--exact", action="store_true", help="compute exact per-bucket unique bytes")
-    gc.add_argument("--dry-run", action="store_true", help="report what would be freed")
-    gc.add_argument("--grace", type=float, default=None, help="grace period in seconds (default: gc_grace)")
-    check.add_argument("--repair", action="store_true", help="fix refcounts and index")
+    lifecycle.add_argument("--lifecycle-day-seconds", dest="day_seconds", type=positive_seconds_flag, default=None,
+                           metavar="SECONDS", help="seconds in a lifecycle day for this run (default: the "
+                           "lifecycle_day_seconds setting; through a running server, the server's)")
+    for sub in (stats, gc, check):
+        for flag, why in REFUSED_FLAGS.items():
+            sub.add_argument(flag, action=_Refused, why=why.format(command=sub.prog), help=argparse.SUPPRESS)
+    stats.add_argument("--exact", action="store_true",
+                       help="also each bucket's distinct fragment bytes and dedup ratio (reads every manifest)")
+    gc.add_argument("--dry-run", action="store_true", help="report what would be freed; change nothing")
+    gc.add_argument("--grace", type=seconds_flag, default=None, metavar="SECONDS",
+                    help="free deleted object versions older than this (default: the gc_grace setting of "
+                         "whoever runs it: this command's, or the running server's)")
+    check.add_argument("--repair", action="store_true", help="fix refcounts and the index")
     return parser
+
+
+class _Refused(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str, why: str, **kw: object) -> None:
+        super().__init__(option_strings, dest, nargs="?", **kw)  # type: ignore[arg-type]
+        self.why = why
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        parser.error(self.why)
 
 
 def serve(config: ServerConfig) -> int:
     from server.admin.serve import run
-    from server.auth.credentials import CredentialsError, load_credentials
+    from server.auth.credentials import parse_users, resolve_root
 
-    try:
-        credentials = load_credentials(config.data_dir, config.users_file)
+    try:  # what can be told before the store opens; the credentials are taken once it is held
+        resolve_root(config.data_dir, os.environ)
+        if config.users_file:
+            parse_users(config.users_file.read_text(), str(config.users_file.name))
     except (CredentialsError, OSError) as exc:
         print(f"fragstore: {exc}", file=sys.stderr)
         return 2
-    return run(config, credentials)
+    return run(config)
+
+
+def _reads_only(args: argparse.Namespace) -> bool:
+    return args.command == "stats" or (args.command == "gc" and args.dry_run) or (
+        args.command == "check" and not args.repair)
 
 
 async def _direct(args: argparse.Namespace, config: ServerConfig) -> int | None:
     """Do the work on the directory; None when another process holds it."""
-    from dedup.store import Store
-
     try:
-        store = await Store.open(config.data_dir, config.store_config())
+        return await (_read(args, config) if _reads_only(args) else _write(args, config))
     except DataDirLocked:
         return None
+
+
+async def _read(args: argparse.Namespace, config: ServerConfig) -> int:
+    reader = await ReadOnlyStore.open(config.data_dir, config.store_config())
     try:
         if args.command == "stats":
-            return _show_stats(await store.stats(exact=args.exact))
+            return _show_stats(await reader.stats(exact=args.exact, dead=True))
         if args.command == "gc":
-            return _show_gc(await store.collect_garbage(dry_run=args.dry_run, grace_seconds=args.grace))
+            return _show_gc(await reader.plan_garbage_collection(), config.gc_grace)
+        return _show_check(await reader.check())
+    finally:
+        await reader.close()
+
+
+async def _write(args: argparse.Namespace, config: ServerConfig) -> int:
+    from dedup.store import Store
+
+    store = await Store.open(config.data_dir, config.store_config(), create=False)
+    try:
+        if args.command == "gc":
+            return _show_gc(await store.collect_garbage(), config.gc_grace)
         if args.command == "lifecycle":
             return _show_lifecycle(await store.run_lifecycle())
-        return _show_check(await store.check(args.repair))
+        return _show_check(await store.check(repair=True))
     finally:
         await store.close()
 
 
-def _remote(args: argparse.Namespace, config: ServerConfig) -> int:
+def _remote(args: argparse.Namespace, resolved: Resolved) -> int:
+    config = resolved.server_config()
     info = runfile.read(config.data_dir)
     if info is None:
         print(f"fragstore: the data directory {config.data_dir} is in use by another process, "
@@ -88,12 +160,22 @@ def _remote(args: argparse.Namespace, config: ServerConfig) -> int:
         return 2
     print(f"fragstore: a server owns {config.data_dir}; asking it at {info.url}", file=sys.stderr)
     try:
-        client = adminclient.AdminClient(info, *adminclient.root_credentials(config.data_dir))
+        client = adminclient.AdminClient(info, config.data_dir)
+    except CredentialsError as exc:
+        print(f"fragstore: {exc}", file=sys.stderr)
+        return 2
+    try:
         if args.command == "stats":
             return _show_stats(adminclient.stats(client, args.exact))
         if args.command == "gc":
-            return _show_gc(adminclient.collect_garbage(client, args.dry_run, args.grace))
+            # a grace period this command was given (flag, variable, config file) applies; else the server's own
+            grace = config.gc_grace if resolved.sources["gc_grace"] != "default" else None
+            return _show_gc(*adminclient.collect_garbage(client, args.dry_run, grace))
         if args.command == "lifecycle":
+            if resolved.sources["lifecycle_day_seconds"] != "default":
+                print(f"fragstore: a server owns {config.data_dir}, and it runs the lifecycle rules with its own "
+                      "lifecycle_day_seconds: drop the one given here, or stop the server", file=sys.stderr)
+                return 2
             return _show_lifecycle(adminclient.run_lifecycle(client))
         return _show_check(adminclient.check(client, args.repair))
     except adminclient.AdminError as exc:
@@ -101,13 +183,60 @@ def _remote(args: argparse.Namespace, config: ServerConfig) -> int:
         return 1
 
 
+def _rotate(config: ServerConfig) -> int:
+    """Replace the root pair while holding the data directory (so no server runs
+    on it), knowing which buckets the old access key owns."""
+    return asyncio.run(_rotate_held(config))
+
+
+async def _rotate_held(config: ServerConfig) -> int:
+    from dedup.fsutil import lock_data_dir
+    from server.auth.credentials import ROOT_FILE, rotate_root
+
+    reader: ReadOnlyStore | None = None
+    lock: int | None = None
+    try:
+        try:
+            reader = await ReadOnlyStore.open(config.data_dir, config.store_config())
+            owners = [(b.name, b.owner) for b in await reader.list_buckets()]
+        except NotADataDir:  # nothing stored yet, so nothing owned
+            lock, owners = lock_data_dir(config.data_dir), []
+        old, new = rotate_root(config.data_dir, owned=lambda key: [name for name, owner in owners if owner == key])
+    except DataDirLocked:
+        print(f"fragstore: a process holds {config.data_dir}: stop the server first (a running server keeps "
+              "the root key pair it started with), then run this again", file=sys.stderr)
+        return 2
+    except (CredentialsError, ReadOnlyRefused, OSError) as exc:
+        print(f"fragstore: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if reader is not None:
+            await reader.close()
+        if lock is not None:
+            os.close(lock)
+    if old == new:
+        what = f"root access key {new} of {config.data_dir} has a new secret"
+    else:
+        what = f"root key of {config.data_dir} is now access key {new} ({f'was {old}' if old else 'there was none'})"
+    print(f"{what}, kept in {config.data_dir / ROOT_FILE}; start the server with {_env_note()}")
+    return 0
+
+
+def _env_note() -> str:
+    from server.auth.credentials import ENV_ACCESS_KEY, ENV_SECRET_KEY
+
+    if os.environ.get(ENV_ACCESS_KEY):
+        return f"{ENV_ACCESS_KEY}/{ENV_SECRET_KEY} set to this pair, or unset"
+    return f"{ENV_ACCESS_KEY}/{ENV_SECRET_KEY} unset"
+
+
 def _show_stats(stats: StoreStats) -> int:
     print(report.stats_text(stats))
     return 0
 
 
-def _show_gc(result: GcReport) -> int:
-    print(report.gc_text(result))
+def _show_gc(result: GcReport, grace: float | None) -> int:
+    print(report.gc_text(result, grace))
     return 0
 
 
@@ -128,11 +257,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"fragstore: {exc}", file=sys.stderr)
         return 2
+    if args.command == "gc" and args.grace is not None:  # this run's grace period, opening included
+        resolved = resolved.with_value("gc_grace", args.grace, "flag")
+    if args.command == "lifecycle" and args.day_seconds is not None:
+        resolved = resolved.with_value("lifecycle_day_seconds", args.day_seconds, "flag")
     config = resolved.server_config()
     if args.command == "serve":
         return serve(config)
     if not config.data_dir.is_dir():
         print(f"fragstore: no data directory {config.data_dir}", file=sys.stderr)
         return 2
-    done = asyncio.run(_direct(args, config))
-    return _remote(args, config) if done is None else done
+    if args.command == "rotate-root-key":
+        return _rotate(config)
+    try:
+        done = asyncio.run(_direct(args, config))
+    except (NotADataDir, ReadOnlyRefused) as exc:
+        print(f"fragstore: {exc}", file=sys.stderr)
+        return 2
+    return _remote(args, resolved) if done is None else done
+

@@ -3,10 +3,13 @@ the data directory's lock and ``<data>/server.json`` names a server, ``fragstore
 stats|gc|check|lifecycle`` call its admin endpoints (server/admin/api.py), signed with SigV4
 by botocore as the root user.
 
-Root credentials: FRAGSTORE_ACCESS_KEY / FRAGSTORE_SECRET_KEY when both are
-set, else ``<data>/root-credentials``. Over HTTPS the server's certificate
-must be the one its server.json names (pinned: it is the file the server
-itself was given), whatever host name it carries.
+Root credentials: the data directory's root pair, resolved as the server
+resolves it (server/auth/credentials.py): ``<data>/root-credentials``, which
+FRAGSTORE_ACCESS_KEY / FRAGSTORE_SECRET_KEY may repeat but never contradict,
+so the command and the server cannot disagree on the root key without a word.
+Over HTTPS the server's certificate must be the one its server.json names
+(pinned: it is the file the server itself was given), whatever host name it
+carries.
 """
 
 from __future__ import annotations
@@ -26,13 +29,7 @@ from botocore.credentials import Credentials as BotoCredentials
 
 from dedup.types import BucketStats, CheckReport, GcReport, LifecycleReport, StoreStats
 from server.admin.runfile import RunInfo
-from server.auth.credentials import (
-    ENV_ACCESS_KEY,
-    ENV_SECRET_KEY,
-    ROOT_FILE,
-    CredentialsError,
-    parse_pair,
-)
+from server.auth.credentials import ENV_PAIR, ROOT_FILE, CredentialsError, resolve_root
 
 TIMEOUT_S = 3600.0  # a GC or a check of a large store takes a while
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -43,15 +40,13 @@ class AdminError(Exception):
 
 
 def root_credentials(data_dir: Path) -> tuple[str, str]:
-    env_key, env_secret = os.environ.get(ENV_ACCESS_KEY), os.environ.get(ENV_SECRET_KEY)
-    if env_key and env_secret:
-        return parse_pair(f"{env_key}:{env_secret}", ENV_ACCESS_KEY)
-    try:
-        return parse_pair((data_dir / ROOT_FILE).read_text().strip(), ROOT_FILE)
-    except (OSError, CredentialsError) as exc:
-        raise AdminError(
-            f"no root credentials to sign with: set {ENV_ACCESS_KEY} and {ENV_SECRET_KEY} ({exc})"
-        ) from None
+    """The pair to sign with; CredentialsError when there is none, or when the
+    environment's pair is not the data directory's."""
+    found = resolve_root(data_dir, os.environ)
+    if found is None:
+        raise CredentialsError(f"no root credentials to sign with: {data_dir / ROOT_FILE} does not exist "
+                               f"and {ENV_PAIR} are unset")
+    return found[0]
 
 
 class _Signer(S3SigV4Auth):
@@ -60,8 +55,11 @@ class _Signer(S3SigV4Auth):
 
 
 class AdminClient:
-    def __init__(self, info: RunInfo, access_key: str, secret_key: str) -> None:
+    def __init__(self, info: RunInfo, data_dir: Path) -> None:
         self.info = info
+        self.data_dir = data_dir
+        access_key, secret_key = root_credentials(data_dir)
+        self.access_key = access_key
         self._credentials = BotoCredentials(access_key, secret_key)
 
     def call(self, method: str, path: str, params: dict[str, str]) -> object:
@@ -79,7 +77,12 @@ class AdminClient:
         finally:
             conn.close()
         if response.status != 200:
-            raise AdminError(f"the server at {self.info.url} refused: {_error_text(response.status, body)}")
+            text = _error_text(response.status, body)
+            if text.startswith(("InvalidAccessKeyId", "SignatureDoesNotMatch")):
+                text += (f" (the root key pair of {self.data_dir}, access key {self.access_key}, is not the one "
+                         "the server runs with: was root-credentials replaced while it ran? A server keeps the "
+                         "pair it started with; restart it)")
+            raise AdminError(f"the server at {self.info.url} refused: {text}")
         return json.loads(body)
 
     def _connect(self) -> http.client.HTTPConnection:
@@ -127,19 +130,27 @@ def stats(client: AdminClient, exact: bool) -> StoreStats:
     assert isinstance(doc, dict)
     total = doc["total"]
     fields = ("objects", "logical_bytes", "fragments", "unique_bytes", "stored_bytes", "pack_bytes",
-              "index_bytes", "packs")
+              "index_bytes", "packs", "dead_manifests", "pending_manifests", "uploads")
     buckets = tuple(BucketStats(b["name"], b["objects"], b["logical_bytes"], b.get("unique_bytes"))
                     for b in doc["buckets"])
-    return StoreStats(**{f: int(total[f]) for f in fields}, buckets=buckets)
+    counts = {f: int(total.get(f, 0)) for f in fields}
+
+    def measured(name: str) -> int | None:
+        return None if total.get(name) is None else int(total[name])
+
+    return StoreStats(**counts, buckets=buckets, dead_unique_bytes=measured("dead_unique_bytes"),  # type: ignore[arg-type]
+                      dead_stored_bytes=measured("dead_stored_bytes"))
 
 
-def collect_garbage(client: AdminClient, dry_run: bool, grace: float | None) -> GcReport:
+def collect_garbage(client: AdminClient, dry_run: bool, grace: float | None) -> tuple[GcReport, float | None]:
+    """The report, and the grace period the server applied."""
     params = {"dry-run": "true"} if dry_run else {}
     if grace is not None:
         params["grace"] = repr(grace)
     doc = client.call("POST", "/_fragstore/gc", params)
     assert isinstance(doc, dict)
-    return GcReport(**doc)
+    applied = doc.pop("grace_seconds", None)
+    return GcReport(**doc), applied
 
 
 def run_lifecycle(client: AdminClient) -> LifecycleReport:

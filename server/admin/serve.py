@@ -1,8 +1,12 @@
-"""``fragstore serve``: open the store, run uvicorn, close the store.
+"""``fragstore serve``: open the store, take the root credentials, run uvicorn,
+close the store.
 
 The store is opened before uvicorn starts, in the loop that then serves, so a
 data directory that another process holds is refused with one clear line
-(exit 2) instead of an application-startup traceback. uvicorn runs with the
+(exit 2) instead of an application-startup traceback. The root credentials
+are taken once the store (and so the data directory's lock) is held: on a
+first start they are saved into the data directory then
+(server/auth/credentials.py), and the log says where they came from. uvicorn runs with the
 httptools parser (never h11) and uvloop when installed; its own access log is
 off (server/admin/observe.py writes ours).
 
@@ -26,19 +30,19 @@ from dedup.errors import DataDirLocked
 from dedup.store import Store
 from server.admin import logs, memory
 from server.admin.config import ServerConfig
-from server.auth.credentials import Credentials
+from server.auth.credentials import CredentialsError, load_credentials
 
 log = logging.getLogger("fragstore.server")
 
 
-def run(config: ServerConfig, credentials: Credentials) -> int:
+def run(config: ServerConfig) -> int:
     """Serve until a signal; the process exit status."""
     memory.limit_arenas()  # before the store and uvicorn start their threads
     logs.setup(config.log_level, config.log_format)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _note_signal)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        return runner.run(_serve(config, credentials))
+        return runner.run(_serve(config))
 
 
 def _note_signal(sig: int, frame: object) -> None:
@@ -57,7 +61,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 GRACEFUL_SHUTDOWN_S = 15
 
 
-async def _serve(config: ServerConfig, credentials: Credentials) -> int:
+async def _serve(config: ServerConfig) -> int:
     import uvicorn
 
     from server.app import create_app
@@ -70,6 +74,12 @@ async def _serve(config: ServerConfig, credentials: Credentials) -> int:
               "(one fragstore server per data directory)", file=sys.stderr)
         return 2
     try:
+        try:
+            credentials = load_credentials(config.data_dir, config.users_file)
+        except (CredentialsError, OSError) as exc:
+            print(f"fragstore: {exc}", file=sys.stderr)
+            return 2
+        log.info("root access key %s, %s", credentials.root_access_key, credentials.root_source)
         server = uvicorn.Server(uvicorn.Config(
             create_app(config, credentials, store), host=config.host, port=config.port,
             http=LimitedHttpToolsProtocol, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,

@@ -78,7 +78,7 @@ class Setting:
     help: str
     path: bool = False  # resolved against the config file's directory
     secret: bool = False  # never printed
-    maintenance: bool = False  # also read by stats / gc / check
+    maintenance: bool = False  # also a flag of stats / gc / check / rotate-root-key
     metavar: str = "VALUE"
 
     @property
@@ -107,10 +107,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("gc_interval", "gc_interval", _seconds, 3600.0, "seconds between background GC runs; 0 turns them off",
             metavar="SECONDS"),
     Setting("gc_grace", "gc_grace", _seconds, 300.0,
-            "seconds a deleted or overwritten object version is kept before GC may free it", maintenance=True,
-            metavar="SECONDS"),
+            "seconds a deleted or overwritten object version is kept before GC may free it (also on a "
+            "start, which frees what a GC run would)", metavar="SECONDS"),
     Setting("compression", "compression", _choice("off", "fast", "max"), "fast",
-            "fragment compression policy: off, fast, max", maintenance=True,
+            "fragment compression policy: off, fast, max",
             metavar="off|fast|max"),
     Setting("idle_timeout", "idle_timeout", _seconds, 20.0,
             "seconds a client may send nothing in the middle of a request (head or body) before it is "
@@ -119,7 +119,7 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds between background runs of the buckets' lifecycle rules; 0 turns them off", metavar="SECONDS"),
     Setting("lifecycle_day_seconds", "lifecycle_day_seconds", _positive_seconds, 86400.0,
             "seconds in a lifecycle day (the unit of Days in lifecycle rules; AWS's 86400, rounded to midnight "
-            "UTC; shorter, for tests, not rounded)", maintenance=True, metavar="SECONDS"),
+            "UTC; shorter, for tests, not rounded)", metavar="SECONDS"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -134,6 +134,22 @@ def add_flags(parser: argparse.ArgumentParser, *, maintenance_only: bool = False
         parser.add_argument(setting.flag, dest=setting.name, type=_argparse_type(setting), default=None,
                             metavar=setting.metavar,
                             help=f"{setting.help} (env {setting.env}; default {_shown(setting.default)})")
+
+
+def positive_seconds_flag(value: str) -> float:
+    """argparse type of a flag that takes seconds (more than 0)."""
+    try:
+        return _positive_seconds(value)
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def seconds_flag(value: str) -> float:
+    """argparse type of a flag that takes seconds (0 or more)."""
+    try:
+        return _seconds(value)
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _argparse_type(setting: Setting) -> Callable[[str], object]:
@@ -154,6 +170,10 @@ class Resolved:
 
     def server_config(self) -> ServerConfig:
         return ServerConfig(**{s.field: self.values[s.name] for s in SETTINGS})  # type: ignore[arg-type]
+
+    def with_value(self, name: str, value: object, source: str) -> Resolved:
+        """These settings with ``name`` set to ``value`` (a command's own flag for it)."""
+        return Resolved({**self.values, name: value}, {**self.sources, name: source})
 
 
 def resolve(flags: Mapping[str, object], env: Mapping[str, str]) -> Resolved:
@@ -235,12 +255,16 @@ _DOC = """# Configuration
 | --- | --- | --- | --- | --- |
 {rows}
 | — | `--config` | `{config_env}` | unset | the TOML config file |
-| — | — | `FRAGSTORE_ACCESS_KEY`, `FRAGSTORE_SECRET_KEY` | unset | the root key pair; unset: generated on the first start into `<data>/root-credentials` (mode 0600) |
+| — | — | `FRAGSTORE_ACCESS_KEY`, `FRAGSTORE_SECRET_KEY` | unset | the root key pair on the first start, saved into `<data>/root-credentials` (mode 0600; unset: a generated pair); later they may repeat that pair but not differ from it (`fragstore rotate-root-key` changes it). Access key: 3-128 letters and digits; secret: 20 characters or more, no placeholder |
 
-`fragstore stats`, `fragstore gc`, `fragstore check` and `fragstore lifecycle`
-read `data`, `gc_grace`, `compression` and `lifecycle_day_seconds` the same way
-(flags `--data`, `--gc-grace`, `--compression`, `--lifecycle-day-seconds`,
-`--config`).
+`fragstore stats`, `fragstore gc`, `fragstore check`, `fragstore lifecycle` and
+`fragstore rotate-root-key` read the settings the same way; of the flags they
+take `--data` and `--config`. `fragstore gc` frees deleted object versions
+older than `--grace SECONDS`, else older than the `gc_grace` it was given
+(variable or config file), else, through a running server, the server's own
+`gc_grace`. `fragstore lifecycle` takes `--lifecycle-day-seconds` (or the
+setting) on a stopped directory; through a running server the server's own
+applies. A flag that cannot apply to a command is refused, never ignored.
 
 The config file holds `name = value` lines with the names of the first column;
 unknown names are refused. Relative paths in it are relative to the file's own
@@ -254,8 +278,12 @@ log_format = "json"
 gc_interval = 900
 ```
 
-The root credentials are not read from the config file: pass them in the
-environment, or let the server keep them in the data directory.
+The root credentials are not read from the config file: the data directory
+keeps them (`<data>/root-credentials`), and the server and the maintenance
+commands both take them from there. Pass a pair of your own in the
+environment on the first start, or later to `fragstore rotate-root-key` with
+the server stopped; a start whose variables name another pair than the file's
+is refused with both named.
 """
 
 

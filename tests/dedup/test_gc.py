@@ -184,16 +184,18 @@ def test_overwrite_within_grace_then_reupload_keeps_bytes(store, run, bucket):
     assert run(store.check()).ok
 
 
-def test_reopen_reclaims_dead_versions_and_gc_frees_their_packs(harness, run):
-    """No GET can be in flight across a restart, so opening reclaims every dead
-    manifest at once; the next GC removes the emptied packs."""
+def test_reopen_leaves_dead_versions_to_gc_which_frees_their_packs(harness, run):
+    """Opening to write leaves deleted versions to GC and its grace period,
+    restart or not (`fragstore gc --grace N` on a stopped directory frees
+    what N says, and reports it); GC then removes the emptied packs."""
     store = harness.store
     run(store.create_bucket("bucket-a", "owner"))
     run(put(store, "bucket-a", "k", content("r", 600 * KiB)))
     run(store.delete_object("bucket-a", "k"))
-    store = harness.reopen()
-    assert run(store.stats()).unique_bytes == 0
+    store = harness.reopen(StoreConfig(**{**SMALL.__dict__, "manifest_grace_seconds": 0.0}))
+    assert run(store.stats()).unique_bytes == 600 * KiB
     report = run(store.collect_garbage(grace_seconds=0))
+    assert report.manifests_reclaimed == 1 and report.bytes_freed == 600 * KiB
     assert report.packs_deleted > 0
     assert run(store.stats()).pack_bytes == 0
     assert run(store.check()).ok

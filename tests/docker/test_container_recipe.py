@@ -258,10 +258,10 @@ def test_gan_entrypoint_maps_store_credentials(stages: list[Stage], tmp_path: Pa
     fake.write_text('#!/bin/sh\necho "$AWS_ACCESS_KEY_ID|$AWS_SECRET_ACCESS_KEY|$*"\n')
     fake.chmod(0o755)
     base = {"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}",
-            "FRAGSTORE_ACCESS_KEY": "storekey", "FRAGSTORE_SECRET_KEY": "storesecret"}
+            "FRAGSTORE_ACCESS_KEY": "storekey", "FRAGSTORE_SECRET_KEY": "store-secret-0123456789abcd"}
     out = subprocess.run(["sh", *argv[1:], "train", "--bucket", "b"], env=base,
                          capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "storekey|storesecret|-m benchmarks.gan train --bucket b"
+    assert out.strip() == "storekey|store-secret-0123456789abcd|-m benchmarks.gan train --bucket b"
     env = {**base, "AWS_ACCESS_KEY_ID": "awskey", "AWS_SECRET_ACCESS_KEY": "awssecret"}
     out = subprocess.run(["sh", *argv[1:], "train"], env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "awskey|awssecret|-m benchmarks.gan train"

@@ -22,7 +22,7 @@ from tests.live_server import LiveServer, start_server
 from tests.robustness.rawhttp import exchange, head_bytes
 
 ALICE, ALICE_SECRET = "ALICE", "alice-secret-4f1c9a7e"
-BOB, BOB_SECRET = "BOB", "bob-secret-7d2e0b5c"
+BOB, BOB_SECRET = "BOB", "bob-secret-7d2e0b5c1f3a"
 ROOT_SECRET = "root-secret-0a9b8c7d6e"
 A, B = "alice-private", "bob-own"
 SECRET_BYTES = b"only alice may read this"

@@ -19,7 +19,7 @@ from tests.live_server import LiveServer, RawResponse, start_server
 def admin_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = Path(tmp_path_factory.mktemp("admin"))
     users = root / "users.txt"
-    users.write_text("CAROL:carol-secret-333\n")
+    users.write_text("CAROL:carol-secret-333a4b5c6d7e\n")
     with start_server(root / "data", extra_args=["--users", str(users), "--gc-grace", "0", "--gc-interval", "0"]) as server:
         yield server
 
@@ -67,7 +67,7 @@ def test_admin_refuses_wrong_credentials(admin_server: LiveServer, path: str) ->
 @pytest.mark.parametrize("path", ["/_fragstore/gc", "/_fragstore/gc?dry-run=true", "/_fragstore/check",
                                   "/_fragstore/lifecycle"])
 def test_admin_refuses_users_other_than_root(admin_server: LiveServer, path: str) -> None:
-    response = admin_server.raw("POST", path, access_key="CAROL", secret_key="carol-secret-333")
+    response = admin_server.raw("POST", path, access_key="CAROL", secret_key="carol-secret-333a4b5c6d7e")
     assert response.status == 403 and error_code(response) == "AccessDenied"
 
 

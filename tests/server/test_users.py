@@ -21,7 +21,7 @@ from tests.server.postform import error_code, form_body, post, sigv2_fields
 def multi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = Path(tmp_path_factory.mktemp("users"))
     users = root / "users.txt"
-    users.write_text("# fragstore users\nALICE:alice-secret-1\nBOB:bob-secret-22\n")
+    users.write_text("# fragstore users\nALICE:alice-secret-1a2b3c4d5e6f\nBOB:bob-secret-22a3b4c5d6e7f8\n")
     with start_server(root / "data", extra_args=["--users", str(users)]) as server:
         yield server
 
@@ -35,7 +35,7 @@ def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
 
 
 def test_buckets_are_private_to_their_owner(multi: LiveServer) -> None:
-    alice, bob = as_user(multi, "ALICE", "alice-secret-1"), as_user(multi, "BOB", "bob-secret-22")
+    alice, bob = as_user(multi, "ALICE", "alice-secret-1a2b3c4d5e6f"), as_user(multi, "BOB", "bob-secret-22a3b4c5d6e7f8")
     alice.create_bucket(Bucket="alice-bucket")
     alice.put_object(Bucket="alice-bucket", Key="secret", Body=b"alice only")
     bob.create_bucket(Bucket="bob-bucket")
@@ -71,7 +71,7 @@ def test_buckets_are_private_to_their_owner(multi: LiveServer) -> None:
 
 def test_cors_configuration_is_the_owners(multi: LiveServer) -> None:
     """Only the owner puts, reads or deletes a bucket's CORS rules; the preflight is anonymous."""
-    alice, bob = as_user(multi, "ALICE", "alice-secret-1"), as_user(multi, "BOB", "bob-secret-22")
+    alice, bob = as_user(multi, "ALICE", "alice-secret-1a2b3c4d5e6f"), as_user(multi, "BOB", "bob-secret-22a3b4c5d6e7f8")
     alice.create_bucket(Bucket="alice-cors")
     rules = [{"AllowedOrigins": ["https://alice.example"], "AllowedMethods": ["GET"]}]
     alice.put_bucket_cors(Bucket="alice-cors", CORSConfiguration={"CORSRules": rules})
@@ -92,16 +92,16 @@ def test_cors_configuration_is_the_owners(multi: LiveServer) -> None:
 
 def test_sigv2_and_forms_meet_the_same_owner_check(multi: LiveServer) -> None:
     """A SigV2 request, and a POST form signed by another user, are that user's."""
-    alice = as_user(multi, "ALICE", "alice-secret-1")
+    alice = as_user(multi, "ALICE", "alice-secret-1a2b3c4d5e6f")
     alice.create_bucket(Bucket="alice-forms")
-    bob_v2 = multi.client(aws_access_key_id="BOB", aws_secret_access_key="bob-secret-22",
+    bob_v2 = multi.client(aws_access_key_id="BOB", aws_secret_access_key="bob-secret-22a3b4c5d6e7f8",
                           config=Config(signature_version="s3"))
     with pytest.raises(ClientError) as info:
         bob_v2.put_object(Bucket="alice-forms", Key="x", Body=b"x")
     assert code(info) == "AccessDenied"
-    bob = as_user(multi, "BOB", "bob-secret-22")
+    bob = as_user(multi, "BOB", "bob-secret-22a3b4c5d6e7f8")
     v4 = list(bob.generate_presigned_post("alice-forms", "planted")["fields"].items())
-    v2 = [("key", "planted"), *sigv2_fields("BOB", "bob-secret-22", [{"bucket": "alice-forms"}, {"key": "planted"}])]
+    v2 = [("key", "planted"), *sigv2_fields("BOB", "bob-secret-22a3b4c5d6e7f8", [{"bucket": "alice-forms"}, {"key": "planted"}])]
     for fields in (v4, v2):
         answer = post(multi, "/alice-forms", form_body(fields, b"planted"))
         assert (answer.status, error_code(answer)) == (403, "AccessDenied")
@@ -111,9 +111,9 @@ def test_sigv2_and_forms_meet_the_same_owner_check(multi: LiveServer) -> None:
 
 
 def test_stats_show_a_user_only_their_buckets(multi: LiveServer) -> None:
-    as_user(multi, "BOB", "bob-secret-22").create_bucket(Bucket="bob-stats")
-    as_user(multi, "ALICE", "alice-secret-1").create_bucket(Bucket="alice-stats")
-    bob = json.loads(multi.raw("GET", "/_fragstore/stats", access_key="BOB", secret_key="bob-secret-22").body)
+    as_user(multi, "BOB", "bob-secret-22a3b4c5d6e7f8").create_bucket(Bucket="bob-stats")
+    as_user(multi, "ALICE", "alice-secret-1a2b3c4d5e6f").create_bucket(Bucket="alice-stats")
+    bob = json.loads(multi.raw("GET", "/_fragstore/stats", access_key="BOB", secret_key="bob-secret-22a3b4c5d6e7f8").body)
     assert "bob-stats" in [b["name"] for b in bob["buckets"]]
     assert not [b for b in bob["buckets"] if b["name"].startswith("alice")]
     root = json.loads(multi.raw("GET", "/_fragstore/stats").body)
