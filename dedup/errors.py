@@ -20,6 +20,7 @@ never knows status codes.
     +-- InvalidPartOrder
     +-- EntityTooSmall               (a non-last part under the minimum size)
     +-- PreconditionFailed           (If-Match / If-None-Match on writes)
+    +-- ConditionalRequestConflict   (a conditional completion whose key changed during the upload)
     +-- BadDigest                    (Content-MD5 or checksum mismatch)
     +-- InvalidRange
     +-- StorageFull                  (ENOSPC while writing; nothing was published)
@@ -106,6 +107,10 @@ class EntityTooSmall(EngineError):
 
 
 class PreconditionFailed(EngineError):
+    pass
+
+
+class ConditionalRequestConflict(EngineError):
     pass
 
 

@@ -18,8 +18,9 @@ import json
 import secrets
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
-from dedup import errors
+from dedup import errors, versioning
 from dedup.index import U32, Index, ObjectRow, Txn
 from dedup.manifests import decref_manifest, incref_manifest
 from dedup.objects import bucket_id, publish
@@ -145,6 +146,15 @@ def forget_completed(w: WriteTxn, older_than: float) -> int:
     return len(old)
 
 
+def _no_conflict(w: WriteTxn, bucket: str, key: str, initiated: float) -> None:
+    """A conditional completion whose key was written or deleted after the
+    upload began is a conflict (S3's 409: start the upload again), not a
+    failed precondition."""
+    head = versioning.current(w.txn, w.index, bucket_id(w, bucket), key)
+    if head is not None and head.mtime > initiated:
+        raise errors.ConditionalRequestConflict(key)
+
+
 def complete(
     w: WriteTxn, bucket: str, key: str, upload_id: str, parts: Sequence[tuple[int, str]],
     min_part_size: int, checksums: Mapping[str, str] | None, expect: Expectation | None,
@@ -172,9 +182,11 @@ def complete(
         md5s += bytes.fromhex(row["e"])
     meta = ObjectMeta.from_json(doc["m"])
     if checksums:
-        meta = ObjectMeta(meta.content_type, meta.metadata, meta.headers, dict(checksums))
+        meta = replace(meta, checksums=dict(checksums))
     etag = f"{hashlib.md5(md5s).hexdigest()}-{len(parts)}"
     row_ = ObjectRow(key, sum(n for _, n in segments), time.time(), tuple(segments), etag, meta)
+    if expect is not None:
+        _no_conflict(w, bucket, key, float(doc["t"]))
     info = publish(w, bucket, row_, expect)
     _drop(w, upload_id)
     _remember(w, upload_id, parts, info)

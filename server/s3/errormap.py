@@ -24,6 +24,7 @@ CODES: dict[type[engine.EngineError], str] = {
     engine.InvalidPartOrder: "InvalidPartOrder",
     engine.EntityTooSmall: "EntityTooSmall",
     engine.PreconditionFailed: "PreconditionFailed",
+    engine.ConditionalRequestConflict: "ConditionalRequestConflict",
     engine.BadDigest: "BadDigest",
     engine.InvalidRange: "InvalidRange",
     engine.StorageFull: "InsufficientStorage",

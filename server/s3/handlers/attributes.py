@@ -43,7 +43,7 @@ def _parts(ctx: RequestContext, info: ObjectInfo) -> Node | None:
     sizes = list(enumerate(info.part_sizes, start=1))[marker:]
     page, truncated = sizes[:max_parts], len(sizes) > max_parts
     children: list[Node] = [
-        ("TotalPartsCount", len(info.part_sizes)),
+        ("PartsCount", len(info.part_sizes)),  # boto3 calls it TotalPartsCount
         ("PartNumberMarker", marker),
         ("NextPartNumberMarker", page[-1][0] if page else marker),
         ("MaxParts", max_parts),

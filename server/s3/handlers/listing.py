@@ -45,11 +45,15 @@ def _entries(page: ListPage, enc: Callable[[str], str], owner: str | None) -> li
     return nodes
 
 
-def _common(ctx: RequestContext, enc: Callable[[str], str], max_keys: int) -> list[Node]:
+def _common(ctx: RequestContext, enc: Callable[[str], str], max_keys: int, *, encode_prefix: bool) -> list[Node]:
+    """Name, Prefix, MaxKeys, Delimiter, EncodingType. ListObjects (v1) sends
+    the top-level Prefix as given even with encoding-type=url (as S3 does, and
+    as botocore expects: it decodes v1's Delimiter and Marker, not its Prefix)."""
     delimiter = ctx.query.get("delimiter")
+    prefix = ctx.query.get("prefix", "")
     nodes: list[Node] = [
         ("Name", ctx.bucket),
-        ("Prefix", enc(ctx.query.get("prefix", ""))),
+        ("Prefix", enc(prefix) if encode_prefix else prefix),
         ("MaxKeys", max_keys),
     ]
     if delimiter:
@@ -65,7 +69,7 @@ async def list_objects(ctx: RequestContext) -> Response:
     max_keys = int_param(ctx.query, "max-keys", MAX_LIST, maximum=MAX_LIST)
     marker = ctx.query.get("marker", "")
     page = await _page(ctx, marker, max_keys)
-    nodes = _common(ctx, enc, max_keys)
+    nodes = _common(ctx, enc, max_keys, encode_prefix=False)
     nodes += [("Marker", enc(marker)), ("IsTruncated", page.is_truncated)]
     if page.is_truncated and page.next_marker is not None:
         nodes.append(("NextMarker", enc(page.next_marker)))
@@ -81,7 +85,7 @@ async def list_objects_v2(ctx: RequestContext) -> Response:
     start_after = ctx.query.get("start-after", "")
     after = decode_token(token) if token else start_after
     page = await _page(ctx, after, max_keys)
-    nodes = _common(ctx, enc, max_keys)
+    nodes = _common(ctx, enc, max_keys, encode_prefix=True)
     nodes += [
         ("KeyCount", len(page.entries) + len(page.common_prefixes)),
         ("IsTruncated", page.is_truncated),
