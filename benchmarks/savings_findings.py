@@ -69,6 +69,7 @@ def findings(rows: list[Row]) -> list[str]:
             "(weights and batch-norm statistics, in eval mode) are byte-identical in every fine-tune "
             "checkpoint and in the source checkpoint; everything else changes."
         )
+    out.extend(_versioned(rows))
     logs = _row(rows, "all scenarios", "logs")
     if logs:
         out.append(_line(logs, "Losses (`losses.json`, rewritten after every epoch)") + " Each version "
@@ -76,6 +77,22 @@ def findings(rows: list[Row]) -> list[str]:
     out.extend(_compression(rows))
     out.extend(_versus(rows))
     return out
+
+
+def _versioned(rows: list[Row]) -> list[str]:
+    """K versions of one key (scenario 6) beside K keys (scenario 1's per-epoch checkpoints)."""
+    ver, keys = _row(rows, "6-", "checkpoints"), _row(rows, "1-", "checkpoints")
+    if ver is None or not ver.growth.files:
+        return []
+    text = (_line(ver, "Versioned checkpoints (scenario 6: every checkpoint a new version of one key)")
+            + f" Per version: {fmt_bytes(ver.disk / ver.growth.files)} on disk for "
+              f"{fmt_bytes(ver.growth.logical / ver.growth.files)} written.")
+    if keys and keys.growth.files:
+        per_key = keys.disk / keys.growth.files
+        text += (f" Scenario 1 keeps each checkpoint under its own key plus a `latest.pt` copy: "
+                 f"{fmt_bytes(per_key)} on disk per object written. A version costs what a separate key "
+                 "costs: its new fragments, nothing more; whole-file dedup keeps every version whole.")
+    return [text]
 
 
 def _agreement(rows: list[Row]) -> list[str]:

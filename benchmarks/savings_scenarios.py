@@ -9,6 +9,9 @@
 4. ``fine-tune``: from scenario 1's last checkpoint, generator's first blocks
    frozen (reads scenario 1's dataset).
 5. ``re-upload``: every file of scenario 1 uploaded again under new keys.
+6. ``versioned``: a run like scenario 1 (another seed, so other weights) that
+   writes every checkpoint to one key of a bucket with S3 versioning on: the
+   disk cost of K versions of one key, to set beside K separate keys.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ class Sizes:
 FULL = Sizes(32, 2048, 32, 32, 4, 5, 3, 2, 64, 64, 1)
 QUICK = Sizes(16, 16, 8, 8, 1, 2, 1, 2, 4, 16, 1)
 
-SCENARIOS = ("1-one-run", "2-sweep", "3-phase-checkpoints", "4-fine-tune", "5-re-upload")
+SCENARIOS = ("1-one-run", "2-sweep", "3-phase-checkpoints", "4-fine-tune", "5-re-upload", "6-versioned")
 SWEEP = ((1, 2e-4), (2, 2e-4), (0, 1e-4))  # (seed, learning rate)
 
 
@@ -112,6 +115,14 @@ def re_upload(ctx: Context) -> None:
             ctx.store.put_many(kind, "copy", items)
 
 
+def versioned(ctx: Context) -> None:
+    """Scenario 1's training (seed 3: weights of its own), every checkpoint a
+    new version of one key."""
+    cfg = replace(base_config(ctx, "versioned", "versioned"), seed=3, versioned=True,
+                  dataset_bucket="base", upload_dataset=False)
+    train(cfg, ctx.store)
+
+
 RUNNERS: dict[str, Callable[[Context], None]] = dict(
-    zip(SCENARIOS, (one_run, sweep, phase_checkpoints, fine_tune, re_upload), strict=True)
+    zip(SCENARIOS, (one_run, sweep, phase_checkpoints, fine_tune, re_upload, versioned), strict=True)
 )

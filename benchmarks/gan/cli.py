@@ -58,6 +58,8 @@ def _training_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, default=32)
     g.add_argument("--max-iters-per-epoch", type=int, default=None)
     g.add_argument("--checkpoint-every", choices=("epoch", "phase"), default="epoch")
+    g.add_argument("--versioned", action="store_true",
+                   help="write every checkpoint to one key (latest.pt) of a bucket with versioning on")
     g.add_argument("--resume", action="store_true", help="continue from runs/<run>/checkpoints/latest.pt")
     g.add_argument("--finetune-from", default=None, help="checkpoint key or s3://bucket/key")
     g.add_argument("--freeze-blocks", type=int, default=2, help="generator blocks frozen when fine-tuning")
@@ -89,6 +91,7 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
         dataset_bucket=args.dataset_bucket, dataset_prefix=args.dataset_prefix,
         upload_dataset=not args.no_upload, final_samples=args.final_samples,
         cache_dir=args.cache_dir, device=args.device, threads=args.threads, progress=not args.quiet,
+        versioned=args.versioned,
     )
 
 

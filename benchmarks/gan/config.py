@@ -49,6 +49,9 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None  # torch CPU threads (None: torch's default)
     progress: bool = True
+    # every checkpoint to one key (latest_key) of a bucket with S3 versioning on:
+    # the store keeps each as a version, instead of one key per checkpoint
+    versioned: bool = False
 
     def __post_init__(self) -> None:
         if self.checkpoint_every not in ("epoch", "phase"):

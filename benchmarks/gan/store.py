@@ -80,6 +80,13 @@ class Store:
         except ClientError:
             self.client.create_bucket(Bucket=bucket)
 
+    def enable_versioning(self, bucket: str) -> None:
+        self.client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+    def current_version(self, bucket: str, key: str) -> str:
+        """The version id of ``key``'s current version (``null`` when unversioned)."""
+        return str(self.client.head_object(Bucket=bucket, Key=key).get("VersionId", "null"))
+
     def put(self, kind: str, bucket: str, key: str, data: bytes, content_type: str = "") -> None:
         """Upload ``data`` with a single PutObject."""
         self._before(kind)

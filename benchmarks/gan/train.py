@@ -53,6 +53,8 @@ def train(cfg: TrainConfig, store: Store) -> RunResult:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     store.ensure_bucket(cfg.bucket)
+    if cfg.versioned:
+        store.enable_versioning(cfg.bucket)
     uploaded = upload_dataset(cfg, store) if cfg.upload_dataset else 0
     device = pick_device(cfg.device)
     start = initial_state(cfg, store, device)
@@ -151,8 +153,13 @@ class Trainer:
 
     def _checkpoint(self, key: str, pos: Position, pending: dict[str, float] | None) -> None:
         data = payload(self.cfg, self.pair, pos, pending)
-        checkpoints.save(self.store, self.cfg.bucket, [key, self.cfg.latest_key], data)
-        self.result.checkpoint_keys.append(key)
+        if self.cfg.versioned:  # one key; each checkpoint is a new version of it
+            checkpoints.save(self.store, self.cfg.bucket, [self.cfg.latest_key], data)
+            version = self.store.current_version(self.cfg.bucket, self.cfg.latest_key)
+            self.result.checkpoint_keys.append(f"{self.cfg.latest_key}?versionId={version}")
+        else:
+            checkpoints.save(self.store, self.cfg.bucket, [key, self.cfg.latest_key], data)
+            self.result.checkpoint_keys.append(key)
         self.result.position = pos
 
     def _generate(self, count: int, *tag: object) -> torch.Tensor:

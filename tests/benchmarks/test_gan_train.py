@@ -157,3 +157,20 @@ def test_cli_trains_and_prints_losses(live_server: Any, bucket: str) -> None:
     assert summary["steps"] == 1 and summary["checkpoints"] == 1
     assert set(summary["last"]) == {"d_loss", "g_loss", "d_real", "d_fake"}
     assert "run epoch 1/1: d_loss=" in done.stdout
+
+
+def test_versioned_run_keeps_every_checkpoint_as_a_version(store: Store, bucket: str, s3: Any) -> None:
+    """--versioned: one key, one version per checkpoint, each readable; resume
+    starts from the newest version."""
+    cfg = tiny(bucket, epochs=2, versioned=True, max_iters_per_epoch=2)
+    result = train(cfg, store)
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    versions = s3.list_object_versions(Bucket=bucket, Prefix=cfg.run_key("checkpoints/"))["Versions"]
+    assert {v["Key"] for v in versions} == {cfg.latest_key} and len(versions) == 2
+    recorded = [k.split("?versionId=")[1] for k in result.checkpoint_keys]
+    assert recorded == [v["VersionId"] for v in versions][::-1]
+    first = checkpoints.deserialize(s3.get_object(Bucket=bucket, Key=cfg.latest_key, VersionId=recorded[0])["Body"].read())
+    assert first["position"]["epoch"] == 0
+    again = train(replace(cfg, epochs=3, resume=True), store)
+    assert len(again.checkpoint_keys) == 1
+    assert len(s3.list_object_versions(Bucket=bucket, Prefix=cfg.run_key("checkpoints/"))["Versions"]) == 3
