@@ -128,9 +128,17 @@ def _subresource(method: str, query: Mapping[str, str], *, object_level: bool) -
     return None
 
 
+# The operations routed by method and path alone (the others are named by a
+# sub-resource table, server/s3/subresources.py).
+ROUTED = (
+    "ListBuckets", "CreateBucket", "DeleteBucket", "HeadBucket", "GetBucketLocation", "ListObjects",
+    "ListObjectsV2", "ListMultipartUploads", "DeleteObjects", "PostObject", "PutObject", "CopyObject",
+    "GetObject", "HeadObject", "DeleteObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy",
+    "CompleteMultipartUpload", "AbortMultipartUpload", "ListParts", PREFLIGHT,
+)
+
+
 def _bucket_operation(method: str, query: Mapping[str, str]) -> str:
-    if "lifecycle" in query and method in ("GET", "PUT", "DELETE"):
-        return BUCKET_SUBRESOURCES["lifecycle"][method]
     if method == "GET":
         if "location" in query:
             return "GetBucketLocation"
