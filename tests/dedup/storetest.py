@@ -66,10 +66,10 @@ async def put(
 
 async def read(
     store: Store, bucket: str, key: str, byte_range: ByteRange | None = None,
-    part_number: int | None = None,
+    part_number: int | None = None, version_id: str | None = None,
 ) -> bytes:
     """The bytes a GET returns, consumed the way a response streamer does."""
-    reader = await store.open_object(bucket, key, byte_range, part_number)
+    reader = await store.open_object(bucket, key, byte_range, part_number, version_id)
     out = bytearray()
     try:
         async for chunk in reader:

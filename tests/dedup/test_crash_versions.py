@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from crash_writer import BUCKET, body
-from storetest import SMALL
+from storetest import SMALL, read
 from test_crash import _kill_after
 
 from dedup import Store, errors
@@ -64,14 +64,7 @@ class Versions:
 
 
 async def _read(store: Store, key: str, version_id: str) -> bytes:
-    reader = await store.open_object(BUCKET, key, version_id=version_id)
-    out = bytearray()
-    try:
-        async for piece in reader:
-            out += piece
-    finally:
-        await reader.aclose()
-    return bytes(out)
+    return await read(store, BUCKET, key, version_id=version_id)
 
 
 async def _verify(data: Path, model: Versions) -> None:

@@ -164,14 +164,7 @@ def test_null_versions_across_enabled_suspended_enabled(store, run, bucket):
 
 
 async def read_version(store: Store, bucket: str, key: str, version_id: str) -> bytes:
-    reader = await store.open_object(bucket, key, version_id=version_id)
-    out = bytearray()
-    try:
-        async for piece in reader:
-            out += piece
-    finally:
-        await reader.aclose()
-    return bytes(out)
+    return await read(store, bucket, key, version_id=version_id)
 
 
 def test_delete_marker_hides_the_object_and_removing_it_brings_it_back(store, run, bucket):
