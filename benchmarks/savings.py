@@ -2,7 +2,7 @@
 
     python -m benchmarks.savings --out DIR [--quick]
 
-Starts a fresh fragstore server on a temporary data directory, runs the five
+Starts a fresh fragstore server on a temporary data directory, runs the six
 scenarios of :mod:`benchmarks.savings_scenarios` through the GAN workload
 (boto3 only), measures the store's growth per scenario and kind of data
 (:mod:`benchmarks.savings_meter`), computes the local baselines on the same

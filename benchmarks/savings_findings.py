@@ -87,11 +87,13 @@ def _versioned(rows: list[Row]) -> list[str]:
     text = (_line(ver, "Versioned checkpoints (scenario 6: every checkpoint a new version of one key)")
             + f" Per version: {fmt_bytes(ver.disk / ver.growth.files)} on disk for "
               f"{fmt_bytes(ver.growth.logical / ver.growth.files)} written.")
-    if keys and keys.growth.files:
-        per_key = keys.disk / keys.growth.files
-        text += (f" Scenario 1 keeps each checkpoint under its own key plus a `latest.pt` copy: "
-                 f"{fmt_bytes(per_key)} on disk per object written. A version costs what a separate key "
-                 "costs: its new fragments, nothing more; whole-file dedup keeps every version whole.")
+    distinct = round(keys.baselines.get("whole-file", 0) / (keys.growth.logical / keys.growth.files)) if (
+        keys and keys.growth.files and keys.growth.logical) else 0
+    if keys and distinct:
+        text += (f" Scenario 1 keeps each of its {distinct} checkpoints under its own key (and a `latest.pt` "
+                 f"copy, an exact repeat): {fmt_bytes(keys.disk / distinct)} on disk per checkpoint. A version "
+                 "costs what a separate key costs, its new fragments and nothing more; whole-file dedup keeps "
+                 "every version whole.")
     return [text]
 
 

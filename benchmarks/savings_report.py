@@ -102,7 +102,7 @@ def headline(rows: list[Row], methods: list[str]) -> list[str]:
              for m in methods if m == "fragstore" or m in total.baselines]
     return [
         "## Headline", "",
-        f"All five scenarios wrote {fmt_bytes(total.growth.logical)} in {total.growth.files} objects. "
+        f"All {len({r.scenario for r in rows}) - 1} scenarios wrote {fmt_bytes(total.growth.logical)} in {total.growth.files} objects. "
         "Bytes kept (ratio): " + "; ".join(parts) + ".", "",
     ]
 

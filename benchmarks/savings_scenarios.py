@@ -1,4 +1,4 @@
-"""The five scenarios of the savings benchmark, run through the GAN workload.
+"""The six scenarios of the savings benchmark, run through the GAN workload.
 
 1. ``one-run``: dataset upload, a training run with per-epoch checkpoints
    (and a ``latest`` copy each time), sample grids, final samples, losses.
