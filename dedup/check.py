@@ -4,7 +4,9 @@
 - manifest refcounts recomputed from object version rows (current and
   noncurrent) and part rows (invariant 5);
 - every manifest row's fragment exists (invariant 2);
-- every fragment's stored bytes decode to bytes whose BLAKE3 is its name.
+- every fragment's stored bytes decode to bytes whose BLAKE3 is its name;
+- every version under Object Lock (retention not yet over, or a legal hold)
+  still has all its bytes: a lock violation otherwise.
 
 ``repair`` rewrites refcounts to the recomputed values, frees orphan
 fragments and queues unreferenced manifests; damaged fragments can only be
@@ -14,6 +16,7 @@ reported (their bytes are gone), and the objects using them fail to read.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 
 import blake3
@@ -25,6 +28,7 @@ from dedup.keys import every_row
 from dedup.manifests import decref_fragment
 from dedup.packs import PackFiles
 from dedup.types import CheckReport
+from dedup.versioning import every_version
 from dedup.writer import WriteTxn
 
 
@@ -83,7 +87,41 @@ def run_check(index: Index, files: PackFiles, verify: bool = True) -> CheckRepor
                 refcount_errors += 1
         pending = {U64.unpack(k)[0] for k, _ in txn.cursor(db=index.db["pending"])}
         refcount_errors += sum(1 for mid in mid_refs if mid not in pending)
-    return CheckReport(checked, tuple(corrupt), tuple(missing), refcount_errors, orphans, False)
+        locked, violations = _lock_violations(index, txn, set(corrupt) | set(missing))
+    return CheckReport(checked, tuple(corrupt), tuple(missing), refcount_errors, orphans, False,
+                       locked, tuple(violations))
+
+
+def _lock_violations(index: Index, txn: object, damaged: set[str]) -> tuple[int, list[str]]:
+    """(versions under Object Lock, those of them whose bytes are not all there:
+    a manifest gone, or a fragment missing or damaged)."""
+    now = time.time()
+    names = {int(json.loads(doc)["id"]): name.decode() for name, doc in txn.cursor(db=index.db["buckets"])}  # type: ignore[attr-defined]
+    locked, violations = 0, []
+    manifests = txn.cursor(db=index.db["manifests"])  # type: ignore[attr-defined]
+    for bid, raw, value in every_row(txn, index.db["objects"]):  # type: ignore[arg-type]
+        for row in every_version(txn, index, ObjectRow.decode(raw.decode(), value)):
+            meta = row.meta
+            if not (meta.legal_hold or (meta.lock_mode and meta.lock_until > now)):
+                continue
+            locked += 1
+            if not all(_intact(index, txn, manifests, mid, damaged) for mid, _ in row.segments):
+                violations.append(f"{names.get(bid, bid)}/{row.key} {row.version_id}")
+    return locked, violations
+
+
+def _intact(index: Index, txn: object, manifests: object, mid: int, damaged: set[str]) -> bool:
+    if txn.get(U64.pack(mid), db=index.db["mrefs"]) is None:  # type: ignore[attr-defined]
+        return False
+    prefix = U64.pack(mid)
+    if not manifests.set_range(prefix):  # type: ignore[attr-defined]
+        return False
+    for key, value in manifests:  # type: ignore[attr-defined]
+        if key[:8] != prefix:
+            break
+        if any(digest.hex() in damaged for digest, _ in manifest_entries(value)):
+            return False
+    return True
 
 
 def repair(w: WriteTxn) -> None:

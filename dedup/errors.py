@@ -15,6 +15,9 @@ never knows status codes.
     +-- InvalidVersionId
     +-- DeleteMarkerVersion          (a version id that names a delete marker, on GET/HEAD)
     +-- CopyFromDeleteMarker         (a copy source that names a delete marker)
+    +-- ObjectLocked                 (Object Lock forbids deleting or weakening a version)
+    +-- ObjectLockNotEnabled         (a lock setting on a bucket without Object Lock)
+    +-- InvalidBucketState           (suspending versioning on a bucket with Object Lock)
     +-- NoSuchUpload
     +-- InvalidPart                  (a listed part is missing or its ETag differs)
     +-- InvalidPartOrder
@@ -87,6 +90,18 @@ class DeleteMarkerVersion(EngineError):
 
 
 class CopyFromDeleteMarker(EngineError):
+    pass
+
+
+class ObjectLocked(EngineError):
+    pass
+
+
+class ObjectLockNotEnabled(EngineError):
+    pass
+
+
+class InvalidBucketState(EngineError):
     pass
 
 

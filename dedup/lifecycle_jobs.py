@@ -13,9 +13,10 @@ that a client wrote since. The action itself is the ordinary delete
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 
-from dedup import multipart, versioning
+from dedup import locks, multipart, versioning
 from dedup.index import U32, Index, ObjectRow, Txn
 from dedup.lifecycle import (
     CONFIG_NAME,
@@ -103,8 +104,9 @@ def expire_noncurrent(w: WriteTxn, a: LifecycleAction, now: float, day: float) -
     row = place[1]
     size, tags = (0, {}) if row.is_marker else (row.size, row.meta.tags)
     done = _acted(a, noncurrent_expiry(config, a.key, size, tags, since, newer, day), now)
-    if done is not None:
-        versioning.delete_version(w, bid, a.key, a.version_id)
+    if done is None or locks.delete_refusal(row.meta, time.time(), False) is not None:
+        return None  # Object Lock keeps it: a later run tries again once it is free
+    versioning.delete_version(w, bid, a.key, a.version_id)
     return done
 
 

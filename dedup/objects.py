@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
-from dedup import errors, keys, versioning
-from dedup.index import U32, ObjectRow, Txn
+from dedup import errors, keys, locks, versioning
+from dedup.index import NULL_VERSION, U32, ObjectRow, Txn
 from dedup.types import BucketInfo, DeleteRequest, DeleteResult, Expectation, ObjectInfo
 from dedup.writer import WriteTxn
 
@@ -35,7 +35,8 @@ def bucket_id(w: WriteTxn, bucket: str) -> int:
     return int(bucket_doc(w, bucket)["id"])
 
 
-def create_bucket(w: WriteTxn, name: str, owner: str, versioning: str = "") -> BucketInfo:
+def create_bucket(w: WriteTxn, name: str, owner: str, versioning: str = "", lock: bool = False) -> BucketInfo:
+    """A new bucket; with ``lock`` (Object Lock) its versioning is Enabled for good."""
     doc = w.index.bucket(w.txn, name)
     if doc is not None:
         if doc["owner"] == owner:
@@ -44,6 +45,8 @@ def create_bucket(w: WriteTxn, name: str, owner: str, versioning: str = "") -> B
     bid = w.index.allocate(w.txn, "next_bucket")
     created = time.time()
     doc = {"id": bid, "owner": owner, "created": created}
+    if lock:
+        doc["lock"], versioning = True, "Enabled"
     if versioning:
         doc["versioning"] = versioning
     w.txn.put(name.encode(), json.dumps(doc).encode(), db=w.index.db["buckets"])
@@ -67,6 +70,8 @@ def set_versioning(w: WriteTxn, bucket: str, state: str) -> None:
     if state not in versioning.STATES:
         raise ValueError(state)
     doc = bucket_doc(w, bucket)
+    if doc.get("lock") and state != versioning.ENABLED:
+        raise errors.InvalidBucketState("versioning cannot be suspended on a bucket with Object Lock")
     doc["versioning"] = state
     w.txn.put(bucket.encode(), json.dumps(doc).encode(), db=w.index.db["buckets"])
 
@@ -82,6 +87,26 @@ def config_rows(txn: Txn, db: object, bid: int) -> list[tuple[bytes, bytes]]:
                 break
             out.append((slot, value))
     return out
+
+
+LOCK_CONFIG = "object-lock"  # the bucket's default retention (dedup/locks.py)
+
+
+def set_object_lock(w: WriteTxn, bucket: str, default: Mapping[str, object] | None) -> None:
+    """Turn Object Lock on (for good; versioning must be Enabled) and set or
+    clear the default retention."""
+    doc = bucket_doc(w, bucket)
+    if not doc.get("lock"):
+        if versioning.state_of(doc) != versioning.ENABLED:
+            raise errors.InvalidBucketState("Object Lock needs versioning Enabled on the bucket")
+        doc["lock"] = True
+        w.txn.put(bucket.encode(), json.dumps(doc).encode(), db=w.index.db["buckets"])
+    put_config(w, bucket, LOCK_CONFIG, json.dumps(dict(default)).encode() if default else None)
+
+
+def lock_default(w: WriteTxn, doc: dict) -> Mapping[str, object] | None:
+    raw = w.txn.get(U32.pack(int(doc["id"])) + LOCK_CONFIG.encode(), db=w.index.db["bconfig"])
+    return json.loads(raw) if raw else None  # type: ignore[no-any-return]
 
 
 def put_config(w: WriteTxn, bucket: str, name: str, value: bytes | None) -> None:
@@ -105,6 +130,10 @@ def publish(w: WriteTxn, bucket: str, row: ObjectRow, expect: Expectation | None
     displaces is kept (versioning) or released."""
     doc = bucket_doc(w, bucket)
     bid, state = int(doc["id"]), versioning.state_of(doc)
+    if doc.get("lock"):
+        row = replace(row, meta=locks.with_default(row.meta, lock_default(w, doc), row.mtime))
+    elif row.meta.lock_mode or row.meta.legal_hold:
+        raise errors.ObjectLockNotEnabled(bucket)
     old = versioning.current(w.txn, w.index, bid, row.key)
     if expect is not None:
         expect(_existing(bucket, old))
@@ -122,7 +151,7 @@ def delete_objects(w: WriteTxn, bucket: str, requests: Sequence[DeleteRequest]) 
     for req in requests:
         try:
             out.append(_delete_one(w, bucket, bid, state, req))
-        except (errors.InvalidVersionId, errors.PreconditionFailed, errors.NoSuchKey) as exc:
+        except (errors.InvalidVersionId, errors.PreconditionFailed, errors.NoSuchKey, errors.ObjectLocked) as exc:
             out.append(exc)
     return out
 
@@ -135,7 +164,7 @@ def _delete_one(w: WriteTxn, bucket: str, bid: int, state: str, req: DeleteReque
             head = found[1] if found is not None else None
         req.expect(_existing(bucket, head))
     if req.version_id is not None:
-        return versioning.delete_version(w, bid, req.key, req.version_id)
+        return versioning.delete_version(w, bid, req.key, req.version_id, req.bypass_governance)
     return versioning.delete_current(w, bid, req.key, state)
 
 
@@ -176,15 +205,19 @@ def copy_object(
     source = object_info(src[0], src_row, bool(versioning.state_of(src_doc)))
     if expect_source is not None:
         expect_source(source)
-    row = replace(new_row(src_row), seq=0, stamp=0, flags=versioning.NULL_VERSION, kid=0)
+    row = replace(new_row(src_row), seq=0, stamp=0, flags=NULL_VERSION, kid=0)
     return source, publish(w, dst[0], row, expect)
 
 
 def rewrite_meta(
     w: WriteTxn, bucket: str, key: str, version_id: str | None, change: Callable[[ObjectRow], ObjectRow],
+    lock: bool = False,
 ) -> ObjectInfo:
-    """Change one version's metadata in place (tags): same bytes, same id."""
+    """Change one version's metadata in place (tags; with ``lock``, its Object
+    Lock settings, which need a bucket with Object Lock): same bytes, same id."""
     doc = bucket_doc(w, bucket)
+    if lock and not doc.get("lock"):
+        raise errors.ObjectLockNotEnabled(bucket)
     bid = int(doc["id"])
     slot, row = locate(w.txn, w.index, bid, key, version_id)
     new = change(row)

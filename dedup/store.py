@@ -34,7 +34,7 @@ from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from dedup import errors, gc, lifecycle, multipart, objects, versioning
+from dedup import errors, gc, lifecycle, locks, multipart, objects, versioning
 from dedup.check import repair as repair_refcounts
 from dedup.check import run_check
 from dedup.chunking import ChunkerParams
@@ -144,9 +144,9 @@ class Store:
         os.close(self._lock_fd)  # releases the lock
 
     # -- buckets ---------------------------------------------------------------
-    async def create_bucket(self, name: str, owner: str, versioning: str = "") -> BucketInfo:
+    async def create_bucket(self, name: str, owner: str, versioning: str = "", lock: bool = False) -> BucketInfo:
         validate_bucket_name(name)
-        return await self.writer.run(lambda w: objects.create_bucket(w, name, owner, versioning))
+        return await self.writer.run(lambda w: objects.create_bucket(w, name, owner, versioning, lock))
 
     async def delete_bucket(self, name: str) -> None:
         await self.writer.run(lambda w: objects.delete_bucket(w, name, multipart.abort_bucket))
@@ -242,8 +242,11 @@ class Store:
 
     async def delete_object(
         self, bucket: str, key: str, version_id: str | None = None, expect: Expectation | None = None,
+        bypass: bool = False,
     ) -> DeleteResult:
-        result = (await self.delete_objects(bucket, [DeleteRequest(key, version_id, expect)]))[0]
+        """Remove a version (``version_id``) or the object (a delete marker in a
+        versioned bucket); ``bypass``: the caller may bypass GOVERNANCE retention."""
+        result = (await self.delete_objects(bucket, [DeleteRequest(key, version_id, expect, bypass)]))[0]
         if isinstance(result, errors.EngineError):
             raise result
         return result
@@ -261,11 +264,13 @@ class Store:
         expect: Expectation | None = None,
     ) -> tuple[ObjectInfo, ObjectInfo]:
         """(the source version copied, the new version). ``meta``: the new
-        version's metadata, or a function of the source's, or None to keep it."""
+        version's metadata, or a function of the source's, or None to keep it
+        (Object Lock settings are never copied: dedup/locks.py)."""
         encode_key(dst_key)
 
         def new_row(src: ObjectRow) -> ObjectRow:
-            new_meta = src.meta if meta is None else meta if isinstance(meta, ObjectMeta) else meta(src.meta)
+            base = locks.without_lock(src.meta)
+            new_meta = base if meta is None else meta if isinstance(meta, ObjectMeta) else meta(base)
             return ObjectRow(dst_key, src.size, time.time(), src.segments, src.etag, new_meta)
 
         return await self.writer.run(lambda w: objects.copy_object(
@@ -273,10 +278,24 @@ class Store:
 
     async def update_object_meta(
         self, bucket: str, key: str, version_id: str | None, change: Callable[[ObjectMeta], ObjectMeta],
+        lock: bool = False,
     ) -> ObjectInfo:
-        """Rewrite one version's metadata in place (tagging): same bytes, same version id."""
+        """Rewrite one version's metadata in place (tags; with ``lock``, its
+        Object Lock settings: ``change`` applies dedup/locks.py's rules): same
+        bytes, same version id."""
         return await self.writer.run(lambda w: objects.rewrite_meta(
-            w, bucket, key, version_id, lambda row: replace(row, meta=change(row.meta))))
+            w, bucket, key, version_id, lambda row: replace(row, meta=change(row.meta)), lock))
+
+    async def get_object_lock(self, bucket: str) -> tuple[bool, Mapping[str, object] | None]:
+        """(Object Lock enabled, the default retention or None)."""
+        with self.index.read() as txn:
+            doc = self._bucket_doc(txn, bucket)
+            raw = txn.get(U32.pack(int(doc["id"])) + objects.LOCK_CONFIG.encode(), db=self.index.db["bconfig"])
+            return bool(doc.get("lock")), (json.loads(raw) if raw else None)
+
+    async def put_object_lock(self, bucket: str, default: Mapping[str, object] | None) -> None:
+        """Turn Object Lock on (for good) and set or clear the default retention."""
+        await self.writer.run(lambda w: objects.set_object_lock(w, bucket, default))
 
     async def list_objects(
         self, bucket: str, prefix: str = "", delimiter: str = "", after: str = "", max_keys: int = 1000
@@ -390,10 +409,7 @@ class Store:
             await self.writer.run(repair_refcounts)
             await gc.punch_queued(self.writer)  # the orphans it freed
         report = await asyncio.to_thread(run_check, self.index, self.files, verify)
-        if repair:
-            return CheckReport(report.fragments_checked, report.corrupt_fragments, report.missing_fragments,
-                               report.refcount_errors, report.orphan_fragments, True)
-        return report
+        return replace(report, repaired=True) if repair else report
 
     def writer_queue_depth(self) -> int:
         return self.writer.depth()

@@ -60,6 +60,11 @@ class ObjectMeta:
     headers: Mapping[str, str] = field(default_factory=dict)
     checksums: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)  # S3 object tags (PutObjectTagging)
+    # Object Lock (dedup/locks.py): retention mode GOVERNANCE/COMPLIANCE ("" none),
+    # retained until this epoch time, and the legal hold
+    lock_mode: str = ""
+    lock_until: float = 0.0
+    legal_hold: bool = False
 
     def to_json(self) -> dict[str, object]:
         """The fields that differ from the defaults (every object row holds
@@ -70,6 +75,10 @@ class ObjectMeta:
         for name, value in (("m", self.metadata), ("h", self.headers), ("c", self.checksums), ("t", self.tags)):
             if value:
                 doc[name] = dict(value)
+        if self.lock_mode:
+            doc["lm"], doc["lu"] = self.lock_mode, self.lock_until
+        if self.legal_hold:
+            doc["lh"] = True
         return doc
 
     @classmethod
@@ -80,6 +89,9 @@ class ObjectMeta:
             headers=dict(d.get("h", {})),  # type: ignore[call-overload]
             checksums=dict(d.get("c", {})),  # type: ignore[call-overload]
             tags=dict(d.get("t", {})),  # type: ignore[call-overload]
+            lock_mode=str(d.get("lm", "")),
+            lock_until=float(d.get("lu", 0.0)),  # type: ignore[arg-type]
+            legal_hold=bool(d.get("lh", False)),
         )
 
 
@@ -135,6 +147,7 @@ class DeleteRequest:
     key: str
     version_id: str | None = None
     expect: Expectation | None = None
+    bypass_governance: bool = False  # x-amz-bypass-governance-retention, with the permission it needs
 
 
 @dataclass(frozen=True)
@@ -341,6 +354,8 @@ class CheckReport:
     refcount_errors: int
     orphan_fragments: int
     repaired: bool
+    locked_versions: int = 0  # versions under Object Lock (retention or legal hold)
+    lock_violations: tuple[str, ...] = ()  # "bucket/key version": locked, yet its bytes are not all there
 
     @property
     def ok(self) -> bool:
@@ -349,6 +364,7 @@ class CheckReport:
             or self.missing_fragments
             or self.refcount_errors
             or self.orphan_fragments
+            or self.lock_violations
         )
 
 

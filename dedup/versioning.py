@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 
-from dedup import errors, keys
+from dedup import errors, keys, locks
 from dedup.index import DELETE_MARKER, NULL_VERSION, U64, U64X2, Index, ObjectRow, Txn
 from dedup.manifests import decref_manifest, incref_manifest
 from dedup.names import encode_key
@@ -206,14 +206,16 @@ def delete_current(w: WriteTxn, bid: int, key: str, state: str) -> DeleteResult:
     return DeleteResult(key, new.version_id, True, True)
 
 
-def delete_version(w: WriteTxn, bid: int, key: str, version_id: str) -> DeleteResult:
-    """Remove one version for good; the newest remaining one becomes current."""
+def delete_version(w: WriteTxn, bid: int, key: str, version_id: str, bypass: bool = False) -> DeleteResult:
+    """Remove one version for good; the newest remaining one becomes current.
+    A version under Object Lock stays (ObjectLocked; dedup/locks.py)."""
     ref = parse_version_id(version_id)
     head = current(w.txn, w.index, bid, key)
     found = find(w.txn, w.index, head, ref) if head is not None else None
     if head is None or found is None:
         return DeleteResult(key, version_id, False, False)
     slot, row = found
+    locks.check_delete(row.meta, time.time(), bypass)
     if slot is not None:
         w.txn.delete(slot, db=w.index.db["versions"])
     else:

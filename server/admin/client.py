@@ -163,4 +163,5 @@ def check(client: AdminClient, repair: bool) -> CheckReport:
     doc = client.call("POST", "/_fragstore/check", {"repair": "true"} if repair else {})
     assert isinstance(doc, dict)
     return CheckReport(doc["fragments_checked"], tuple(doc["corrupt_fragments"]), tuple(doc["missing_fragments"]),
-                       doc["refcount_errors"], doc["orphan_fragments"], doc["repaired"])
+                       doc["refcount_errors"], doc["orphan_fragments"], doc["repaired"],
+                       doc.get("locked_versions", 0), tuple(doc.get("lock_violations", ())))

@@ -176,10 +176,13 @@ def check_text(report: CheckReport) -> str:
         ["missing fragments", str(len(report.missing_fragments))],
         ["refcount errors", str(report.refcount_errors)],
         ["orphan fragments", str(report.orphan_fragments)],
+        ["versions under Object Lock", str(report.locked_versions)],
+        ["lock violations", str(len(report.lock_violations))],
         ["repaired", "yes" if report.repaired else "no"],
     ]
     lines = [table(["", "value"], rows)]
     lines += [f"corrupt: {h}" for h in report.corrupt_fragments]
     lines += [f"missing: {h}" for h in report.missing_fragments]
+    lines += [f"lock violated: {v} (locked, but its bytes are not all there)" for v in report.lock_violations]
     lines.append("OK" if report.ok else "PROBLEMS FOUND")
     return "\n".join(lines)

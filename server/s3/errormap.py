@@ -19,6 +19,9 @@ CODES: dict[type[engine.EngineError], str] = {
     engine.InvalidVersionId: "InvalidArgument",
     engine.DeleteMarkerVersion: "MethodNotAllowed",
     engine.CopyFromDeleteMarker: "InvalidRequest",
+    engine.ObjectLocked: "AccessDenied",
+    engine.ObjectLockNotEnabled: "InvalidRequest",
+    engine.InvalidBucketState: "InvalidBucketState",
     engine.NoSuchUpload: "NoSuchUpload",
     engine.InvalidPart: "InvalidPart",
     engine.InvalidPartOrder: "InvalidPartOrder",
@@ -53,6 +56,12 @@ def to_s3_error(exc: engine.EngineError, bucket: str | None = None, key: str | N
         extra.update({"ResourceType": "DeleteMarker"})
         headers.update({"x-amz-delete-marker": "true", "x-amz-version-id": exc.version_id,
                         "Last-Modified": rfc1123(exc.last_modified), "Allow": "DELETE"})
+    elif isinstance(exc, engine.ObjectLocked):
+        return S3Error("AccessDenied", "Access Denied because object protected by object lock.")
+    elif isinstance(exc, engine.ObjectLockNotEnabled):
+        return S3Error("InvalidRequest", "Bucket is missing Object Lock Configuration")
+    elif isinstance(exc, engine.InvalidBucketState):
+        return S3Error("InvalidBucketState", str(exc))
     elif isinstance(exc, engine.CopyFromDeleteMarker):
         return S3Error("InvalidRequest", "The source of a copy request may not specifically refer to a delete marker by version id.")
     elif isinstance(exc, engine.InvalidRange):

@@ -8,10 +8,12 @@ on GET/HEAD with ETag, Last-Modified and the response-* overrides of GetObject.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 
 from dedup.types import DEFAULT_CONTENT_TYPE, ObjectInfo, ObjectMeta
 from server.http.dates import rfc1123
+from server.s3 import lockparams
 from server.s3.errors import S3Error
 from server.s3.tags import from_header
 
@@ -63,12 +65,13 @@ def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
             stored["content-encoding"] = ",".join(kept)
         else:
             del stored["content-encoding"]
-    return ObjectMeta(
+    meta = ObjectMeta(
         content_type=headers.get("content-type") or DEFAULT_CONTENT_TYPE,
         metadata=metadata,
         headers=stored,
         tags=from_header(headers) or {},
     )
+    return lockparams.from_headers(headers, meta, time.time())
 
 
 def object_headers(
@@ -81,6 +84,7 @@ def object_headers(
         "Last-Modified": rfc1123(info.last_modified),
         "Accept-Ranges": "bytes",
         "Content-Type": meta.content_type,
+        **lockparams.response_headers(info),
     }
     for name, value in meta.headers.items():
         if name in _HEADER_CASE:

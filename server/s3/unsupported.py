@@ -1,12 +1,11 @@
 """Request headers that ask for something fragstore does not do, refused with
 AWS's error before any handler runs: nothing that asks for protection
-(encryption, object lock, ACL grants, MFA) is accepted and ignored.
+(encryption, ACL grants, MFA) is accepted and ignored.
 
 A header is refused unless its value asks for what fragstore does anyway
 (``x-amz-acl: private``, ``x-amz-storage-class: STANDARD``,
-``x-amz-bucket-object-lock-enabled: false``, ``x-amz-object-ownership:
-BucketOwnerEnforced``). ``x-amz-expected-bucket-owner`` is honoured by
-dispatch, not refused.
+``x-amz-object-ownership: BucketOwnerEnforced``). ``x-amz-expected-bucket-owner``
+is honoured by dispatch; Object Lock headers by the handlers that take them.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from server.s3.errors import S3Error
 _PREFIXES = (
     "x-amz-server-side-encryption",
     "x-amz-copy-source-server-side-encryption",
-    "x-amz-object-lock-",
     "x-amz-grant-",
 )
 _HEADERS = ("x-amz-mfa", "x-amz-website-redirect-location")
@@ -26,8 +24,6 @@ _HEADERS = ("x-amz-mfa", "x-amz-website-redirect-location")
 _HARMLESS: dict[str, frozenset[str]] = {
     "x-amz-acl": frozenset({"private", "bucket-owner-full-control"}),
     "x-amz-storage-class": frozenset({"STANDARD"}),
-    "x-amz-bucket-object-lock-enabled": frozenset({"false"}),
-    "x-amz-object-lock-legal-hold": frozenset({"OFF"}),
     "x-amz-object-ownership": frozenset({"BucketOwnerEnforced"}),
 }
 

@@ -126,8 +126,6 @@ def test_the_access_log_names_an_unknown_query_key_other(live_server: LiveServer
     {"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": "k"},
     {"x-amz-server-side-encryption-customer-algorithm": "AES256",
      "x-amz-server-side-encryption-customer-key": "a" * 44, "x-amz-server-side-encryption-customer-key-md5": "b" * 24},
-    {"x-amz-object-lock-mode": "COMPLIANCE", "x-amz-object-lock-retain-until-date": "2030-01-01T00:00:00Z"},
-    {"x-amz-object-lock-legal-hold": "ON"},
     {"x-amz-acl": "public-read"},
     {"x-amz-grant-read": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'},
     {"x-amz-storage-class": "GLACIER"},
@@ -143,14 +141,6 @@ def test_protection_headers_are_refused_not_ignored(live_server: LiveServer, s3:
 def test_harmless_values_of_those_headers_are_accepted(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"x", ACL="private", StorageClass="STANDARD")
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
-
-
-def test_object_lock_on_create_bucket_is_refused(live_server: LiveServer, s3: Any) -> None:
-    name = f"lock-{uuid.uuid4().hex[:10]}"
-    answer = live_server.raw("PUT", f"/{name}", headers={"x-amz-bucket-object-lock-enabled": "true"})
-    assert answer.status == 501
-    with pytest.raises(ClientError):
-        s3.head_bucket(Bucket=name)
 
 
 def test_expected_bucket_owner_is_checked(s3: Any, bucket: str, live_server: LiveServer) -> None:

@@ -150,6 +150,8 @@ IMPLEMENTED = {
     "GetBucketVersioning", "ListObjectVersions", "GetObject", "HeadObject", "DeleteObject",
     "PutBucketLifecycleConfiguration", "GetBucketLifecycleConfiguration", "DeleteBucketLifecycle",
     "PutBucketCors", "GetBucketCors", "DeleteBucketCors", "PostObject",
+    "PutObjectLockConfiguration", "GetObjectLockConfiguration", "PutObjectRetention", "GetObjectRetention",
+    "PutObjectLegalHold", "GetObjectLegalHold",
 }
 
 

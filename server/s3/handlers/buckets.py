@@ -22,8 +22,12 @@ async def create_bucket(ctx: RequestContext) -> Response:
             "IllegalLocationConstraintException",
             f"The {location} location constraint is incompatible for the region specific endpoint this request was sent to.",
         )
+    lock = ctx.headers.get("x-amz-bucket-object-lock-enabled", "false").strip().lower()
+    if lock not in ("true", "false"):
+        raise S3Error("InvalidArgument", "x-amz-bucket-object-lock-enabled must be true or false",
+                      extra={"ArgumentName": "x-amz-bucket-object-lock-enabled", "ArgumentValue": lock})
     try:
-        await ctx.store.create_bucket(ctx.bucket, owner=ctx.access_key)
+        await ctx.store.create_bucket(ctx.bucket, owner=ctx.access_key, lock=lock == "true")
     except engine.BucketAlreadyOwnedByYou:
         if ctx.config.region != LEGACY_REGION:
             raise

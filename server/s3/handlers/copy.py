@@ -7,6 +7,7 @@ upload_part; dedup means no fragment is stored twice.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import replace
 
@@ -19,6 +20,7 @@ from server.http.checksums import b64, new_hasher
 from server.http.dates import iso8601
 from server.http.ranges import parse_copy_source_range
 from server.http.responses import xml_response
+from server.s3 import lockparams
 from server.s3 import multipart_checksums as mpc
 from server.s3.bucketnames import check_bucket_name
 from server.s3.conditions import check_copy_source, write_expectation
@@ -69,12 +71,14 @@ def _new_meta(ctx: RequestContext, same_object: bool) -> Callable[[ObjectMeta], 
     if metadata == "COPY" and same_object and not any(h in ctx.headers for h in SELF_COPY_CHANGES):
         raise S3Error("InvalidRequest", _SELF_COPY)
     tags = (from_header(ctx.headers) or {}) if tagging == "REPLACE" else None
-    if metadata == "COPY" and tags is None:
+    lock = lockparams.from_headers(ctx.headers, ObjectMeta(), time.time())  # a copy's own Object Lock settings
+    if metadata == "COPY" and tags is None and lock == ObjectMeta():
         return None
     request = meta_from_headers(ctx.headers) if metadata == "REPLACE" else None
 
     def change(source: ObjectMeta) -> ObjectMeta:
         base = source if request is None else replace(request, checksums=source.checksums)
+        base = replace(base, lock_mode=lock.lock_mode, lock_until=lock.lock_until, legal_hold=lock.legal_hold)
         return replace(base, tags=source.tags if tags is None else tags)
 
     return change

@@ -18,6 +18,7 @@ from server.s3.context import RequestContext
 from server.s3.errormap import to_s3_error
 from server.s3.errors import ERRORS
 from server.s3.integrity import read_protected_body
+from server.s3.lockparams import bypass
 from server.s3.objmeta import MAX_KEY_BYTES
 from server.s3.xmlparse import DeleteItem, parse_delete
 from server.s3.xmlrender import Node
@@ -47,15 +48,15 @@ def _deleted_node(item: DeleteItem, result: DeleteResult) -> Node:
     return ("Deleted", children)
 
 
-def _request(item: DeleteItem) -> DeleteRequest:
-    return DeleteRequest(item.key, item.version_id, etag_expectation(item.etag) if item.etag else None)
+def _request(item: DeleteItem, may_bypass: bool) -> DeleteRequest:
+    return DeleteRequest(item.key, item.version_id, etag_expectation(item.etag) if item.etag else None, may_bypass)
 
 
 async def delete_objects(ctx: RequestContext) -> Response:
     quiet, items = parse_delete(await read_protected_body(ctx))
     refused = [(item, code) for item in items if (code := _key_error(item.key)) is not None]
     valid = [item for item in items if _key_error(item.key) is None]
-    results = await ctx.store.delete_objects(ctx.bucket, [_request(i) for i in valid]) if valid else []
+    results = await ctx.store.delete_objects(ctx.bucket, [_request(i, bypass(ctx.headers)) for i in valid]) if valid else []
     nodes: list[Node] = []
     for item, result in zip(valid, results, strict=True):
         if isinstance(result, DeleteResult):
