@@ -14,7 +14,7 @@ from server.console.visit import Visit, console_url
 from server.s3.errors import S3Error
 from server.s3.xmlrender import document
 
-PAGE_KEYS = 200
+PAGE_KEYS = 100  # keeps a listing page near 100 kB of HTML (each row has its delete form)
 DELIMITER = "/"
 TAG_LIMIT = 10
 

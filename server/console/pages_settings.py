@@ -50,10 +50,10 @@ async def settings_page(v: Visit) -> Response:
     return v.render(
         "settings.html", bucket=bucket, versioning=versioning,
         rules=s3read.lifecycle_rules(lifecycle) if lifecycle else [],
-        lifecycle_xml=lifecycle.body.decode() if lifecycle else "", lifecycle_error=lifecycle_error,
+        lifecycle_xml=s3read.pretty_xml(lifecycle.body) if lifecycle else "", lifecycle_error=lifecycle_error,
         policy=policy.body.decode() if policy else "", policy_error=policy_error,
         policy_unavailable=policy_error is not None and policy_error.startswith("NotImplemented"),
-        cors=cors.body.decode() if cors else "", cors_error=cors_error, cors_example=CORS_EXAMPLE,
+        cors=s3read.pretty_xml(cors.body) if cors else "", cors_error=cors_error, cors_example=CORS_EXAMPLE,
     )
 
 

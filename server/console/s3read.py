@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, indent, tostring
 
 from server.console.s3call import Answer
-from server.s3.xmlparse import child_text, children, local
+from server.s3.xmlparse import child_text, children, local, parse_xml
 
 
 def _key(text: str | None, encoded: bool = True) -> str:
@@ -147,6 +147,19 @@ def parts(answer: Answer) -> tuple[list[Part], bool, int]:
     return found, truncated, _int(child_text(root, "NextPartNumberMarker"))
 
 
+def _days(text: str | None) -> str:
+    return "1 day" if (text or "").strip() == "1" else f"{(text or '?').strip()} days"
+
+
+def pretty_xml(body: bytes) -> str:
+    """An S3 XML document indented for an editor, without its namespace."""
+    root = parse_xml(body)
+    for element in root.iter():
+        element.tag = local(element.tag)
+    indent(root)
+    return tostring(root, encoding="unicode") + "\n"
+
+
 @dataclass(frozen=True)
 class RuleSummary:
     rule_id: str
@@ -167,19 +180,19 @@ def lifecycle_rules(answer: Answer) -> list[RuleSummary]:
         for node in children(rule, "Expiration"):
             days, date = child_text(node, "Days"), child_text(node, "Date")
             if days:
-                actions.append(f"expire current versions after {days} days")
+                actions.append(f"expire current versions after {_days(days)}")
             if date:
                 actions.append(f"expire current versions on {date[:10]}")
             if (child_text(node, "ExpiredObjectDeleteMarker") or "").lower() == "true":
                 actions.append("remove expired delete markers")
         for node in children(rule, "NoncurrentVersionExpiration"):
-            newer, days = child_text(node, "NewerNoncurrentVersions"), child_text(node, "NoncurrentDays")
+            newer, days = child_text(node, "NewerNoncurrentVersions"), _days(child_text(node, "NoncurrentDays"))
             if newer:
-                actions.append(f"keep the {newer} newest noncurrent versions; remove older ones {days} days "
+                actions.append(f"keep the {newer} newest noncurrent versions; remove older ones {days} "
                                "after they became noncurrent")
             else:
-                actions.append(f"remove noncurrent versions {days} days after they became noncurrent")
+                actions.append(f"remove noncurrent versions {days} after they became noncurrent")
         for node in children(rule, "AbortIncompleteMultipartUpload"):
-            actions.append(f"abort unfinished uploads after {child_text(node, 'DaysAfterInitiation')} days")
+            actions.append(f"abort unfinished uploads after {_days(child_text(node, 'DaysAfterInitiation'))}")
         rules.append(RuleSummary(child_text(rule, "ID") or "", child_text(rule, "Status") or "", scope, actions))
     return rules

@@ -106,6 +106,7 @@ def bucket_savings(bucket: Mapping[str, Any], total: Mapping[str, Any]) -> Savin
 
 
 def history_savings(day: Mapping[str, Any]) -> Savings:
-    """A day of the savings history (server/admin/history.py) as savings."""
-    return store_savings({"logical_bytes": day.get("logical"), "unique_bytes": day.get("unique"),
-                          "stored_bytes": day.get("stored"), "saved_by": day.get("saved_by")})
+    """A day of the savings history (server/admin/history.py) as savings, named by its day."""
+    total = store_savings({"logical_bytes": day.get("logical"), "unique_bytes": day.get("unique"),
+                           "stored_bytes": day.get("stored"), "saved_by": day.get("saved_by")})
+    return Savings(str(day.get("day", "")), total.logical, total.effects)

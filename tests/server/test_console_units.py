@@ -119,8 +119,17 @@ def test_bucket_savings_estimate_compression() -> None:
 
 
 def test_history_savings() -> None:
-    s = history_savings({"logical": 10, "unique": 5, "stored": 4})
-    assert s.saved == 6
+    s = history_savings({"day": "2026-12-07", "logical": 10, "unique": 5, "stored": 4})
+    assert s.saved == 6 and s.name == "2026-12-07"
+
+
+def test_pretty_xml() -> None:
+    from server.console.s3read import pretty_xml
+
+    text = pretty_xml(f"<CORSConfiguration {NS}><CORSRule><AllowedMethod>GET</AllowedMethod></CORSRule>"
+                      "</CORSConfiguration>".encode())
+    assert text == ("<CORSConfiguration>\n  <CORSRule>\n    <AllowedMethod>GET</AllowedMethod>\n  </CORSRule>\n"
+                    "</CORSConfiguration>\n")
 
 
 def test_charts_escape_names() -> None:
@@ -239,7 +248,7 @@ def test_lifecycle_rules_in_words() -> None:
     (rule,) = lifecycle_rules(Answer(200, {}, body))
     assert rule.rule_id == "r" and rule.status == "Enabled" and "logs/" in rule.scope
     assert rule.actions == ["expire current versions after 30 days",
-                            "keep the 2 newest noncurrent versions; remove older ones 1 days after they became "
+                            "keep the 2 newest noncurrent versions; remove older ones 1 day after they became "
                             "noncurrent", "abort unfinished uploads after 7 days"]
 
 
