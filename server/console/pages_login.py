@@ -83,9 +83,9 @@ async def logout(v: Visit) -> Response:
 
 async def static(v: Visit) -> Response:
     name = v.params["name"]
-    path = STATIC / name
+    path = (STATIC / name).resolve()
     kind = STATIC_TYPES.get(path.suffix)
-    if kind is None or not path.is_file() or path.parent != STATIC:
+    if kind is None or not path.is_file() or path.parent != STATIC.resolve():
         return page_response(Response("not found", 404, media_type="text/plain"))
     response = page_response(Response(path.read_bytes(), media_type=kind))
     response.headers["Cache-Control"] = "public, max-age=86400"
