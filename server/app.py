@@ -9,10 +9,17 @@ request (one with an ``Origin``) the bucket's CORS headers when one of its rules
 allows it, errors included (server/s3/cors.py); every request is counted in the
 metrics and gets an access line (server/admin/observe.py).
 
+Requests under ``/_fragstore/console`` are the web console's
+(server/console/), answered by it when it is on; off, they reach dispatch like
+any unknown reserved path (NotImplemented, after authentication). While the
+console is on, an object answered with a content type a browser would run
+(HTML, SVG, XML) carries ``Content-Security-Policy: sandbox``, since the
+console shares the S3 endpoint's origin (server/console/guard.py).
+
 The lifespan owns what lives as long as the server: the store (unless the
-caller opened it), the background GC and lifecycle schedules
-(server/admin/gcloop.py, server/admin/lifecycleloop.py) and
-``<data>/server.json`` (server/admin/runfile.py). On shutdown, after uvicorn has let
+caller opened it), the background GC, lifecycle and savings-history schedules
+(server/admin/gcloop.py, server/admin/lifecycleloop.py,
+server/admin/history.py) and ``<data>/server.json`` (server/admin/runfile.py). On shutdown, after uvicorn has let
 the requests in flight finish, it stops GC, removes server.json and closes
 the store.
 """
@@ -20,6 +27,7 @@ the store.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
@@ -34,11 +42,14 @@ from dedup.store import Store
 from server.admin import logs, runfile
 from server.admin.config import ServerConfig
 from server.admin.gcloop import GcRunner
+from server.admin.history import HistoryRecorder
 from server.admin.lifecycleloop import LifecycleRunner
 from server.admin.metrics import Metrics
 from server.admin.observe import Exchange
 from server.admin.schedule import Schedule
 from server.auth.credentials import Credentials
+from server.console.guard import BODY_READ, user_content_headers
+from server.console.web import Console
 from server.http.body import has_body
 from server.http.responses import error_response, internal_error, new_request_id, request_id_headers
 from server.s3 import cors
@@ -46,10 +57,10 @@ from server.s3.context import RequestContext
 from server.s3.dispatch import HANDLERS, dispatch
 from server.s3.errormap import to_s3_error
 from server.s3.errors import S3Error
-from server.s3.routing import PREFLIGHT, route
+from server.s3.routing import CONSOLE, PREFLIGHT, route
 from server.s3.routing import Route as Target
 
-OPERATIONS = frozenset(HANDLERS) | {"Health", "Metrics", PREFLIGHT}  # the operation labels of the metrics
+OPERATIONS = frozenset(HANDLERS) | {"Health", "Metrics", PREFLIGHT, CONSOLE}  # the operation labels of the metrics
 log = logging.getLogger("fragstore.server")
 
 
@@ -63,8 +74,11 @@ def create_app(config: ServerConfig, credentials: Credentials, store: Store | No
         app.state.store = opened
         app.state.gc = GcRunner(opened, app.state.metrics)
         app.state.lifecycle = LifecycleRunner(opened, app.state.metrics)
+        app.state.history = HistoryRecorder(opened, app.state.metrics, config.data_dir)
+        app.state.started = time.time()
         schedules = (Schedule(app.state.gc, config.gc_interval, "gc"),
-                     Schedule(app.state.lifecycle, config.lifecycle_interval, "lifecycle"))
+                     Schedule(app.state.lifecycle, config.lifecycle_interval, "lifecycle"),
+                     Schedule(app.state.history, config.history_interval, "history"))
         try:
             runfile.write(config)
             for schedule in schedules:
@@ -81,6 +95,7 @@ def create_app(config: ServerConfig, credentials: Credentials, store: Store | No
     app.state.config = config
     app.state.credentials = credentials
     app.state.metrics = Metrics(OPERATIONS)
+    app.state.console = Console(config) if config.console_enabled else None
     app.router.default = CatchAll()
     return app
 
@@ -136,8 +151,16 @@ async def handle(request: Request, exchange: Exchange) -> Response:
         raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
         target = route(request.method, raw_path.decode("latin-1"), query, headers, state.config.domain)
         exchange.operation = target.operation
+        if target.operation == CONSOLE and state.console is not None:
+            response = await state.console.respond(request, target, request_id)
+            response.headers.update(request_id_headers(request_id))
+            if has_body(headers) and not request.scope.get(BODY_READ):
+                response.headers["Connection"] = "close"  # as below: an unread body ends the connection
+            return response
         ctx = RequestContext(request, request_id, target, headers, query, state.store, state.config, state.credentials)
         response = await dispatch(ctx)
+        if state.console is not None:
+            response.headers.update(user_content_headers(target.operation, response.headers.get("content-type")))
     except Exception as exc:  # the one exception handler
         error = _as_s3_error(exc, target, request_id)
         response = error_response(error, method=request.method, resource=request.url.path, request_id=request_id)

@@ -12,7 +12,14 @@
     POST /_fragstore/lifecycle                     carry out the buckets' lifecycle
                                                    rules now -> JSON LifecycleReport
 
-gc, check and lifecycle are SigV4-authenticated (dispatch does that) and root only;
+    GET  /_fragstore/status                        health, version, disk, the last GC and
+                                                   lifecycle runs -> JSON
+    GET  /_fragstore/history                       the savings history (server/admin/history.py)
+                                                   and a sample of now -> JSON
+    GET  /_fragstore/users                         the access keys that may sign (no secret) -> JSON
+
+gc, check, lifecycle, status, history and users are authenticated (SigV4 by
+dispatch, or a console session: server/auth/session_caller.py) and root only;
 everyone else gets AccessDenied. Errors are S3 XML, like everywhere else.
 """
 
@@ -21,12 +28,16 @@ from __future__ import annotations
 import hmac
 import json
 import math
+import shutil
+import time
 from collections.abc import Mapping
 from dataclasses import asdict
+from importlib import metadata
 
 from starlette.responses import Response
 
 from server.admin.gcloop import GcRunner
+from server.admin.history import HistoryRecorder
 from server.admin.lifecycleloop import LifecycleRunner
 from server.admin.metrics import CONTENT_TYPE, Metrics
 from server.s3.context import RequestContext
@@ -71,6 +82,57 @@ async def run_lifecycle(ctx: RequestContext) -> Response:
     runner: LifecycleRunner = ctx.request.app.state.lifecycle
     report = await runner.run(trigger="admin")
     return _json({**asdict(report), "actions": dict(report.actions)})
+
+
+async def server_status(ctx: RequestContext) -> Response:
+    """GET /_fragstore/status: what an operator checks first."""
+    _require_root(ctx)
+    state = ctx.request.app.state
+    config = ctx.config
+    stats = await ctx.store.stats()
+    disk = shutil.disk_usage(config.data_dir)
+    gc_runner: GcRunner = state.gc
+    lifecycle_runner: LifecycleRunner = state.lifecycle
+    return _json({
+        "health": "ok",
+        "version": _version(),
+        "started": state.started,
+        "uptime_seconds": time.time() - state.started,
+        "data_dir": str(config.data_dir),
+        "disk": {"total_bytes": disk.total, "used_bytes": disk.used, "free_bytes": disk.free},
+        "store": {"objects": stats.objects, "buckets": len(stats.buckets), "logical_bytes": stats.logical_bytes,
+                  "unique_bytes": stats.unique_bytes, "stored_bytes": stats.stored_bytes,
+                  "disk_bytes": stats.disk_bytes, "pack_bytes": stats.pack_bytes, "index_bytes": stats.index_bytes,
+                  "fragments": stats.fragments, "packs": stats.packs, "dead_manifests": stats.dead_manifests,
+                  "uploads": stats.uploads},
+        "gc": {"interval_seconds": config.gc_interval, "grace_seconds": config.gc_grace,
+               "runs": list(gc_runner.recent)},
+        "lifecycle": {"interval_seconds": config.lifecycle_interval, "runs": list(lifecycle_runner.recent)},
+        "history": {"interval_seconds": config.history_interval},
+    })
+
+
+def _version() -> str:
+    try:
+        return metadata.version("fragstore")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+async def stats_history(ctx: RequestContext) -> Response:
+    """GET /_fragstore/history: the days recorded and a sample of now."""
+    _require_root(ctx)
+    recorder: HistoryRecorder = ctx.request.app.state.history
+    days, now = await recorder.preview()
+    return _json({"interval_seconds": ctx.config.history_interval, "days": days, "now": now})
+
+
+async def list_users(ctx: RequestContext) -> Response:
+    """GET /_fragstore/users: the access keys that may sign requests, root first."""
+    _require_root(ctx)
+    root = ctx.credentials.root_access_key
+    keys = sorted(ctx.credentials.secrets, key=lambda k: (k != root, k))
+    return _json({"users": [{"access_key": k, "root": k == root} for k in keys]})
 
 
 def _require_root(ctx: RequestContext) -> None:

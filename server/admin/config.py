@@ -31,6 +31,13 @@ class ServerConfig:
     idle_timeout: float = 20.0  # seconds a silent client may hold a request open (RequestTimeout); 0: no limit
     lifecycle_interval: float = 3600.0  # seconds between background lifecycle runs; 0 disables them
     lifecycle_day_seconds: float = 86400.0  # the length of a lifecycle "day" (tests shorten it)
+    console: str = "on"  # on | off: the web console (server/console/)
+    console_session_seconds: float = 28800.0  # how long a console login lasts
+    history_interval: float = 3600.0  # seconds between savings-history samples; 0 disables them
+
+    @property
+    def console_enabled(self) -> bool:
+        return self.console == "on"
 
     @property
     def tls(self) -> bool:

@@ -1,17 +1,23 @@
 """Garbage collection inside the server: one run at a time, on a schedule
 (every ``gc_interval`` seconds, server/admin/schedule.py) or on an admin
-request, counted in the metrics."""
+request, counted in the metrics; the last runs are kept in memory for the
+server status (``GET /_fragstore/status``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
+from dataclasses import asdict
+from typing import Any
 
 from dedup.store import Store
 from dedup.types import GcReport
 from server.admin.metrics import Metrics
 
 log = logging.getLogger("fragstore.gc")
+RECENT_RUNS = 20
 
 
 class GcRunner:
@@ -21,15 +27,21 @@ class GcRunner:
         self.store = store
         self.metrics = metrics
         self._lock = asyncio.Lock()
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_RUNS)  # the last runs, newest last
 
     async def run(self, *, trigger: str, dry_run: bool = False, grace: float | None = None) -> GcReport:
         """One GC (``grace`` None: the configured grace period)."""
         async with self._lock:
+            started = time.time()
             try:
                 report = await self.store.collect_garbage(dry_run=dry_run, grace_seconds=grace)
-            except Exception:
+            except Exception as exc:
                 self.metrics.gc_failures.labels(trigger).inc()
+                self.recent.append({"started": started, "seconds": time.time() - started, "trigger": trigger,
+                                    "ok": False, "error": type(exc).__name__})
                 raise
+        self.recent.append({"started": started, "seconds": time.time() - started, "trigger": trigger, "ok": True,
+                            **asdict(report)})
         self.metrics.gc_done(report, trigger)
         if not report.dry_run:
             freed = report.fragments_freed or report.bytes_reclaimed_on_disk or report.manifests_reclaimed

@@ -1,6 +1,7 @@
 """Lifecycle rules carried out by the server itself: one run at a time, every
 ``lifecycle_interval`` seconds (server/admin/schedule.py) or on an admin
-request (``POST /_fragstore/lifecycle``), counted in the metrics, one log
+request (``POST /_fragstore/lifecycle``), counted in the metrics (the last
+runs also kept in memory for ``GET /_fragstore/status``), one log
 line per action (logger ``fragstore.lifecycle``: action, bucket, key,
 version, rule). What a run does, and why it is safe to kill and to repeat:
 dedup/lifecycle_run.py."""
@@ -9,9 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
+from typing import Any
 
 from dedup.store import Store
 from dedup.types import LifecycleAction, LifecycleReport
+from server.admin.gcloop import RECENT_RUNS
 from server.admin.metrics import Metrics
 
 log = logging.getLogger("fragstore.lifecycle")
@@ -24,14 +29,21 @@ class LifecycleRunner:
         self.store = store
         self.metrics = metrics
         self._lock = asyncio.Lock()
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_RUNS)  # the last runs, newest last
 
     async def run(self, *, trigger: str) -> LifecycleReport:
         async with self._lock:
+            started = time.time()
             try:
                 report = await self.store.run_lifecycle(on_action=self._done)
-            except Exception:
+            except Exception as exc:
                 self.metrics.lifecycle_failures.labels(trigger).inc()
+                self.recent.append({"started": started, "seconds": time.time() - started, "trigger": trigger,
+                                    "ok": False, "error": type(exc).__name__})
                 raise
+        self.recent.append({"started": started, "seconds": time.time() - started, "trigger": trigger, "ok": True,
+                            "buckets": report.buckets, "versions_scanned": report.versions_scanned,
+                            "uploads_scanned": report.uploads_scanned, "actions": dict(report.actions)})
         self.metrics.lifecycle_runs.labels(trigger).inc()
         self.metrics.lifecycle_last.set_to_current_time()
         taken = sum(report.actions.values())

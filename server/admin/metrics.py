@@ -38,6 +38,7 @@ from dedup.types import GcReport, StoreStats
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # the text format every Prometheus reads
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 OTHER = "Other"
+WRITES = frozenset({"PutObject", "UploadPart", "PostObject"})  # their bodies are object bytes written
 
 prometheus_client.disable_created_metrics()  # no *_created series: half the lines, no information
 
@@ -88,6 +89,10 @@ class Metrics:
                                          ["action"], registry=r)
         self.lifecycle_last = Gauge("fragstore_lifecycle_last_run_timestamp_seconds",
                                     "When the last lifecycle run finished (Unix time).", registry=r)
+        self.written = Counter("fragstore_written_bytes",
+                               "Object body bytes received by PutObject, UploadPart, PostObject and console uploads.",
+                               registry=r)
+        self.written_bytes = 0  # the same count, read by the savings history (server/admin/history.py)
         self._series: dict[tuple[str, int], _Series] = {}
 
     def label(self, operation: str) -> str:
@@ -105,8 +110,15 @@ class Metrics:
         series.latency.observe(seconds)
         if bytes_in:
             series.bytes_in.inc(bytes_in)
+            if op in WRITES:
+                self.count_written(bytes_in)
         if bytes_out:
             series.bytes_out.inc(bytes_out)
+
+    def count_written(self, nbytes: int) -> None:
+        """Object body bytes received (the console counts its uploads here too)."""
+        self.written.inc(nbytes)
+        self.written_bytes += nbytes
 
     def gc_done(self, report: GcReport, trigger: str) -> None:
         if report.dry_run:

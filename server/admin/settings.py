@@ -120,6 +120,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("lifecycle_day_seconds", "lifecycle_day_seconds", _positive_seconds, 86400.0,
             "seconds in a lifecycle day (the unit of Days in lifecycle rules; AWS's 86400, rounded to midnight "
             "UTC; shorter, for tests, not rounded)", metavar="SECONDS"),
+    Setting("console", "console", _choice("on", "off"), "on",
+            "the web console at /_fragstore/console/ (docs/CONSOLE.md): on or off", metavar="on|off"),
+    Setting("console_session_seconds", "console_session_seconds", _positive_seconds, 28800.0,
+            "seconds a console login lasts (then the user logs in again)", metavar="SECONDS"),
+    Setting("history_interval", "history_interval", _seconds, 3600.0,
+            "seconds between samples of the savings history (<data>/stats-history.jsonl, one line a day, "
+            "the console's savings dashboard); 0 turns sampling off", metavar="SECONDS"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -112,6 +112,9 @@ class AuthResult:
     # Headers a presigned SigV2 URL carries in its query (x-amz-*, Content-Type,
     # Content-MD5, as botocore puts them there), signed: they apply as headers.
     query_headers: Mapping[str, str] = field(default_factory=dict)
+    # Set only for the console's internal requests (server/auth/session_caller.py):
+    # the caller was authenticated by a console session, not by a signature.
+    session: str | None = None
 
 
 def authenticate(

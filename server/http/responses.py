@@ -87,6 +87,10 @@ class StreamResponse(Response):
         self._request_id = request_id
         self._finished = False
 
+    async def aclose(self) -> None:
+        """Release the body without sending it (an answer that will not be sent)."""
+        await self._close()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             async with anyio.create_task_group() as group:

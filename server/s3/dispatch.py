@@ -7,6 +7,18 @@ bearer token instead, server/admin/api.py) and the CORS preflight (OPTIONS
 object, anonymous in S3 too: a browser sends it without credentials) are the
 only unauthenticated requests. A bucket belongs to the access key that created
 it: any other caller (a form's signer included) gets AccessDenied, for every operation.
+
+Two ways in, one path after authentication (:func:`_authorized`):
+
+- :func:`dispatch`: every HTTP request (server/app.py), authenticated here.
+- :func:`dispatch_as_session`: the web console's internal requests
+  (server/console/s3call.py), made for a user the console session has
+  authenticated (server/auth/session_caller.py). It skips only the signature
+  check: the operation, the unsupported-header refusal, the authorization
+  (today :func:`_authorize`; the one authorization function when access control
+  lands) and the handler are the same calls as for a signed request. It
+  refuses the operations that are not a user's S3 actions (health, metrics,
+  preflights, form posts, the console itself).
 """
 
 from __future__ import annotations
@@ -18,6 +30,7 @@ from starlette.responses import Response
 from server.admin import api as admin
 from server.auth.authenticate import authenticate
 from server.auth.post_auth import authenticate_form
+from server.auth.session_caller import SessionCaller
 from server.auth.sigv4 import AuthRequest
 from server.http.form import boundary_of, read_form
 from server.http.limits import check_header_section
@@ -53,6 +66,9 @@ HANDLERS: dict[str, Handler] = {
     "CollectGarbage": admin.collect_garbage,
     "Check": admin.check,
     "RunLifecycle": admin.run_lifecycle,
+    "ServerStatus": admin.server_status,
+    "StatsHistory": admin.stats_history,
+    "ListUsers": admin.list_users,
     "CreateBucket": buckets.create_bucket,
     "DeleteBucket": buckets.delete_bucket,
     "HeadBucket": buckets.head_bucket,
@@ -150,6 +166,25 @@ async def dispatch(ctx: RequestContext) -> Response:
         await _authenticate_form(ctx)
     else:
         _authenticate(ctx)
+    return await _authorized(ctx)
+
+
+NOT_SESSION_ACTIONS = frozenset({"Health", "Metrics", PREFLIGHT, "PostObject", "Console"})
+
+
+async def dispatch_as_session(ctx: RequestContext, caller: SessionCaller) -> Response:
+    """An internal request of the web console, as ``caller`` (authenticated by
+    its console session): the same path as :func:`dispatch` after authentication."""
+    if ctx.route.operation in NOT_SESSION_ACTIONS:
+        raise S3Error("NotImplemented")
+    check_header_section(ctx.request.scope["headers"])
+    ctx.auth = caller.auth_result()
+    return await _authorized(ctx)
+
+
+async def _authorized(ctx: RequestContext) -> Response:
+    """Everything after authentication: the route's error, the handler, the
+    unsupported headers, authorization, the key, then the handler itself."""
     target = ctx.route  # a SigV2 URL's signed query headers may have named another operation
     if target.error is not None:
         raise S3Error(target.error)

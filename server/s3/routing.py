@@ -10,6 +10,10 @@ neither a known parameter nor a known sub-resource names the operation
 ``Other`` with ``error`` = ``NotImplemented``, so nothing unknown can ever act
 as a plain PUT (and metrics and logs keep a bounded set of names).
 
+The reserved prefix ``/_fragstore/`` names fragstore's own endpoints
+(:data:`RESERVED`); any method under ``/_fragstore/console`` is the web
+console's (:data:`CONSOLE`, answered by server/console/ when it is on).
+
 ``OPTIONS`` on a bucket or an object is a CORS preflight, AWS's "OPTIONS
 object", named ``OptionsObject`` here (S3's access logs call it
 REST.OPTIONS.PREFLIGHT); its query is not looked at, since a preflight may carry
@@ -105,10 +109,18 @@ RESERVED: dict[tuple[str, str], str] = {
     ("POST", "gc"): "CollectGarbage",
     ("POST", "check"): "Check",
     ("POST", "lifecycle"): "RunLifecycle",
+    ("GET", "status"): "ServerStatus",
+    ("GET", "history"): "StatsHistory",
+    ("GET", "users"): "ListUsers",
 }
 
 
+CONSOLE = "Console"  # the web console's pages (server/console/), any method under /_fragstore/console
+
+
 def _reserved(method: str, key: str | None) -> Route:
+    if key is not None and (key == "console" or key.startswith("console/")):
+        return Route(CONSOLE, key=key)
     operation = RESERVED.get((method, key or ""))
     return Route(operation) if operation else Route("", error="NotImplemented")
 

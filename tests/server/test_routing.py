@@ -230,3 +230,12 @@ def test_invalid_utf8_path_is_invalid_uri() -> None:
     with pytest.raises(S3Error) as info:
         route("GET", "/bkt/%FF", {}, {})
     assert info.value.code == "InvalidURI"
+
+
+def test_console_paths_name_the_console() -> None:
+    for method, path in (("GET", "/_fragstore/console"), ("POST", "/_fragstore/console/login"),
+                         ("PUT", "/_fragstore/console/api/b/x/part")):
+        target = route(method, path, {}, {})
+        assert (target.operation, target.error) == ("Console", None), path
+    assert route("GET", "/_fragstore/consoles", {}, {}).error == "NotImplemented"
+    assert route("GET", "/_fragstore/status", {}, {}).operation == "ServerStatus"
