@@ -18,6 +18,7 @@ import json
 import secrets
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from dedup import errors
 from dedup.index import U32, Index, ObjectRow, Txn
@@ -172,7 +173,7 @@ def complete(
         md5s += bytes.fromhex(row["e"])
     meta = ObjectMeta.from_json(doc["m"])
     if checksums:
-        meta = ObjectMeta(meta.content_type, meta.metadata, meta.headers, dict(checksums))
+        meta = replace(meta, checksums=dict(checksums))
     etag = f"{hashlib.md5(md5s).hexdigest()}-{len(parts)}"
     row_ = ObjectRow(key, sum(n for _, n in segments), time.time(), tuple(segments), etag, meta)
     info = publish(w, bucket, row_, expect)

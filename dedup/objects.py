@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from dedup import errors, keys, versioning
@@ -35,7 +35,8 @@ def bucket_id(w: WriteTxn, bucket: str) -> int:
     return int(bucket_doc(w, bucket)["id"])
 
 
-def create_bucket(w: WriteTxn, name: str, owner: str, versioning: str = "") -> BucketInfo:
+def create_bucket(w: WriteTxn, name: str, owner: str, versioning: str = "",
+                  configs: Mapping[str, bytes] | None = None) -> BucketInfo:
     doc = w.index.bucket(w.txn, name)
     if doc is not None:
         if doc["owner"] == owner:
@@ -47,6 +48,8 @@ def create_bucket(w: WriteTxn, name: str, owner: str, versioning: str = "") -> B
     if versioning:
         doc["versioning"] = versioning
     w.txn.put(name.encode(), json.dumps(doc).encode(), db=w.index.db["buckets"])
+    for config, value in (configs or {}).items():
+        w.txn.put(U32.pack(bid) + config.encode(), value, db=w.index.db["bconfig"])
     return BucketInfo(name, owner, created)
 
 

@@ -45,6 +45,7 @@ class StoreConfig:
 
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 answers for an object stored without one
+OWNER_FIELD = "o"  # ObjectMeta.owner's name in the stored JSON (listing looks for it without decoding)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,11 @@ class ObjectMeta:
     headers: Mapping[str, str] = field(default_factory=dict)
     checksums: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)  # S3 object tags (PutObjectTagging)
+    # Access control, opaque to the engine (the server's encoding): ``owner`` is
+    # the version's owner when it is not the bucket's owner, ``acl`` its ACL when
+    # it is not the default (private). Both empty cost nothing in the row.
+    owner: str = ""
+    acl: str = ""
 
     def to_json(self) -> dict[str, object]:
         """The fields that differ from the defaults (every object row holds
@@ -70,6 +76,9 @@ class ObjectMeta:
         for name, value in (("m", self.metadata), ("h", self.headers), ("c", self.checksums), ("t", self.tags)):
             if value:
                 doc[name] = dict(value)
+        for name, text in ((OWNER_FIELD, self.owner), ("a", self.acl)):
+            if text:
+                doc[name] = text
         return doc
 
     @classmethod
@@ -80,6 +89,8 @@ class ObjectMeta:
             headers=dict(d.get("h", {})),  # type: ignore[call-overload]
             checksums=dict(d.get("c", {})),  # type: ignore[call-overload]
             tags=dict(d.get("t", {})),  # type: ignore[call-overload]
+            owner=str(d.get(OWNER_FIELD, "")),
+            acl=str(d.get("a", "")),
         )
 
 
@@ -148,6 +159,7 @@ class VersionEntry:
     etag: str
     size: int
     delete_marker: bool
+    owner: str = ""  # ObjectMeta.owner ("" for the bucket's owner)
 
 
 @dataclass(frozen=True)
@@ -177,10 +189,13 @@ class BucketInfo:
 
 @dataclass(frozen=True)
 class ListEntry:
+    """One key of a listing; ``owner`` is ObjectMeta.owner ("" for the bucket's owner)."""
+
     key: str
     size: int
     etag: str
     last_modified: float
+    owner: str = ""
 
 
 @dataclass(frozen=True)
