@@ -105,11 +105,16 @@ RESERVED: dict[tuple[str, str], str] = {
     ("POST", "gc"): "CollectGarbage",
     ("POST", "check"): "Check",
     ("POST", "lifecycle"): "RunLifecycle",
+    ("GET", "users"): "ListUsers",
+    ("POST", "users"): "AddUser",
 }
+RESERVED_USER = {"DELETE": "RemoveUser", "POST": "RotateUserKey"}  # /_fragstore/users/KEY
 
 
 def _reserved(method: str, key: str | None) -> Route:
     operation = RESERVED.get((method, key or ""))
+    if operation is None and (key or "").startswith("users/") and method in RESERVED_USER:
+        return Route(RESERVED_USER[method], RESERVED_PREFIX, key)
     return Route(operation) if operation else Route("", error="NotImplemented")
 
 
