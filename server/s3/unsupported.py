@@ -1,12 +1,12 @@
 """Request headers that ask for something fragstore does not do, refused with
 AWS's error before any handler runs: nothing that asks for protection
-(encryption, object lock, ACL grants, MFA) is accepted and ignored.
+(encryption, object lock, MFA) is accepted and ignored.
 
 A header is refused unless its value asks for what fragstore does anyway
-(``x-amz-acl: private``, ``x-amz-storage-class: STANDARD``,
-``x-amz-bucket-object-lock-enabled: false``, ``x-amz-object-ownership:
-BucketOwnerEnforced``). ``x-amz-expected-bucket-owner`` is honoured by
-dispatch, not refused.
+(``x-amz-storage-class: STANDARD``, ``x-amz-bucket-object-lock-enabled:
+false``). ACLs (``x-amz-acl``, ``x-amz-grant-*``) and
+``x-amz-object-ownership`` are honoured (server/s3/access.py), as is
+``x-amz-expected-bucket-owner``.
 """
 
 from __future__ import annotations
@@ -19,16 +19,13 @@ _PREFIXES = (
     "x-amz-server-side-encryption",
     "x-amz-copy-source-server-side-encryption",
     "x-amz-object-lock-",
-    "x-amz-grant-",
 )
 _HEADERS = ("x-amz-mfa", "x-amz-website-redirect-location")
 # header -> values that ask for nothing fragstore does not already do
 _HARMLESS: dict[str, frozenset[str]] = {
-    "x-amz-acl": frozenset({"private", "bucket-owner-full-control"}),
     "x-amz-storage-class": frozenset({"STANDARD"}),
     "x-amz-bucket-object-lock-enabled": frozenset({"false"}),
     "x-amz-object-lock-legal-hold": frozenset({"OFF"}),
-    "x-amz-object-ownership": frozenset({"BucketOwnerEnforced"}),
 }
 
 

@@ -26,7 +26,7 @@ NEW_BYTES_HEADER = "x-fragstore-new-bytes"
 
 
 async def put_object(ctx: RequestContext) -> Response:
-    meta = meta_from_headers(ctx.headers)
+    meta = ctx.authorized.new_version(meta_from_headers(ctx.headers))
     expect = write_expectation(ctx.headers)
     body = upload_body(ctx)
     result = await ctx.store.put_object(
