@@ -2,7 +2,7 @@
 AccessControlPolicy XML of Put/Get*Acl, checked as S3 checks them.
 
     x-amz-acl: public-read                      a canned ACL (server/auth/acl.py)
-    x-amz-grant-read: id="KEY", uri="http://acs.amazonaws.com/groups/global/AllUsers"
+    x-amz-grant-read: id="KEY", uri="http://acs.amazonaws.com/groups/global/AllUsers"   (quotes optional)
     <AccessControlPolicy><Owner><ID/></Owner><AccessControlList><Grant>
       <Grantee xsi:type="CanonicalUser|Group|AmazonCustomerByEmail"><ID/>|<URI/>|<EmailAddress/></Grantee>
       <Permission>READ</Permission></Grant>...</AccessControlList></AccessControlPolicy>
@@ -32,7 +32,7 @@ XSI = "http://www.w3.org/2001/XMLSchema-instance"
 GRANT_HEADERS = {"x-amz-grant-read": acl.READ, "x-amz-grant-write": acl.WRITE,
                  "x-amz-grant-read-acp": acl.READ_ACP, "x-amz-grant-write-acp": acl.WRITE_ACP,
                  "x-amz-grant-full-control": acl.FULL_CONTROL}
-_GRANTEE = re.compile(r'\s*(id|uri|emailAddress)\s*=\s*"([^"]*)"\s*(?:,|$)', re.IGNORECASE)
+_GRANTEE = re.compile(r'\s*(id|uri|emailAddress)\s*=\s*(?:"([^"]*)"|([^,\s"]+))\s*(?:,|$)', re.IGNORECASE)
 Known = Callable[[str], bool]
 
 
@@ -64,7 +64,7 @@ def _header_grants(name: str, value: str, permission: str, known: Known) -> list
         if m is None or m.end() == pos:
             raise S3Error("InvalidArgument", f"Invalid grant header {name}",
                           extra={"ArgumentName": name, "ArgumentValue": value})
-        found.append(_grant(m.group(1), m.group(2), permission, known))
+        found.append(_grant(m.group(1), m.group(2) if m.group(2) is not None else m.group(3), permission, known))
         pos = m.end()
     if not found:
         raise S3Error("InvalidArgument", extra={"ArgumentName": name, "ArgumentValue": value})

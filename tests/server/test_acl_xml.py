@@ -34,6 +34,12 @@ def test_canned_acls() -> None:
     assert from_headers({}, known, canned_field="public-read") == Acl("public-read")
 
 
+def test_grant_headers_quoted_or_not() -> None:
+    assert from_headers({"x-amz-grant-read": "id=BOB"}, known) == Acl("", (acl.user("BOB", acl.READ),))
+    found = from_headers({"x-amz-grant-write": f"uri={acl.ALL_USERS}, id=ALICE"}, known)
+    assert found == Acl("", (acl.group(acl.ALL_USERS, acl.WRITE), acl.user("ALICE", acl.WRITE)))
+
+
 def test_grant_headers() -> None:
     found = from_headers({"x-amz-grant-read": 'id="BOB", uri="http://acs.amazonaws.com/groups/global/AllUsers"',
                           "x-amz-grant-full-control": 'id="ALICE"'}, known)
