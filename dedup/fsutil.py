@@ -31,6 +31,7 @@ def publish_file(path: Path, data: bytes, mode: int = 0o644) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
+        os.fchmod(fd, mode)  # a temp file left by a crash keeps its own mode otherwise
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]

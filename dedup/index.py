@@ -35,7 +35,7 @@ from typing import Any
 
 import lmdb
 
-from dedup.types import ObjectMeta
+from dedup.types import OWNER_FIELD, ObjectMeta
 
 # lmdb's stubs type every value as bytes | memoryview; transactions here are
 # opened with buffers=False, so values are bytes. Untyped on purpose.
@@ -52,6 +52,7 @@ ROW_ENTRIES = 48  # entries per manifest row: ~1.7 KB, kept inline in a leaf pag
 OBJECT_HEAD = struct.Struct(">QdI")
 SEGMENT = struct.Struct(">QQ")
 HOLE = struct.Struct(">IQ")
+OWNER_KEY = f'"{OWNER_FIELD}":'.encode()
 
 
 TABLES = (
@@ -167,6 +168,15 @@ class ObjectRow:
         base, flags, _, _, _ = cls._version_head(buf)
         size, mtime, etag, _ = cls._etag_at(buf, base)
         return size, mtime, etag, flags
+
+    @classmethod
+    def decode_owner(cls, buf: bytes) -> str:
+        """ObjectMeta.owner without decoding the metadata of a row that has none."""
+        base = cls._version_head(buf)[0]
+        pos = cls._etag_at(buf, base)[3]
+        if OWNER_KEY not in buf[pos:]:
+            return ""
+        return str(json.loads(buf[pos:]).get(OWNER_FIELD, ""))
 
     @classmethod
     def decode(cls, key: str, buf: bytes) -> ObjectRow:

@@ -62,12 +62,13 @@ def list_page(
             rows = scan(txn, db, bid, successor(common))
             continue
         last = raw.decode()
-        entries.append(ListEntry(last, size, etag, mtime))
+        entries.append(ListEntry(last, size, etag, mtime, ObjectRow.decode_owner(value)))
     return ListPage(tuple(entries), tuple(prefixes), False, last)
 
 
 def _entry(row: ObjectRow, latest: bool) -> VersionEntry:
-    return VersionEntry(row.key, row.version_id, latest, row.mtime, row.etag, row.size, row.is_marker)
+    return VersionEntry(row.key, row.version_id, latest, row.mtime, row.etag, row.size, row.is_marker,
+                        row.meta.owner)
 
 
 def _versions_from(txn: Txn, index: Index, head: ObjectRow, version_marker: str | None) -> Iterator[VersionEntry]:

@@ -35,7 +35,8 @@ def bucket_id(w: WriteTxn, bucket: str) -> int:
     return int(bucket_doc(w, bucket)["id"])
 
 
-def create_bucket(w: WriteTxn, name: str, owner: str, versioning: str = "", lock: bool = False) -> BucketInfo:
+def create_bucket(w: WriteTxn, name: str, owner: str, versioning: str = "",
+                  configs: Mapping[str, bytes] | None = None, lock: bool = False) -> BucketInfo:
     """A new bucket; with ``lock`` (Object Lock) its versioning is Enabled for good."""
     doc = w.index.bucket(w.txn, name)
     if doc is not None:
@@ -50,6 +51,8 @@ def create_bucket(w: WriteTxn, name: str, owner: str, versioning: str = "", lock
     if versioning:
         doc["versioning"] = versioning
     w.txn.put(name.encode(), json.dumps(doc).encode(), db=w.index.db["buckets"])
+    for config, value in (configs or {}).items():
+        w.txn.put(U32.pack(bid) + config.encode(), value, db=w.index.db["bconfig"])
     return BucketInfo(name, owner, created)
 
 

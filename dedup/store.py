@@ -144,9 +144,13 @@ class Store:
         os.close(self._lock_fd)  # releases the lock
 
     # -- buckets ---------------------------------------------------------------
-    async def create_bucket(self, name: str, owner: str, versioning: str = "", lock: bool = False) -> BucketInfo:
+    async def create_bucket(self, name: str, owner: str, versioning: str = "",
+                            configs: Mapping[str, bytes] | None = None, lock: bool = False) -> BucketInfo:
+        """A new bucket of ``owner``, with its first configuration documents
+        ``configs`` (name -> value) written in the same transaction; with
+        ``lock``, Object Lock on (versioning Enabled for good)."""
         validate_bucket_name(name)
-        return await self.writer.run(lambda w: objects.create_bucket(w, name, owner, versioning, lock))
+        return await self.writer.run(lambda w: objects.create_bucket(w, name, owner, versioning, configs, lock))
 
     async def delete_bucket(self, name: str) -> None:
         await self.writer.run(lambda w: objects.delete_bucket(w, name, multipart.abort_bucket))
@@ -182,6 +186,14 @@ class Store:
         with self.index.read() as txn:
             bid = int(self._bucket_doc(txn, bucket)["id"])
             return txn.get(U32.pack(bid) + name.encode(), db=self.index.db["bconfig"])  # type: ignore[no-any-return]
+
+    async def bucket_configs(self, bucket: str, names: Sequence[str]) -> tuple[BucketInfo, dict[str, bytes]]:
+        """The bucket and those of its configuration documents ``names`` it has, read at once."""
+        with self.index.read() as txn:
+            doc = self._bucket_doc(txn, bucket)
+            prefix = U32.pack(int(doc["id"]))
+            found = {name: txn.get(prefix + name.encode(), db=self.index.db["bconfig"]) for name in names}
+        return BucketInfo(bucket, doc["owner"], doc["created"]), {k: v for k, v in found.items() if v is not None}
 
     async def put_bucket_config(self, bucket: str, name: str, value: bytes | None) -> None:
         """Store (or, with None, delete) a bucket's configuration document ``name``."""

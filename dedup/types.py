@@ -45,6 +45,7 @@ class StoreConfig:
 
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 answers for an object stored without one
+OWNER_FIELD = "o"  # ObjectMeta.owner's name in the stored JSON (listing looks for it without decoding)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,11 @@ class ObjectMeta:
     lock_mode: str = ""
     lock_until: float = 0.0
     legal_hold: bool = False
+    # Access control, opaque to the engine (the server's encoding): ``owner`` is
+    # the version's owner when it is not the bucket's owner, ``acl`` its ACL when
+    # it is not the default (private). Both empty cost nothing in the row.
+    owner: str = ""
+    acl: str = ""
 
     def to_json(self) -> dict[str, object]:
         """The fields that differ from the defaults (every object row holds
@@ -79,6 +85,9 @@ class ObjectMeta:
             doc["lm"], doc["lu"] = self.lock_mode, self.lock_until
         if self.legal_hold:
             doc["lh"] = True
+        for name, text in ((OWNER_FIELD, self.owner), ("a", self.acl)):
+            if text:
+                doc[name] = text
         return doc
 
     @classmethod
@@ -92,6 +101,8 @@ class ObjectMeta:
             lock_mode=str(d.get("lm", "")),
             lock_until=float(d.get("lu", 0.0)),  # type: ignore[arg-type]
             legal_hold=bool(d.get("lh", False)),
+            owner=str(d.get(OWNER_FIELD, "")),
+            acl=str(d.get("a", "")),
         )
 
 
@@ -161,6 +172,7 @@ class VersionEntry:
     etag: str
     size: int
     delete_marker: bool
+    owner: str = ""  # ObjectMeta.owner ("" for the bucket's owner)
 
 
 @dataclass(frozen=True)
@@ -190,10 +202,13 @@ class BucketInfo:
 
 @dataclass(frozen=True)
 class ListEntry:
+    """One key of a listing; ``owner`` is ObjectMeta.owner ("" for the bucket's owner)."""
+
     key: str
     size: int
     etag: str
     last_modified: float
+    owner: str = ""
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ from server.console.web import Console
 from server.http.body import has_body
 from server.http.responses import error_response, internal_error, new_request_id, request_id_headers
 from server.s3 import cors
+from server.s3.access_cache import BucketAccessCache
 from server.s3.context import RequestContext
 from server.s3.dispatch import HANDLERS, dispatch
 from server.s3.errormap import to_s3_error
@@ -96,6 +97,7 @@ def create_app(config: ServerConfig, credentials: Credentials, store: Store | No
     app.state.credentials = credentials
     app.state.metrics = Metrics(OPERATIONS)
     app.state.console = Console(config) if config.console_enabled else None
+    app.state.bucket_access = BucketAccessCache()
     app.router.default = CatchAll()
     return app
 
@@ -165,7 +167,7 @@ async def handle(request: Request, exchange: Exchange) -> Response:
         error = _as_s3_error(exc, target, request_id)
         response = error_response(error, method=request.method, resource=request.url.path, request_id=request_id)
     if ctx is not None and ctx.auth is not None:
-        exchange.access_key = ctx.auth.access_key
+        exchange.access_key = ctx.auth.access_key or None  # "" : anonymous
     response.headers.update(await _cors_headers(state.store, request.method, target, headers, request_id))
     response.headers.update(request_id_headers(request_id))
     if has_body(headers) and not (ctx is not None and ctx.body_received):

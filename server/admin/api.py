@@ -16,11 +16,12 @@
                                                    lifecycle runs -> JSON
     GET  /_fragstore/history                       the savings history (server/admin/history.py)
                                                    and a sample of now -> JSON
-    GET  /_fragstore/users                         the access keys that may sign (no secret) -> JSON
+    GET, POST, DELETE /_fragstore/users[/KEY]      the users (server/admin/users_api.py)
 
-gc, check, lifecycle, status, history and users are authenticated (SigV4 by
-dispatch, or a console session: server/auth/session_caller.py) and root only;
-everyone else gets AccessDenied. Errors are S3 XML, like everywhere else.
+Every one but health and metrics is authenticated (SigV4/SigV2 by dispatch, or a
+console session: server/auth/session_caller.py) and root only: dispatch's
+authorization step refuses everyone else with AccessDenied. Errors are S3
+XML, like everywhere else.
 """
 
 from __future__ import annotations
@@ -59,7 +60,6 @@ async def metrics(ctx: RequestContext) -> Response:
 
 async def collect_garbage(ctx: RequestContext) -> Response:
     """POST /_fragstore/gc: run GC now (``dry-run``: report what it would free)."""
-    _require_root(ctx)
     dry_run = flag(ctx.query, "dry-run")
     grace = seconds(ctx.query, "grace")
     runner: GcRunner = ctx.request.app.state.gc
@@ -71,14 +71,12 @@ async def collect_garbage(ctx: RequestContext) -> Response:
 async def check(ctx: RequestContext) -> Response:
     """POST /_fragstore/check: verify fragments (unless ``verify=false``) and
     refcounts; ``repair=true`` fixes refcounts and the index first."""
-    _require_root(ctx)
     report = await ctx.store.check(repair=flag(ctx.query, "repair"), verify=flag(ctx.query, "verify", True))
     return _json({**asdict(report), "ok": report.ok})
 
 
 async def run_lifecycle(ctx: RequestContext) -> Response:
     """POST /_fragstore/lifecycle: one lifecycle run now (as the schedule runs it)."""
-    _require_root(ctx)
     runner: LifecycleRunner = ctx.request.app.state.lifecycle
     report = await runner.run(trigger="admin")
     return _json({**asdict(report), "actions": dict(report.actions)})
@@ -86,7 +84,6 @@ async def run_lifecycle(ctx: RequestContext) -> Response:
 
 async def server_status(ctx: RequestContext) -> Response:
     """GET /_fragstore/status: what an operator checks first."""
-    _require_root(ctx)
     state = ctx.request.app.state
     config = ctx.config
     stats = await ctx.store.stats()
@@ -121,23 +118,9 @@ def _version() -> str:
 
 async def stats_history(ctx: RequestContext) -> Response:
     """GET /_fragstore/history: the days recorded and a sample of now."""
-    _require_root(ctx)
     recorder: HistoryRecorder = ctx.request.app.state.history
     days, now = await recorder.preview()
     return _json({"interval_seconds": ctx.config.history_interval, "days": days, "now": now})
-
-
-async def list_users(ctx: RequestContext) -> Response:
-    """GET /_fragstore/users: the access keys that may sign requests, root first."""
-    _require_root(ctx)
-    root = ctx.credentials.root_access_key
-    keys = sorted(ctx.credentials.secrets, key=lambda k: (k != root, k))
-    return _json({"users": [{"access_key": k, "root": k == root} for k in keys]})
-
-
-def _require_root(ctx: RequestContext) -> None:
-    if ctx.access_key != ctx.credentials.root_access_key:
-        raise S3Error("AccessDenied")
 
 
 def flag(query: Mapping[str, str], name: str, default: bool = False) -> bool:

@@ -6,6 +6,7 @@
     fragstore check [--data DIR] [--repair]
     fragstore lifecycle [--data DIR] [--lifecycle-day-seconds S]   carry out the buckets' lifecycle rules once
     fragstore rotate-root-key [--data DIR]
+    fragstore user add|list|remove|rotate-key [--data DIR] ...        server/admin/users_cli.py
 
 ``serve`` is server/admin/serve.py. The maintenance commands open the data directory
 themselves when no process holds it; when one does (its lock is taken) they
@@ -34,7 +35,7 @@ from dedup.errors import DataDirLocked, NotADataDir, ReadOnlyRefused
 from dedup.readonly import ReadOnlyStore
 from dedup.types import CheckReport, GcReport, LifecycleReport, StoreStats
 from server.admin import client as adminclient
-from server.admin import report, runfile
+from server.admin import report, runfile, users_cli
 from server.admin.config import ServerConfig
 from server.admin.settings import (
     Resolved,
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
                     "bucket (a bucket belongs to the access key that created it). The server must be "
                     "stopped: it keeps the pair it started with.")
     lifecycle = commands.add_parser("lifecycle", help="carry out the buckets' lifecycle rules now")
+    users_cli.add_parser(commands, add_flags)
     for sub in (stats, gc, check, lifecycle, rotate):
         add_flags(sub, maintenance_only=True)
     lifecycle.add_argument("--lifecycle-day-seconds", dest="day_seconds", type=positive_seconds_flag, default=None,
@@ -269,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "rotate-root-key":
         return _rotate(config)
+    if args.command == "user":
+        return users_cli.run(args, config)
     try:
         done = asyncio.run(_direct(args, config))
     except (NotADataDir, ReadOnlyRefused) as exc:

@@ -1,4 +1,5 @@
-"""Who may sign requests: the root key pair and the users of ``--users FILE``.
+"""Who may sign requests: the root key pair, and the users (server/auth/users.py:
+``<data>/user-credentials``, managed at runtime, and ``--users FILE``).
 
 The root identity of a data directory is the pair in ``<data>/root-credentials``
 (one ``access_key:secret`` line, mode 0600): the server serves with it, and
@@ -28,8 +29,9 @@ import re
 import secrets
 import string
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 ROOT_FILE = "root-credentials"
 ENV_ACCESS_KEY = "FRAGSTORE_ACCESS_KEY"
@@ -51,14 +53,21 @@ class CredentialsError(ValueError):
     """A credentials file or variable that cannot be used."""
 
 
+class UserSource(Protocol):
+    def secret_for(self, access_key: str) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Credentials:
     root_access_key: str
-    secrets: dict[str, str]
+    root_secret: str = field(repr=False)
+    users: UserSource | None = None
     root_source: str = ""  # where the root pair came from, said in the start-up log
 
     def secret_for(self, access_key: str) -> str | None:
-        return self.secrets.get(access_key)
+        if access_key == self.root_access_key:
+            return self.root_secret
+        return self.users.secret_for(access_key) if self.users is not None else None
 
 
 def check_access_key(access_key: str, where: str) -> str:
@@ -251,9 +260,12 @@ def rotate_root(data_dir: Path, env: Mapping[str, str] | None = None,
 
 def load_credentials(data_dir: Path, users_file: Path | None, env: Mapping[str, str] | None = None,
                      announce: Callable[[str], None] = _announce) -> Credentials:
+    from server.auth.users import Users
+
     (access_key, secret), source = root_pair(data_dir, env, announce)
-    users = parse_users(users_file.read_text(), str(users_file.name)) if users_file else {}
-    if users.get(access_key, secret) != secret:
+    fixed = parse_users(users_file.read_text(), str(users_file.name)) if users_file else {}
+    if fixed.get(access_key, secret) != secret:
         raise CredentialsError(f"users file redefines the root access key {access_key}")
-    users[access_key] = secret
-    return Credentials(root_access_key=access_key, secrets=users, root_source=source)
+    fixed.pop(access_key, None)
+    users = Users(data_dir, fixed, access_key)
+    return Credentials(root_access_key=access_key, root_secret=secret, users=users, root_source=source)

@@ -7,8 +7,10 @@ The form carries its own signature over the base64 ``policy`` field:
     SigV2   AWSAccessKeyId, signature: base64(HMAC-SHA1(secret, policy))
 
 :func:`authenticate_form` checks, in S3's order: a ``key`` field
-(InvalidArgument), a policy and a signature (AccessDenied without them: no
-anonymous uploads until access control allows public writes), every field of
+(InvalidArgument); without any signature field the form is anonymous (an
+unsigned form: its policy, if any, binds nothing, and authorization decides
+whether the bucket takes public writes); then a policy (AccessDenied without
+one), every field of
 the signature kind (InvalidArgument naming the missing one), the access key
 (InvalidAccessKeyId), the signature (SignatureDoesNotMatch, StringToSign being
 the policy), the document (InvalidPolicyDocument), then its expiration and
@@ -81,8 +83,10 @@ def authenticate_form(
         raise _missing("key")
     policy = fields.get("policy")
     kind = V4_FIELDS if any(f in fields for f in V4_FIELDS) else V2_FIELDS
-    if policy is None or not any(f in fields for f in kind):
-        raise S3Error("AccessDenied")  # anonymous: allowed only where access control grants public writes
+    if not any(f in fields for f in kind):  # unsigned: an anonymous upload, its policy not binding
+        return AuthResult("", UNSIGNED_PAYLOAD, None, False), FormGrant(fields, None)
+    if policy is None:
+        raise S3Error("AccessDenied")  # a signature over no policy
     for name in kind:
         if name not in fields:
             raise _missing(name)

@@ -88,7 +88,7 @@ def authenticate_v2(
         raise S3Error("InvalidAccessKeyId", extra={"AWSAccessKeyId": claim.access_key})
     now = time.time() if now is None else now
     dates = _presigned_dates(req, now) if claim.presigned else _header_dates(claim.headers, now, max_skew_seconds)
-    mode = _payload_mode(claim.headers)
+    mode = payload_mode(claim.headers)
     _verify(req, claim, secret, dates)
     query_headers = {k: v for k, v in claim.headers.items() if k not in req.headers}
     return AuthResult(claim.access_key, mode, None, claim.presigned, query_headers)
@@ -166,7 +166,7 @@ def _header_dates(headers: Mapping[str, str], now: float, max_skew: float) -> li
     return [("", False), *([(date, False)] if date is not None else []), (amz_date, True)]
 
 
-def _payload_mode(headers: Mapping[str, str]) -> str:
+def payload_mode(headers: Mapping[str, str]) -> str:
     """How to read the body: as sent, or checked against a hex SHA-256."""
     encodings = {e.strip().lower() for e in headers.get("content-encoding", "").split(",")}
     if "aws-chunked" in encodings:

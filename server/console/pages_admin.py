@@ -4,16 +4,15 @@ the savings dashboard over time, users and keys.
 Each asks the server's admin endpoints (server/admin/api.py) as the logged-in
 user; they are root's, and the server, not this module, refuses anyone else.
 
-Users and keys: the list is ``GET /_fragstore/users``. Adding, rotating and
-removing keys at runtime belongs to the access-control work; until the server
-has those operations the console sends the requests below and shows the
-server's answer (NotImplemented). After that merge, point
-:data:`USER_ACTIONS` at its operations.
+Users and keys: the runtime user admin (server/admin/users_api.py): the list
+is ``GET /_fragstore/users``; :data:`USER_ACTIONS` names the request of each
+change. A new secret is in the answer once and shown once.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from starlette.responses import Response
 
@@ -22,11 +21,11 @@ from server.console.savings import COLOURS, Savings, history_savings
 from server.console.visit import Visit, console_url
 from server.s3.errors import S3Error
 
-# action -> (method, reserved path, query naming the key): the runtime user admin's requests
+# action -> (method, reserved path; {key} is the access key): the runtime user admin's requests
 USER_ACTIONS: dict[str, tuple[str, str]] = {
-    "add": ("PUT", "/_fragstore/users"),
-    "rotate": ("POST", "/_fragstore/users"),
-    "remove": ("DELETE", "/_fragstore/users"),
+    "add": ("POST", "/_fragstore/users"),
+    "rotate": ("POST", "/_fragstore/users/{key}"),
+    "remove": ("DELETE", "/_fragstore/users/{key}"),
 }
 
 
@@ -104,18 +103,15 @@ async def user_action(v: Visit) -> Response:
         v.flash("Unknown action.", "error")
         return v.redirect(console_url("/users"))
     method, path = USER_ACTIONS[action]
+    query = {"access-key": access_key} if action == "add" and access_key else {}
     try:
-        answer = await v.s3.read(method, path=path, query={"access-key": access_key})
+        answer = await v.s3.read(method, path=path.format(key=quote(access_key, safe="")), query=query)
     except S3Error as exc:
-        if exc.code == "NotImplemented":
-            v.flash("This server cannot change users at runtime yet (it answered NotImplemented): users come "
-                    "from the --users file, and the root key from `fragstore rotate-root-key`.", "error")
-        else:
-            v.flash(f"User {access_key} not changed: {exc.code}: {exc.message}", "error")
+        v.flash(f"User {access_key} not changed: {exc.code}: {exc.message}", "error")
         return v.redirect(console_url("/users"))
     doc = answer.json() if answer.body else {}
-    if "secret_key" in doc:  # shown once, on this answer only
+    if "secret" in doc:  # shown once, on this answer only
         return await users_page(v, created={"access_key": str(doc.get("access_key", access_key)),
-                                            "secret_key": str(doc["secret_key"])})
+                                            "secret_key": str(doc["secret"])})
     v.flash(f"User {access_key}: {action} done.")
     return v.redirect(console_url("/users"))

@@ -177,6 +177,13 @@ def _element_id(rule: Element) -> str:
 
 
 # -- policy ---------------------------------------------------------------------------
+PUBLIC_POLICY_ALLOWED = (
+    b"<PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls>"
+    b"<IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>false</BlockPublicPolicy>"
+    b"<RestrictPublicBuckets>false</RestrictPublicBuckets></PublicAccessBlockConfiguration>"
+)
+
+
 async def policy(v: Visit) -> Response:
     bucket = v.params["bucket"]
     form = await v.form()
@@ -191,6 +198,10 @@ async def policy(v: Visit) -> Response:
             if error is not None:
                 raise S3Error(error.split(":", 1)[0], error.split(":", 1)[-1].strip())
             text = with_public_read(current.body.decode() if current else None, bucket, form.get("prefix", ""))
+            # New buckets block public policies (as in AWS): a public read of a prefix is a policy, so
+            # that block goes; the ACL blocks stay (ACLs can still not make anything public).
+            await v.s3.read("PUT", bucket, query={"publicAccessBlock": ""}, body=PUBLIC_POLICY_ALLOWED,
+                            headers={"content-type": "application/xml"})
         else:
             text = form.get("policy", "")
         try:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from dedup.store import Store
-from dedup.types import BucketInfo
 from server.admin.config import ServerConfig
 from server.auth.credentials import Credentials
 from server.auth.post_auth import FormGrant
@@ -16,6 +15,7 @@ from server.auth.sigv4 import AuthResult
 from server.http.body import MAX_XML_BODY, content_length, read_small, receive_stream
 from server.http.form import Form
 from server.http.payload import Payload
+from server.s3.access_info import Access
 from server.s3.routing import Route
 
 
@@ -30,7 +30,7 @@ class RequestContext:
     config: ServerConfig
     credentials: Credentials
     auth: AuthResult | None = None
-    bucket_info: BucketInfo | None = None  # set once the caller is known to own it
+    access: Access | None = None  # what authorization decided from (server/s3/access.py)
     body_received: bool = False  # the whole request body has been read
     form: Form | None = None  # PostObject: the fields before the file, the file still streaming
     grant: FormGrant | None = None  # PostObject: what the form's verified policy allows
@@ -51,13 +51,19 @@ class RequestContext:
 
     @property
     def access_key(self) -> str:
+        """The caller's access key ("" for an unsigned request)."""
         assert self.auth is not None
         return self.auth.access_key
 
     @property
     def owner(self) -> str:
         """The bucket's owner (for Owner/Initiator elements)."""
-        return self.bucket_info.owner if self.bucket_info else self.access_key
+        return self.access.owner if self.access else self.access_key
+
+    @property
+    def authorized(self) -> Access:
+        assert self.access is not None
+        return self.access
 
     def payload(self, *, object_checksums: bool = False) -> Payload:
         """The decoded, verified request body (read it once). With

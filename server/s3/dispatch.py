@@ -2,11 +2,16 @@
 
 Authentication (SigV2 or SigV4, header or presigned query; for PostObject
 the signature and policy of the form, read up to its file) runs once, before any
-handler; /_fragstore/health and /_fragstore/metrics (which may ask for a
-bearer token instead, server/admin/api.py) and the CORS preflight (OPTIONS
-object, anonymous in S3 too: a browser sends it without credentials) are the
-only unauthenticated requests. A bucket belongs to the access key that created
-it: any other caller (a form's signer included) gets AccessDenied, for every operation.
+handler; a request with no signature at all is anonymous. /_fragstore/health
+and /_fragstore/metrics (which may ask for a bearer token instead,
+server/admin/api.py) and the CORS preflight (OPTIONS object, anonymous in S3
+too: a browser sends it without credentials) skip both steps.
+
+Authorization runs once, after authentication and before the handler
+(server/s3/access.py, which asks server/auth/authorize.py): owners, ACLs,
+bucket policies and public access blocks decide. Handlers never check
+permissions. After an operation that may change a bucket's access documents
+the cached copy is dropped (server/s3/access_cache.py).
 
 Two ways in, one path after authentication (:func:`_authorized`):
 
@@ -14,11 +19,10 @@ Two ways in, one path after authentication (:func:`_authorized`):
 - :func:`dispatch_as_session`: the web console's internal requests
   (server/console/s3call.py), made for a user the console session has
   authenticated (server/auth/session_caller.py). It skips only the signature
-  check: the operation, the unsupported-header refusal, the authorization
-  (today :func:`_authorize`; the one authorization function when access control
-  lands) and the handler are the same calls as for a signed request. It
-  refuses the operations that are not a user's S3 actions (health, metrics,
-  preflights, form posts, the console itself).
+  check: the operation, the unsupported-header refusal, the authorization and
+  the handler are the same calls as for a signed request. It refuses the
+  operations that are not a user's S3 actions (health, metrics, preflights,
+  form posts, the console itself).
 """
 
 from __future__ import annotations
@@ -28,16 +32,20 @@ from collections.abc import Awaitable, Callable
 from starlette.responses import Response
 
 from server.admin import api as admin
+from server.admin import users_api
 from server.auth.authenticate import authenticate
 from server.auth.post_auth import authenticate_form
 from server.auth.session_caller import SessionCaller
 from server.auth.sigv4 import AuthRequest
 from server.http.form import boundary_of, read_form
 from server.http.limits import check_header_section
+from server.s3.access import authorize_request
+from server.s3.access_cache import CHANGES_ACCESS
 from server.s3.bucketnames import check_bucket_name
 from server.s3.context import RequestContext
 from server.s3.errors import S3Error
 from server.s3.handlers import (
+    acl,
     attributes,
     buckets,
     copy,
@@ -49,6 +57,8 @@ from server.s3.handlers import (
     multipart,
     multipart_listing,
     objects,
+    ownership,
+    policy,
     post_object,
     service,
     tagging,
@@ -68,7 +78,10 @@ HANDLERS: dict[str, Handler] = {
     "RunLifecycle": admin.run_lifecycle,
     "ServerStatus": admin.server_status,
     "StatsHistory": admin.stats_history,
-    "ListUsers": admin.list_users,
+    "ListUsers": users_api.list_users,
+    "AddUser": users_api.add_user,
+    "RotateUserKey": users_api.rotate_user_key,
+    "RemoveUser": users_api.remove_user,
     "CreateBucket": buckets.create_bucket,
     "DeleteBucket": buckets.delete_bucket,
     "HeadBucket": buckets.head_bucket,
@@ -111,6 +124,20 @@ HANDLERS: dict[str, Handler] = {
     "PutBucketLifecycleConfiguration": lifecycle.put_bucket_lifecycle_configuration,
     "GetBucketLifecycleConfiguration": lifecycle.get_bucket_lifecycle_configuration,
     "DeleteBucketLifecycle": lifecycle.delete_bucket_lifecycle,
+    "GetBucketAcl": acl.get_bucket_acl,
+    "PutBucketAcl": acl.put_bucket_acl,
+    "GetObjectAcl": acl.get_object_acl,
+    "PutObjectAcl": acl.put_object_acl,
+    "PutBucketPolicy": policy.put_bucket_policy,
+    "GetBucketPolicy": policy.get_bucket_policy,
+    "DeleteBucketPolicy": policy.delete_bucket_policy,
+    "GetBucketPolicyStatus": policy.get_bucket_policy_status,
+    "GetBucketOwnershipControls": ownership.get_bucket_ownership_controls,
+    "PutBucketOwnershipControls": ownership.put_bucket_ownership_controls,
+    "DeleteBucketOwnershipControls": ownership.delete_bucket_ownership_controls,
+    "GetPublicAccessBlock": ownership.get_public_access_block,
+    "PutPublicAccessBlock": ownership.put_public_access_block,
+    "DeletePublicAccessBlock": ownership.delete_public_access_block,
 }
 
 
@@ -128,20 +155,6 @@ def _authenticate(ctx: RequestContext) -> None:
         for name, value in ctx.auth.query_headers.items():
             ctx.headers.setdefault(name, value)
         ctx.route = route(ctx.method, request.path, ctx.query, ctx.headers, ctx.config.domain)
-
-
-async def _authorize(ctx: RequestContext) -> None:
-    """NoSuchBucket, or AccessDenied unless the caller owns the bucket."""
-    if ctx.route.bucket is None or ctx.route.operation == "CreateBucket":
-        return
-    check_bucket_name(ctx.route.bucket)
-    info = await ctx.store.head_bucket(ctx.route.bucket)
-    if info.owner != ctx.access_key:
-        raise S3Error("AccessDenied")
-    expected = ctx.headers.get("x-amz-expected-bucket-owner")
-    if expected is not None and expected != info.owner:
-        raise S3Error("AccessDenied")
-    ctx.bucket_info = info
 
 
 async def _authenticate_form(ctx: RequestContext) -> None:
@@ -186,12 +199,17 @@ async def _authorized(ctx: RequestContext) -> Response:
     """Everything after authentication: the route's error, the handler, the
     unsupported headers, authorization, the key, then the handler itself."""
     target = ctx.route  # a SigV2 URL's signed query headers may have named another operation
+    anonymous = ctx.auth is not None and not ctx.auth.access_key
     if target.error is not None:
-        raise S3Error(target.error)
+        raise S3Error("AccessDenied" if anonymous and target.error == "NotImplemented" else target.error)
     if target.operation not in HANDLERS:
-        raise S3Error("NotImplemented")
+        raise S3Error("AccessDenied" if anonymous else "NotImplemented")
     refuse_unsupported(ctx.headers)
-    await _authorize(ctx)
+    await authorize_request(ctx)
     if target.key is not None:
         check_key(target.key)
-    return await HANDLERS[target.operation](ctx)
+    try:
+        return await HANDLERS[target.operation](ctx)
+    finally:
+        if target.operation in CHANGES_ACCESS and target.bucket is not None:
+            ctx.request.app.state.bucket_access.invalidate(target.bucket)

@@ -23,3 +23,12 @@ async def read_protected_body(ctx: RequestContext, limit: int | None = None) -> 
     if md5 is not None and hashlib.md5(body).digest() != md5:
         raise S3Error("BadDigest")
     return body
+
+
+async def read_checked_body(ctx: RequestContext) -> bytes:
+    """The whole (small, XML) body; its Content-MD5 checked when it has one."""
+    md5 = content_md5(ctx.headers)
+    body = await ctx.read_body()
+    if md5 is not None and hashlib.md5(body).digest() != md5:
+        raise S3Error("BadDigest")
+    return body

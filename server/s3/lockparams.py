@@ -89,9 +89,9 @@ def response_headers(info: ObjectInfo) -> dict[str, str]:
 
 
 def bypass(headers: Mapping[str, str]) -> bool:
-    """Whether the request asks to bypass GOVERNANCE retention. Who may:
-    dispatch's authorization let the caller act on the bucket, and today only
-    its owner does, which is who AWS lets hold s3:BypassGovernanceRetention by default."""
+    """Whether the request asks to bypass GOVERNANCE retention; whether the
+    caller may (s3:BypassGovernanceRetention) is the authorization step's
+    answer (server/s3/access.py: ``Access.may_bypass``)."""
     return headers.get(BYPASS, "").strip().lower() == "true"
 
 

@@ -3,9 +3,10 @@
 The form's fields (lower-case names, verified by server/auth/post_auth.py)
 become what a PUT would send as headers: Content-Type, Cache-Control,
 Content-Disposition, Content-Encoding, Content-Language, Expires,
-``x-amz-meta-*``, Content-MD5 and ``x-amz-checksum-*``. Fields that ask for
-what fragstore does not do answer NotImplemented rather than being ignored: an
-ACL other than ``private``, server-side encryption, a storage class other than
+``x-amz-meta-*``, Content-MD5 and ``x-amz-checksum-*``; ``acl`` is the
+x-amz-acl of the upload (a canned ACL, read by server/s3/access.py). Fields
+that ask for what fragstore does not do answer NotImplemented rather than
+being ignored: grants, server-side encryption, a storage class other than
 STANDARD, tagging, object lock, website redirects, session tokens.
 :func:`success_action` reads how to answer a stored upload.
 """
@@ -22,8 +23,6 @@ from server.s3.errors import S3Error
 from server.s3.objmeta import META_PREFIX, STORED_HEADERS, meta_from_headers
 from server.s3.params import content_md5
 
-CANNED_ACLS = frozenset({"private", "public-read", "public-read-write", "aws-exec-read", "authenticated-read",
-                         "bucket-owner-read", "bucket-owner-full-control"})
 _REFUSED_PREFIXES = ("x-amz-server-side-encryption", "x-amz-object-lock-", "x-amz-grant-")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _URL = re.compile(r"[\x21-\x7e]+")  # what a Location header can carry as is
@@ -32,11 +31,6 @@ _REFUSED = frozenset({"tagging", "x-amz-website-redirect-location", "x-amz-secur
 
 def check_supported(fields: Mapping[str, str]) -> None:
     """NotImplemented (or InvalidArgument for a value S3 refuses) for fields asking for more than a PUT does."""
-    acl = fields.get("acl")
-    if acl is not None and acl not in CANNED_ACLS:
-        raise S3Error("InvalidArgument", extra={"ArgumentName": "x-amz-acl", "ArgumentValue": acl})
-    if acl not in (None, "private"):
-        raise S3Error("NotImplemented", "ACLs other than private are not implemented.")
     if fields.get("x-amz-storage-class", "STANDARD") != "STANDARD":
         raise S3Error("NotImplemented", "Storage classes other than STANDARD are not implemented.")
     for name in fields:

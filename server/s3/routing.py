@@ -112,7 +112,9 @@ RESERVED: dict[tuple[str, str], str] = {
     ("GET", "status"): "ServerStatus",
     ("GET", "history"): "StatsHistory",
     ("GET", "users"): "ListUsers",
+    ("POST", "users"): "AddUser",
 }
+RESERVED_USER = {"DELETE": "RemoveUser", "POST": "RotateUserKey"}  # /_fragstore/users/KEY
 
 
 CONSOLE = "Console"  # the web console's pages (server/console/), any method under /_fragstore/console
@@ -122,6 +124,8 @@ def _reserved(method: str, key: str | None) -> Route:
     if key is not None and (key == "console" or key.startswith("console/")):
         return Route(CONSOLE, key=key)
     operation = RESERVED.get((method, key or ""))
+    if operation is None and (key or "").startswith("users/") and method in RESERVED_USER:
+        return Route(RESERVED_USER[method], RESERVED_PREFIX, key)
     return Route(operation) if operation else Route("", error="NotImplemented")
 
 

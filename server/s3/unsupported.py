@@ -1,11 +1,12 @@
 """Request headers that ask for something fragstore does not do, refused with
 AWS's error before any handler runs: nothing that asks for protection
-(encryption, ACL grants, MFA) is accepted and ignored.
+(encryption, MFA) is accepted and ignored.
 
 A header is refused unless its value asks for what fragstore does anyway
-(``x-amz-acl: private``, ``x-amz-storage-class: STANDARD``,
-``x-amz-object-ownership: BucketOwnerEnforced``). ``x-amz-expected-bucket-owner``
-is honoured by dispatch; Object Lock headers by the handlers that take them.
+(``x-amz-storage-class: STANDARD``). ACLs (``x-amz-acl``, ``x-amz-grant-*``) and
+``x-amz-object-ownership`` are honoured (server/s3/access.py), as is
+``x-amz-expected-bucket-owner``; Object Lock headers by the handlers that take
+them (server/s3/lockparams.py).
 """
 
 from __future__ import annotations
@@ -17,14 +18,11 @@ from server.s3.errors import S3Error
 _PREFIXES = (
     "x-amz-server-side-encryption",
     "x-amz-copy-source-server-side-encryption",
-    "x-amz-grant-",
 )
 _HEADERS = ("x-amz-mfa", "x-amz-website-redirect-location")
 # header -> values that ask for nothing fragstore does not already do
 _HARMLESS: dict[str, frozenset[str]] = {
-    "x-amz-acl": frozenset({"private", "bucket-owner-full-control"}),
     "x-amz-storage-class": frozenset({"STANDARD"}),
-    "x-amz-object-ownership": frozenset({"BucketOwnerEnforced"}),
 }
 
 

@@ -1,7 +1,7 @@
 """Render S3 response bodies: a tiny tree of (tag, value) pairs to XML bytes.
 
 A value is text (str/int/bool), a list of child nodes, or None (element left
-out). Text is escaped for XML 1.0; control characters S3 keys may hold are
+out); a tag may carry attributes after a space, written as they are. Text is escaped for XML 1.0; control characters S3 keys may hold are
 written as character references, as S3 does (clients should ask for
 encoding-type=url to get such keys back intact).
 """
@@ -34,13 +34,14 @@ def _text(value: str | int | bool) -> str:
 def _render(out: list[str], tag: str, value: Value) -> None:
     if value is None:
         return
+    close = tag.split(" ", 1)[0]  # a tag may carry attributes: 'Grantee xsi:type="Group"'
     if isinstance(value, (str, int, bool)):
-        out.append(f"<{tag}>{_text(value)}</{tag}>")
+        out.append(f"<{tag}>{_text(value)}</{close}>")
         return
     out.append(f"<{tag}>")
     for child_tag, child_value in value:
         _render(out, child_tag, child_value)
-    out.append(f"</{tag}>")
+    out.append(f"</{close}>")
 
 
 def document(root: str, children: Sequence[Node], *, namespace: bool = True) -> bytes:

@@ -1,11 +1,14 @@
 """Hostile and broken requests, each answered with the S3 error AWS sends, the
 server staying up and nothing stored: XML bombs and oversized lists, bad
 signatures of every kind, broken bodies and framing, hostile keys and bucket
-names, garbage ranges and dates, broken CORS configurations and preflights.
+names, garbage ranges and dates, broken CORS configurations and preflights,
+malformed and oversized bucket policies, broken ACL XML and headers, unknown
+grantees, bad ownership controls and public access blocks.
 
 Every case runs against one server; after each, the bucket must still hold
 just its one object (intact), the open multipart upload no part, no CORS
-configuration, and the server must answer its health check. At the end its
+configuration, no policy, its private ACL, ownership controls and public
+access block, and the server must answer its health check. At the end its
 log must hold no error.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -179,10 +183,11 @@ def v2_presigned(t: Target, method: str, path: str, body: bytes = b"", *, expire
 
 
 def form_post(t: Target, conditions: list[object], *, secret: str | None = None, file: bytes = b"posted",
-              expires_in: float = 300, key: str = "posted", mangle: Callable[[bytes], bytes] = lambda b: b) -> Answer | None:
+              expires_in: float = 300, key: str = "posted", mangle: Callable[[bytes], bytes] = lambda b: b,
+              extra: list[tuple[str, str]] | None = None) -> Answer | None:
     """A POST Object form signed with SigV2 (``mangle`` rewrites the whole body)."""
-    fields = [("key", key), *sigv2_fields(t.server.access_key, secret or t.server.secret_key,
-                                           [{"bucket": BUCKET}, *conditions], expires_in=expires_in)]
+    fields = [("key", key), *(extra or []), *sigv2_fields(t.server.access_key, secret or t.server.secret_key,
+                                                          [{"bucket": BUCKET}, *conditions], expires_in=expires_in)]
     body = form_body(fields, file)
     data = mangle(b"".join(body.chunks()))
     headers = {"Content-Type": body.content_type, "Content-Length": str(len(data))}
@@ -199,6 +204,28 @@ def tampered(t: Target) -> Answer | None:
 def signed_for_other_path(t: Target) -> Answer | None:
     headers = signed(t.server, "PUT", f"/{BUCKET}/innocent", {"Content-Length": "3"}, hashlib.sha256(b"abc").hexdigest())
     return exchange(t.server, head_bytes("PUT", f"/{BUCKET}/evil".encode(), headers, t.server.port) + b"abc")
+
+
+def put_policy(t: Target, document: object) -> Answer | None:
+    body = document if isinstance(document, bytes) else json.dumps(document).encode()
+    return send(t, "PUT", f"/{BUCKET}?policy", body)
+
+
+def statement(**fields: object) -> dict:
+    base: dict = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject",
+                  "Resource": f"arn:aws:s3:::{BUCKET}/*"}
+    base.update(fields)
+    return {"Version": "2012-10-17", "Statement": [base]}
+
+
+def put_acl(t: Target, body: bytes, path: str = f"/{BUCKET}?acl", headers: dict[str, str] | None = None) -> Answer | None:
+    return send(t, "PUT", path, body, headers)
+
+
+def acl_xml(grantee: bytes, permission: bytes = b"READ") -> bytes:
+    return (b'<AccessControlPolicy><AccessControlList><Grant>'
+            b'<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ' + grantee + b"</Grantee>"
+            b"<Permission>" + permission + b"</Permission></Grant></AccessControlList></AccessControlPolicy>")
 
 
 # name -> (request, accepted (status, code) answers; None: the connection closed unanswered)
@@ -307,6 +334,69 @@ CASES: dict[str, Case] = {
     "post-truncated-file": (lambda t: form_post(t, [{"key": "posted"}], mangle=lambda b: b[: b.rindex(b"\r\n--")]), {(400, "MalformedPOSTRequest")}),
     "post-garbage": (lambda t: form_post(t, [{"key": "posted"}], mangle=lambda b: b"\x00" * 100), {(400, "MalformedPOSTRequest")}),
     "post-huge-prefix": (lambda t: form_post(t, [{"key": "posted"}], mangle=lambda b: b.replace(b"\r\n", b"\r\n" + b" " * 30000, 1)), {(400, "MaxPostPreDataLengthExceededError"), (400, "MalformedPOSTRequest")}),
+    # bucket policies: MalformedPolicy with S3's reasons, PolicyTooLarge, nothing stored
+    "policy-not-json": (lambda t: put_policy(t, b'{"Version": "2012-10-17", "Statement": ['), {(400, "MalformedPolicy")}),
+    "policy-empty": (lambda t: put_policy(t, b""), {(400, "MalformedPolicy")}),
+    "policy-a-list": (lambda t: put_policy(t, b"[]"), {(400, "MalformedPolicy")}),
+    "policy-binary": (lambda t: put_policy(t, b"{\xff\xfe\x00"), {(400, "MalformedPolicy")}),
+    "policy-deeply-nested": (lambda t: put_policy(t, b'{"a":' * 50000 + b"1" + b"}" * 50000), {(400, "MalformedPolicy")}),
+    "policy-over-20kb": (lambda t: put_policy(t, statement(Resource=[f"arn:aws:s3:::{BUCKET}/p{i:05d}/*" for i in range(1200)])), {(400, "PolicyTooLarge")}),
+    "policy-over-1mib": (lambda t: put_policy(t, b"{" + b" " * (2 << 20) + b"}"), {(400, "PolicyTooLarge")}),
+    "policy-bad-version": (lambda t: put_policy(t, {**statement(), "Version": "2024-01-01"}), {(400, "MalformedPolicy")}),
+    "policy-no-principal": (lambda t: put_policy(t, statement(Principal=None)), {(400, "MalformedPolicy")}),
+    "policy-unknown-principal": (lambda t: put_policy(t, statement(Principal={"AWS": "NOSUCHUSER42"})), {(400, "MalformedPolicy")}),
+    "policy-unknown-action": (lambda t: put_policy(t, statement(Action="s3:StealObject")), {(400, "MalformedPolicy")}),
+    "policy-other-bucket": (lambda t: put_policy(t, statement(Resource="arn:aws:s3:::other/*")), {(400, "MalformedPolicy")}),
+    "policy-unknown-operator": (lambda t: put_policy(t, statement(Condition={"StringSortOf": {"aws:username": "x"}})), {(400, "MalformedPolicy")}),
+    "policy-bad-ip": (lambda t: put_policy(t, statement(Condition={"IpAddress": {"aws:SourceIp": "999.1.1.1/8"}})), {(400, "MalformedPolicy")}),
+    "policy-public-blocked": (lambda t: put_policy(t, statement()), {(403, "AccessDenied")}),
+    "policy-anonymous-put": (lambda t: unsigned(t, "PUT", f"/{BUCKET}?policy", {}, json.dumps(statement()).encode()), {(403, "AccessDenied")}),
+    "policy-anonymous-get": (lambda t: unsigned(t, "GET", f"/{BUCKET}?policy", {}), {(403, "AccessDenied")}),
+    "policy-get-none": (lambda t: send(t, "GET", f"/{BUCKET}?policy"), {(404, "NoSuchBucketPolicy")}),
+    "policy-status-none": (lambda t: send(t, "GET", f"/{BUCKET}?policyStatus"), {(404, "NoSuchBucketPolicy")}),
+    # ACLs: malformed XML, unknown grantees, wrong headers
+    "acl-malformed-xml": (lambda t: put_acl(t, b"<AccessControlPolicy><Owner>"), {(400, "MalformedACLError")}),
+    "acl-not-xml": (lambda t: put_acl(t, b"\xff\xfe garbage"), {(400, "MalformedACLError")}),
+    "acl-entity-expansion": (lambda t: put_acl(t, LAUGHS + b"<AccessControlPolicy><Owner><ID>&j;</ID></Owner></AccessControlPolicy>"), {(400, "MalformedACLError")}),
+    "acl-external-entity": (lambda t: put_acl(t, XXE + b"<AccessControlPolicy><Owner><ID>&e;</ID></Owner></AccessControlPolicy>"), {(400, "MalformedACLError")}),
+    "acl-wrong-root": (lambda t: put_acl(t, b"<Tagging/>"), {(400, "MalformedACLError")}),
+    "acl-unknown-grantee-type": (lambda t: put_acl(t, acl_xml(b'xsi:type="Robot"><ID>BOB</ID>')), {(400, "MalformedACLError")}),
+    "acl-grantee-without-type": (lambda t: put_acl(t, acl_xml(b"><ID>BOB</ID>")), {(400, "MalformedACLError")}),
+    "acl-bad-permission": (lambda t: put_acl(t, acl_xml(b'xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI>', b"EVERYTHING")), {(400, "MalformedACLError")}),
+    "acl-unknown-user": (lambda t: put_acl(t, acl_xml(b'xsi:type="CanonicalUser"><ID>NOSUCHUSER42</ID>')), {(400, "InvalidArgument")}),
+    "acl-unknown-group": (lambda t: put_acl(t, acl_xml(b'xsi:type="Group"><URI>http://example.com/everyone</URI>')), {(400, "InvalidArgument")}),
+    "acl-email": (lambda t: put_acl(t, acl_xml(b'xsi:type="AmazonCustomerByEmail"><EmailAddress>a@b.c</EmailAddress>')), {(400, "UnresolvableGrantByEmailAddress")}),
+    "acl-public-grant-acls-disabled": (lambda t: put_acl(t, acl_xml(b'xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI>')), {(400, "AccessControlListNotSupported")}),
+    "acl-oversized": (lambda t: put_acl(t, b"<AccessControlPolicy>" + b" " * (5 << 20) + b"</AccessControlPolicy>"), {(400, "MaxMessageLengthExceeded")}),
+    "acl-body-and-header": (lambda t: put_acl(t, acl_xml(b'xsi:type="CanonicalUser"><ID>x</ID>'), headers={"x-amz-acl": "private"}), {(400, "UnexpectedContent")}),
+    "acl-other-owner": (lambda t: put_acl(t, b"<AccessControlPolicy><Owner><ID>SOMEONE</ID></Owner><AccessControlList/></AccessControlPolicy>"), {(403, "AccessDenied")}),
+    "acl-nothing": (lambda t: put_acl(t, b""), {(400, "MissingSecurityHeader")}),
+    "acl-bad-canned-put": (lambda t: send(t, "PUT", f"/{BUCKET}/acl", b"x", {"x-amz-acl": "world-readable"}), {(400, "InvalidArgument")}),
+    "acl-canned-and-grant": (lambda t: send(t, "PUT", f"/{BUCKET}/acl", b"x", {"x-amz-acl": "private", "x-amz-grant-read": 'id="x"'}), {(400, "InvalidRequest")}),
+    "acl-bad-grant-header": (lambda t: send(t, "PUT", f"/{BUCKET}/acl", b"x", {"x-amz-grant-read": "everyone please"}), {(400, "InvalidArgument")}),
+    "acl-grant-unknown-user": (lambda t: send(t, "PUT", f"/{BUCKET}/acl", b"x", {"x-amz-grant-full-control": 'id="NOSUCHUSER42"'}), {(400, "InvalidArgument")}),
+    "acl-public-put-acls-disabled": (lambda t: send(t, "PUT", f"/{BUCKET}/acl", b"x", {"x-amz-acl": "public-read"}), {(400, "AccessControlListNotSupported")}),
+    "acl-copy-public": (lambda t: send(t, "PUT", f"/{BUCKET}/acl", headers={"x-amz-copy-source": f"/{BUCKET}/kept", "x-amz-acl": "public-read-write"}), {(400, "AccessControlListNotSupported")}),
+    "acl-multipart-public": (lambda t: send(t, "POST", f"/{BUCKET}/acl?uploads", headers={"x-amz-acl": "authenticated-read"}), {(400, "AccessControlListNotSupported")}),
+    "acl-object-missing": (lambda t: send(t, "PUT", f"/{BUCKET}/nosuchkey?acl", headers={"x-amz-acl": "private"}), {(404, "NoSuchKey")}),
+    "acl-anonymous-get": (lambda t: unsigned(t, "GET", f"/{BUCKET}?acl", {}), {(403, "AccessDenied")}),
+    "acl-anonymous-put": (lambda t: unsigned(t, "PUT", f"/{BUCKET}/kept?acl", {"x-amz-acl": "public-read"}), {(403, "AccessDenied")}),
+    "acl-post-form-bad-canned": (lambda t: form_post(t, [{"key": "posted"}, {"acl": "world"}], extra=[("acl", "world")]), {(400, "InvalidArgument")}),
+    "acl-post-form-public": (lambda t: form_post(t, [{"key": "posted"}, {"acl": "public-read"}], extra=[("acl", "public-read")]), {(400, "AccessControlListNotSupported")}),
+    "post-anonymous": (lambda t: unsigned(t, "POST", f"/{BUCKET}", {"Content-Type": form_body([("key", "posted")], b"x").content_type}, b"".join(form_body([("key", "posted")], b"x").chunks())), {(403, "AccessDenied"), (400, "MalformedPOSTRequest")}),
+    # ownership controls, public access block, CreateBucket's access headers
+    "ownership-malformed": (lambda t: send(t, "PUT", f"/{BUCKET}?ownershipControls", b"<OwnershipControls><Rule>"), {(400, "MalformedXML")}),
+    "ownership-unknown": (lambda t: send(t, "PUT", f"/{BUCKET}?ownershipControls", b"<OwnershipControls><Rule><ObjectOwnership>Everyone</ObjectOwnership></Rule></OwnershipControls>"), {(400, "MalformedXML")}),
+    "ownership-two-rules": (lambda t: send(t, "PUT", f"/{BUCKET}?ownershipControls", b"<OwnershipControls>" + b"<Rule><ObjectOwnership>ObjectWriter</ObjectOwnership></Rule>" * 2 + b"</OwnershipControls>"), {(400, "MalformedXML")}),
+    "ownership-wrong-md5": (lambda t: send(t, "PUT", f"/{BUCKET}?ownershipControls", b"<OwnershipControls><Rule><ObjectOwnership>ObjectWriter</ObjectOwnership></Rule></OwnershipControls>", {"Content-MD5": md5_b64(b"x")}), {(400, "BadDigest")}),
+    "ownership-anonymous": (lambda t: unsigned(t, "DELETE", f"/{BUCKET}?ownershipControls", {}), {(403, "AccessDenied")}),
+    "public-block-malformed": (lambda t: send(t, "PUT", f"/{BUCKET}?publicAccessBlock", b"<PublicAccessBlockConfiguration><BlockPublicAcls>"), {(400, "MalformedXML")}),
+    "public-block-not-bool": (lambda t: send(t, "PUT", f"/{BUCKET}?publicAccessBlock", b"<PublicAccessBlockConfiguration><BlockPublicAcls>maybe</BlockPublicAcls></PublicAccessBlockConfiguration>"), {(400, "MalformedXML")}),
+    "public-block-anonymous": (lambda t: unsigned(t, "DELETE", f"/{BUCKET}?publicAccessBlock", {}), {(403, "AccessDenied")}),
+    "create-bucket-public-acl": (lambda t: send(t, "PUT", "/new-public", headers={"x-amz-acl": "public-read"}), {(400, "InvalidBucketAclWithObjectOwnership")}),
+    "create-bucket-bad-ownership": (lambda t: send(t, "PUT", "/new-owned", headers={"x-amz-object-ownership": "Anyone"}), {(400, "InvalidArgument")}),
+    "create-bucket-public-acl-writer": (lambda t: send(t, "PUT", "/new-writer", headers={"x-amz-object-ownership": "ObjectWriter", "x-amz-acl": "public-read"}), {(403, "AccessDenied")}),
+    "create-bucket-email-grant": (lambda t: send(t, "PUT", "/new-email", headers={"x-amz-object-ownership": "ObjectWriter", "x-amz-grant-read": 'emailAddress="a@b.c"'}), {(400, "UnresolvableGrantByEmailAddress")}),
     # numbers: only ASCII digits, only 32-bit ("²" passes str.isdigit, not int)
     "max-keys-superscript-digit": (lambda t: send(t, "GET", f"/{BUCKET}?max-keys=%C2%B2"), {(400, "InvalidArgument")}),
     "max-keys-huge": (lambda t: send(t, "GET", f"/{BUCKET}?list-type=2&max-keys=99999999999999999999"), {(400, "InvalidArgument")}),
@@ -377,6 +467,15 @@ def assert_nothing_stored(t: Target) -> None:
     with pytest.raises(ClientError) as info:
         s3.get_bucket_cors(Bucket=BUCKET)
     assert info.value.response["Error"]["Code"] == "NoSuchCORSConfiguration"
+    with pytest.raises(ClientError) as info:
+        s3.get_bucket_policy(Bucket=BUCKET)
+    assert info.value.response["Error"]["Code"] == "NoSuchBucketPolicy"
+    grants = s3.get_bucket_acl(Bucket=BUCKET)["Grants"]
+    assert [(g["Grantee"]["ID"], g["Permission"]) for g in grants] == [(t.server.access_key, "FULL_CONTROL")]
+    assert s3.get_object_acl(Bucket=BUCKET, Key="kept")["Grants"] == grants
+    rules = s3.get_bucket_ownership_controls(Bucket=BUCKET)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert all(s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"].values())
 
 
 @pytest.mark.parametrize("name", list(CASES))

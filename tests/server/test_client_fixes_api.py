@@ -126,8 +126,6 @@ def test_the_access_log_names_an_unknown_query_key_other(live_server: LiveServer
     {"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": "k"},
     {"x-amz-server-side-encryption-customer-algorithm": "AES256",
      "x-amz-server-side-encryption-customer-key": "a" * 44, "x-amz-server-side-encryption-customer-key-md5": "b" * 24},
-    {"x-amz-acl": "public-read"},
-    {"x-amz-grant-read": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'},
     {"x-amz-storage-class": "GLACIER"},
     {"x-amz-website-redirect-location": "/elsewhere"},
 ])

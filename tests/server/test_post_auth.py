@@ -100,7 +100,9 @@ def test_sigv4_form_fields_checked() -> None:
 
 
 def test_anonymous_and_missing_fields() -> None:
-    assert refused([("key", "k")]).code == "AccessDenied"
+    auth, grant = authenticate_form([("key", "k"), ("acl", "public-read")], "f.txt", "b", secrets, region=REGION)
+    assert auth.access_key == "" and grant.length_range is None  # unsigned: authorization decides
+    assert grant.fields == {"key": "k", "acl": "public-read", "bucket": "b"}
     pairs = presigned_post(None)
     assert refused(replace(pairs, "policy", None)).code == "AccessDenied"
     err = refused(replace(pairs, "key", None))

@@ -167,7 +167,7 @@ CASES: dict[str, tuple[Case, int, str]] = {
     "no-bucket-condition": (lambda srv, s3, b: ([("key", "ok/key"), *sigv2_fields(srv.access_key, srv.secret_key, [{"key": "ok/key"}])], {}), 403, "AccessDenied"),
     "invalid-policy": (lambda srv, s3, b: ([("key", "ok/key"), *sigv2_fields(srv.access_key, srv.secret_key, [], raw_policy=b'{"conditions": []}')], {}), 400, "InvalidPolicyDocument"),
     "content-md5-wrong": (lambda srv, s3, b: (sigv4(s3, b, fields={"Content-MD5": base64.b64encode(hashlib.md5(b"other").digest()).decode()}, conditions=[["starts-with", "$Content-MD5", ""]]), {}), 400, "BadDigest"),
-    "acl-public-read": (lambda srv, s3, b: (sigv4(s3, b, fields={"acl": "public-read"}, conditions=[{"acl": "public-read"}]), {}), 501, "NotImplemented"),
+    "acl-public-read": (lambda srv, s3, b: (sigv4(s3, b, fields={"acl": "public-read"}, conditions=[{"acl": "public-read"}]), {}), 400, "AccessControlListNotSupported"),
     "acl-invalid": (lambda srv, s3, b: (sigv4(s3, b, fields={"acl": "everyone"}, conditions=[{"acl": "everyone"}]), {}), 400, "InvalidArgument"),
     "key-too-long": (lambda srv, s3, b: (sigv4(s3, b, key="k" * 1025), {}), 400, "KeyTooLongError"),
     "empty-key": (lambda srv, s3, b: (sigv4(s3, b, key="${filename}"), {"filename": ""}), 400, "InvalidArgument"),

@@ -49,6 +49,10 @@ CASES = [
     ("GET", "/_fragstore/health", {}, {}, "Health"),
     ("GET", "/_fragstore/stats", {}, {}, "Stats"),
     ("POST", "/_fragstore/lifecycle", {}, {}, "RunLifecycle"),
+    ("GET", "/_fragstore/users", {}, {}, "ListUsers"),
+    ("POST", "/_fragstore/users", {"access-key": "K"}, {}, "AddUser"),
+    ("POST", "/_fragstore/users/K", {}, {}, "RotateUserKey"),
+    ("DELETE", "/_fragstore/users/K", {}, {}, "RemoveUser"),
     ("PUT", "/bkt", {"lifecycle": ""}, {}, "PutBucketLifecycleConfiguration"),
     ("PUT", "/bkt/", {"lifecycle": ""}, {"content-md5": "x"}, "PutBucketLifecycleConfiguration"),
     ("GET", "/bkt", {"lifecycle": ""}, {}, "GetBucketLifecycleConfiguration"),
@@ -152,6 +156,9 @@ IMPLEMENTED = {
     "PutBucketCors", "GetBucketCors", "DeleteBucketCors", "PostObject",
     "PutObjectLockConfiguration", "GetObjectLockConfiguration", "PutObjectRetention", "GetObjectRetention",
     "PutObjectLegalHold", "GetObjectLegalHold",
+    "GetBucketAcl", "PutBucketAcl", "GetObjectAcl", "PutObjectAcl", "PutBucketPolicy", "GetBucketPolicy",
+    "DeleteBucketPolicy", "GetBucketPolicyStatus", "GetBucketOwnershipControls", "PutBucketOwnershipControls",
+    "DeleteBucketOwnershipControls", "GetPublicAccessBlock", "PutPublicAccessBlock", "DeletePublicAccessBlock",
 }
 
 

@@ -120,11 +120,16 @@ def test_stats_show_a_user_only_their_buckets(multi: LiveServer) -> None:
     assert {"bob-stats", "alice-stats"} <= {b["name"] for b in root["buckets"]}
 
 
-def test_root_user_is_a_user_too(multi: LiveServer) -> None:
+def test_root_key_may_do_everything_but_lists_its_own_buckets(multi: LiveServer) -> None:
+    """The root key is the administrator (server/auth/authorize.py): it reads
+    and writes any bucket; ListBuckets still shows the caller's own."""
+    alice = as_user(multi, "ALICE", "alice-secret-1a2b3c4d5e6f")
+    alice.create_bucket(Bucket="alice-admin")
+    alice.put_object(Bucket="alice-admin", Key="k", Body=b"alice's")
     root = multi.client()
-    with pytest.raises(ClientError) as info:
-        root.list_objects_v2(Bucket="alice-bucket")
-    assert code(info) in ("AccessDenied", "NoSuchBucket")
+    assert [o["Key"] for o in root.list_objects_v2(Bucket="alice-admin")["Contents"]] == ["k"]
+    assert root.get_object(Bucket="alice-admin", Key="k")["Body"].read() == b"alice's"
+    assert "alice-admin" not in [b["Name"] for b in root.list_buckets()["Buckets"]]
 
 
 def test_generated_root_credentials(tmp_path: Path) -> None:

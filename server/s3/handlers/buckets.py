@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from dedup import errors as engine
+from server.auth.resources import ACL_DOC, ALL_BLOCKED, OWNERSHIP_DOC, PUBLIC_BLOCK_DOC
 from server.http.responses import XML_TYPE, empty_response
 from server.s3.context import RequestContext
 from server.s3.errors import S3Error
@@ -15,7 +16,10 @@ LEGACY_REGION = "us-east-1"
 
 
 async def create_bucket(ctx: RequestContext) -> Response:
-    """CreateBucket, owned by the caller. A LocationConstraint must name this region."""
+    """CreateBucket, owned by the caller, with its ownership controls
+    (x-amz-object-ownership, BucketOwnerEnforced by default), a public access
+    block with every setting on, and the ACL the request names, all written
+    with the bucket. A LocationConstraint must name this region."""
     location = parse_create_bucket(await ctx.read_body())
     if location and location != ctx.config.region:
         raise S3Error(
@@ -27,12 +31,23 @@ async def create_bucket(ctx: RequestContext) -> Response:
         raise S3Error("InvalidArgument", "x-amz-bucket-object-lock-enabled must be true or false",
                       extra={"ArgumentName": "x-amz-bucket-object-lock-enabled", "ArgumentValue": lock})
     try:
-        await ctx.store.create_bucket(ctx.bucket, owner=ctx.access_key, lock=lock == "true")
+        await ctx.store.create_bucket(ctx.bucket, owner=ctx.access_key, configs=_first_documents(ctx),
+                                      lock=lock == "true")
     except engine.BucketAlreadyOwnedByYou:
         if ctx.config.region != LEGACY_REGION:
             raise
         # us-east-1 answers success to the owner re-creating its bucket (and keeps it as it is)
     return empty_response(200, {"Location": f"/{ctx.bucket}"})
+
+
+def _first_documents(ctx: RequestContext) -> dict[str, bytes]:
+    access = ctx.authorized
+    assert access.bucket is not None and access.bucket.ownership is not None
+    docs = {OWNERSHIP_DOC: access.bucket.ownership.encode(), PUBLIC_BLOCK_DOC: ALL_BLOCKED.encode()}
+    stored = access.stored_acl()
+    if stored:
+        docs[ACL_DOC] = stored.encode()
+    return docs
 
 
 async def delete_bucket(ctx: RequestContext) -> Response:
@@ -41,7 +56,7 @@ async def delete_bucket(ctx: RequestContext) -> Response:
 
 
 async def head_bucket(ctx: RequestContext) -> Response:
-    """HeadBucket: existence and ownership were checked before dispatch."""
+    """HeadBucket: existence and s3:ListBucket were checked before dispatch."""
     return empty_response(200, {"x-amz-bucket-region": ctx.config.region})
 
 

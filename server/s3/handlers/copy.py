@@ -22,14 +22,13 @@ from server.http.ranges import parse_copy_source_range
 from server.http.responses import xml_response
 from server.s3 import lockparams
 from server.s3 import multipart_checksums as mpc
-from server.s3.bucketnames import check_bucket_name
 from server.s3.conditions import check_copy_source, write_expectation
 from server.s3.context import RequestContext
 from server.s3.copysource import SELF_COPY_CHANGES, parse_copy_source
 from server.s3.errors import S3Error
 from server.s3.expiration import expiration_headers
 from server.s3.handlers.objects import NEW_BYTES_HEADER
-from server.s3.objmeta import check_key, meta_from_headers
+from server.s3.objmeta import meta_from_headers
 from server.s3.params import part_number, upload_id
 from server.s3.tags import from_header
 from server.s3.versions import version_headers
@@ -41,15 +40,9 @@ _SELF_COPY = (
 )
 
 
-async def _source(ctx: RequestContext) -> tuple[str, str, str | None]:
-    """The copy source (bucket, key, version id), after checking the caller owns its bucket."""
-    bucket, key, version = parse_copy_source(ctx.headers["x-amz-copy-source"])
-    check_bucket_name(bucket)
-    check_key(key)
-    info = await ctx.store.head_bucket(bucket)
-    if info.owner != ctx.access_key:
-        raise S3Error("AccessDenied")
-    return bucket, key, version
+def _source(ctx: RequestContext) -> tuple[str, str, str | None]:
+    """The copy source (bucket, key, version id); dispatch checked the caller may read it."""
+    return parse_copy_source(ctx.headers["x-amz-copy-source"])
 
 
 def _directive(ctx: RequestContext, name: str) -> str:
@@ -61,31 +54,30 @@ def _directive(ctx: RequestContext, name: str) -> str:
     return value
 
 
-def _new_meta(ctx: RequestContext, same_object: bool) -> Callable[[ObjectMeta], ObjectMeta] | None:
-    """The copy's metadata from the source's: None keeps it (both directives
-    COPY). REPLACE takes the request's metadata (x-amz-metadata-directive) or
-    tags (x-amz-tagging-directive); checksums describe the bytes, so they are
-    always the source's."""
+def _new_meta(ctx: RequestContext, same_object: bool) -> Callable[[ObjectMeta], ObjectMeta]:
+    """The copy's metadata from the source's. REPLACE takes the request's
+    metadata (x-amz-metadata-directive) or tags (x-amz-tagging-directive);
+    checksums describe the bytes, so they are always the source's. Owner and
+    ACL are never copied: the copy is a new version of the caller's, with the
+    ACL the request names (private by default), as in S3."""
     metadata = _directive(ctx, "x-amz-metadata-directive")
     tagging = _directive(ctx, "x-amz-tagging-directive")
     if metadata == "COPY" and same_object and not any(h in ctx.headers for h in SELF_COPY_CHANGES):
         raise S3Error("InvalidRequest", _SELF_COPY)
     tags = (from_header(ctx.headers) or {}) if tagging == "REPLACE" else None
     lock = lockparams.from_headers(ctx.headers, ObjectMeta(), time.time())  # a copy's own Object Lock settings
-    if metadata == "COPY" and tags is None and lock == ObjectMeta():
-        return None
     request = meta_from_headers(ctx.headers) if metadata == "REPLACE" else None
 
     def change(source: ObjectMeta) -> ObjectMeta:
         base = source if request is None else replace(request, checksums=source.checksums)
         base = replace(base, lock_mode=lock.lock_mode, lock_until=lock.lock_until, legal_hold=lock.legal_hold)
-        return replace(base, tags=source.tags if tags is None else tags)
+        return ctx.authorized.new_version(replace(base, tags=source.tags if tags is None else tags))
 
     return change
 
 
 async def copy_object(ctx: RequestContext) -> Response:
-    src_bucket, src_key, src_version = await _source(ctx)
+    src_bucket, src_key, src_version = _source(ctx)
     # restoring an older version onto its own key is a copy that changes something
     meta = _new_meta(ctx, (src_bucket, src_key) == (ctx.bucket, ctx.key) and src_version is None)
     source, info = await ctx.store.copy_object(
@@ -123,7 +115,7 @@ async def upload_part_copy(ctx: RequestContext) -> Response:
     number = part_number(ctx.query, required=True)
     assert number is not None
     uid = upload_id(ctx.query)
-    src_bucket, src_key, src_version = await _source(ctx)
+    src_bucket, src_key, src_version = _source(ctx)
     byte_range = parse_copy_source_range(ctx.headers.get("x-amz-copy-source-range"))
     page = await ctx.store.list_parts(ctx.bucket, ctx.key, uid, max_parts=1)
     algorithm = mpc.of_upload(page.upload.meta).algorithm

@@ -4,7 +4,9 @@ condition) in one XML request, Quiet mode included. Errors are per key.
 S3 wants the body protected by Content-MD5 or a checksum
 (server/s3/integrity.py). A missing ``<Key>`` fails the whole request (MalformedXML, as
 the schema requires it); an empty one, or one over 1024 bytes, gets its own
-``<Error>`` and the other keys are deleted.
+``<Error>`` and the other keys are deleted. Dispatch read the list: each key
+is its own s3:DeleteObject decision (server/s3/access.py), and a key refused
+gets an AccessDenied ``<Error>``.
 """
 
 from __future__ import annotations
@@ -17,10 +19,8 @@ from server.s3.conditions import etag_expectation
 from server.s3.context import RequestContext
 from server.s3.errormap import to_s3_error
 from server.s3.errors import ERRORS
-from server.s3.integrity import read_protected_body
-from server.s3.lockparams import bypass
 from server.s3.objmeta import MAX_KEY_BYTES
-from server.s3.xmlparse import DeleteItem, parse_delete
+from server.s3.xmlparse import DeleteItem
 from server.s3.xmlrender import Node
 
 
@@ -53,10 +53,14 @@ def _request(item: DeleteItem, may_bypass: bool) -> DeleteRequest:
 
 
 async def delete_objects(ctx: RequestContext) -> Response:
-    quiet, items = parse_delete(await read_protected_body(ctx))
+    access = ctx.authorized
+    quiet, items = access.quiet, access.deletes
     refused = [(item, code) for item in items if (code := _key_error(item.key)) is not None]
-    valid = [item for item in items if _key_error(item.key) is None]
-    results = await ctx.store.delete_objects(ctx.bucket, [_request(i, bypass(ctx.headers)) for i in valid]) if valid else []
+    refused += [(item, "AccessDenied") for i, item in enumerate(items)
+                if i in access.denied and _key_error(item.key) is None]
+    valid = [item for i, item in enumerate(items) if _key_error(item.key) is None and i not in access.denied]
+    may_bypass = ctx.authorized.may_bypass
+    results = await ctx.store.delete_objects(ctx.bucket, [_request(i, may_bypass) for i in valid]) if valid else []
     nodes: list[Node] = []
     for item, result in zip(valid, results, strict=True):
         if isinstance(result, DeleteResult):

@@ -1,4 +1,6 @@
-"""ListObjects (v1) and ListObjectsV2: one engine cursor walk, rendered two ways."""
+"""ListObjects (v1) and ListObjectsV2: one engine cursor walk, rendered two ways.
+Owner is each version's owner (the bucket's unless another user wrote it
+under ObjectWriter / BucketOwnerPreferred); v2 shows it with fetch-owner."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ async def _page(ctx: RequestContext, after: str, max_keys: int) -> ListPage:
     )
 
 
-def _entries(page: ListPage, enc: Callable[[str], str], owner: str | None) -> list[Node]:
+def _entries(page: ListPage, enc: Callable[[str], str], owner: Callable[[str], str] | None) -> list[Node]:
     nodes: list[Node] = []
     for entry in page.entries:
         children: list[Node] = [
@@ -38,7 +40,7 @@ def _entries(page: ListPage, enc: Callable[[str], str], owner: str | None) -> li
             ("Size", entry.size),
         ]
         if owner is not None:
-            children.append(owner_node(owner))
+            children.append(owner_node(owner(entry.owner)))
         children.append(("StorageClass", "STANDARD"))
         nodes.append(("Contents", children))
     nodes.extend(("CommonPrefixes", [("Prefix", enc(p))]) for p in page.common_prefixes)
@@ -73,7 +75,7 @@ async def list_objects(ctx: RequestContext) -> Response:
     nodes += [("Marker", enc(marker)), ("IsTruncated", page.is_truncated)]
     if page.is_truncated and page.next_marker is not None:
         nodes.append(("NextMarker", enc(page.next_marker)))
-    nodes += _entries(page, enc, ctx.owner)
+    nodes += _entries(page, enc, ctx.authorized.version_owner)
     return xml_response("ListBucketResult", nodes)
 
 
@@ -94,6 +96,6 @@ async def list_objects_v2(ctx: RequestContext) -> Response:
     ]
     if page.is_truncated and page.next_marker is not None:
         nodes.append(("NextContinuationToken", encode_token(page.next_marker)))
-    owner = ctx.owner if flag(ctx.query, "fetch-owner") else None
+    owner = ctx.authorized.version_owner if flag(ctx.query, "fetch-owner") else None
     nodes += _entries(page, enc, owner)
     return xml_response("ListBucketResult", nodes)

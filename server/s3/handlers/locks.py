@@ -14,7 +14,6 @@ from server.s3.context import RequestContext
 from server.s3.errors import S3Error
 from server.s3.integrity import read_protected_body
 from server.s3.lockparams import (
-    bypass,
     lock_configuration_nodes,
     parse_legal_hold,
     parse_lock_configuration,
@@ -39,7 +38,7 @@ async def get_object_lock_configuration(ctx: RequestContext) -> Response:
 
 async def put_object_retention(ctx: RequestContext) -> Response:
     mode, until = parse_retention(await read_protected_body(ctx))
-    now, may_bypass = time.time(), bypass(ctx.headers)
+    now, may_bypass = time.time(), ctx.authorized.may_bypass
     if mode and until <= now:
         raise S3Error("InvalidArgument", "The retain until date must be in the future!")
     info = await ctx.store.update_object_meta(

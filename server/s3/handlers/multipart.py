@@ -29,7 +29,7 @@ MAX_PARTS_PAGE = 1000
 
 async def create_multipart_upload(ctx: RequestContext) -> Response:
     checksum = mpc.from_create_headers(ctx.headers)
-    meta = mpc.remember(meta_from_headers(ctx.headers), checksum)
+    meta = mpc.remember(ctx.authorized.new_version(meta_from_headers(ctx.headers)), checksum)
     upload = await ctx.store.create_multipart_upload(ctx.bucket, ctx.key, meta)
     nodes: list[Node] = [("Bucket", ctx.bucket), ("Key", ctx.key), ("UploadId", upload.upload_id)]
     return xml_response("InitiateMultipartUploadResult", nodes, headers=mpc.response_headers(checksum))

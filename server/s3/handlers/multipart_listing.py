@@ -1,4 +1,6 @@
-"""ListParts and ListMultipartUploads."""
+"""ListParts and ListMultipartUploads. Initiator and Owner are the upload's
+owner-to-be (the bucket's owner unless another user started it in a bucket
+with ACLs enabled)."""
 
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ async def list_parts(ctx: RequestContext) -> Response:
         ]
         children += [(f"Checksum{alg}", value) for alg, value in part.checksums.items()]
         nodes.append(("Part", children))
-    nodes += [owner_node(ctx.owner, "Initiator"), owner_node(ctx.owner), ("StorageClass", "STANDARD"),
+    owner = ctx.authorized.version_owner(page.upload.meta.owner)
+    nodes += [owner_node(owner, "Initiator"), owner_node(owner), ("StorageClass", "STANDARD"),
               ("ChecksumAlgorithm", checksum.algorithm), ("ChecksumType", checksum.type)]
     return xml_response("ListPartsResult", nodes)
 
@@ -58,7 +61,9 @@ async def list_multipart_uploads(ctx: RequestContext) -> Response:
     for upload in page.uploads:
         nodes.append(("Upload", [
             ("Key", enc(upload.key)), ("UploadId", upload.upload_id),
-            owner_node(ctx.owner, "Initiator"), owner_node(ctx.owner), ("StorageClass", "STANDARD"),
+            owner_node(ctx.authorized.version_owner(upload.meta.owner), "Initiator"),
+            owner_node(ctx.authorized.version_owner(upload.meta.owner)),
+            ("StorageClass", "STANDARD"),
             ("Initiated", iso8601(upload.initiated)),
             ("ChecksumAlgorithm", mpc.of_upload(upload.meta).algorithm),
         ]))

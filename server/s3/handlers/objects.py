@@ -17,7 +17,7 @@ from server.s3.conditions import check_read, delete_expectation, write_expectati
 from server.s3.context import RequestContext
 from server.s3.errors import S3Error
 from server.s3.expiration import expiration_headers
-from server.s3.lockparams import bypass, require_protected_body
+from server.s3.lockparams import require_protected_body
 from server.s3.objmeta import checksum_headers, meta_from_headers, object_headers
 from server.s3.params import checksum_mode, part_number
 from server.s3.tags import count_header
@@ -28,7 +28,7 @@ NEW_BYTES_HEADER = "x-fragstore-new-bytes"
 
 async def put_object(ctx: RequestContext) -> Response:
     require_protected_body(ctx.headers)
-    meta = meta_from_headers(ctx.headers)
+    meta = ctx.authorized.new_version(meta_from_headers(ctx.headers))
     expect = write_expectation(ctx.headers)
     body = upload_body(ctx)
     result = await ctx.store.put_object(
@@ -115,5 +115,5 @@ async def head_object(ctx: RequestContext) -> Response:
 async def delete_object(ctx: RequestContext) -> Response:
     result = await ctx.store.delete_object(
         ctx.bucket, ctx.key, version_param(ctx.query), expect=delete_expectation(ctx.headers),
-        bypass=bypass(ctx.headers))
+        bypass=ctx.authorized.may_bypass)
     return empty_response(204, delete_headers(result))

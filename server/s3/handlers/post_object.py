@@ -64,7 +64,8 @@ async def post_object(ctx: RequestContext) -> Response:
         raise S3Error("IncorrectNumberOfFilesInPostRequest")
     payload = Payload(sized(ctx.form.file.data, ctx.grant.length_range), ctx.auth, stored.checksum_headers)
     result = await ctx.store.put_object(
-        ctx.bucket, key, UploadStream(payload), replace(stored.meta, checksums=LiveChecksums(payload)),
+        ctx.bucket, key, UploadStream(payload),
+        replace(ctx.authorized.new_version(stored.meta), checksums=LiveChecksums(payload)),
         content_md5=stored.content_md5,
     )
     return _answer(ctx, result.info, success_action(fields))

@@ -10,16 +10,12 @@ from starlette.responses import Response
 from dedup.types import StoreStats
 from server.http.dates import iso8601
 from server.http.responses import xml_response
+from server.s3.acl_xml import owner_node
 from server.s3.context import RequestContext
 from server.s3.errors import S3Error
 from server.s3.listing_params import decode_token, encode_token
 from server.s3.params import int_param
 from server.s3.xmlrender import Node
-
-
-def owner_node(access_key: str, tag: str = "Owner") -> Node:
-    return (tag, [("ID", access_key), ("DisplayName", access_key)])
-
 
 MAX_BUCKETS = 10000
 

@@ -39,7 +39,7 @@ async def put_bucket_versioning(ctx: RequestContext) -> Response:
     return empty_response(200)
 
 
-def _entry(entry: VersionEntry, enc: Callable[[str], str], owner: str) -> Node:
+def _entry(entry: VersionEntry, enc: Callable[[str], str], owner: Callable[[str], str]) -> Node:
     children: list[Node] = [
         ("Key", enc(entry.key)),
         ("VersionId", entry.version_id),
@@ -47,9 +47,9 @@ def _entry(entry: VersionEntry, enc: Callable[[str], str], owner: str) -> Node:
         ("LastModified", iso8601(entry.last_modified)),
     ]
     if entry.delete_marker:
-        return ("DeleteMarker", [*children, owner_node(owner)])
+        return ("DeleteMarker", [*children, owner_node(owner(entry.owner))])
     children += [("ETag", f'"{entry.etag}"'), ("Size", entry.size), ("StorageClass", "STANDARD"),
-                 owner_node(owner)]
+                 owner_node(owner(entry.owner))]
     return ("Version", children)
 
 
@@ -80,6 +80,6 @@ async def list_object_versions(ctx: RequestContext) -> Response:
               ("IsTruncated", page.is_truncated)]
     if "encoding-type" in ctx.query:
         nodes.append(("EncodingType", "url"))
-    nodes += [_entry(e, enc, ctx.owner) for e in page.entries]
+    nodes += [_entry(e, enc, ctx.authorized.version_owner) for e in page.entries]
     nodes += [("CommonPrefixes", [("Prefix", enc(p))]) for p in page.common_prefixes]
     return xml_response("ListVersionsResult", nodes)
