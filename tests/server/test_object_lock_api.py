@@ -5,15 +5,17 @@ retention, and every delete path refused for a locked version until its date
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, start_server
 
 
 def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
@@ -139,3 +141,30 @@ def test_bad_lock_settings(live_server: LiveServer, s3: Any, vault: str) -> None
     unprotected = live_server.raw("PUT", f"/{vault}/k", headers={"x-amz-object-lock-legal-hold": "ON"})
     assert unprotected.status == 400 and b"<Code>InvalidRequest</Code>" in unprotected.body
     assert "Versions" not in s3.list_object_versions(Bucket=vault)
+
+
+def test_bypassing_governance_needs_its_permission(tmp_path: Path) -> None:
+    """Another user allowed to delete versions by a bucket policy still cannot
+    bypass GOVERNANCE retention without s3:BypassGovernanceRetention."""
+    users = tmp_path / "users.txt"
+    users.write_text("BOB:bob-secret-0123456789abcdef\n")
+    with start_server(tmp_path / "data", extra_args=["--users", str(users)]) as server:
+        owner = server.client()
+        bob = server.client(aws_access_key_id="BOB", aws_secret_access_key="bob-secret-0123456789abcdef")
+        owner.create_bucket(Bucket="vault", ObjectLockEnabledForBucket=True)
+        vid = owner.put_object(Bucket="vault", Key="k", Body=b"x", ObjectLockMode="GOVERNANCE",
+                               ObjectLockRetainUntilDate=later(3600), ChecksumAlgorithm="CRC32")["VersionId"]
+
+        def policy(actions: list[str]) -> None:
+            owner.put_bucket_policy(Bucket="vault", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/BOB"},
+                "Action": actions, "Resource": "arn:aws:s3:::vault/*"}]}))
+
+        policy(["s3:DeleteObjectVersion"])
+        with pytest.raises(ClientError) as info:
+            bob.delete_object(Bucket="vault", Key="k", VersionId=vid, BypassGovernanceRetention=True)
+        assert code(info) == "AccessDenied"
+        assert owner.get_object(Bucket="vault", Key="k", VersionId=vid)["Body"].read() == b"x"
+        policy(["s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"])
+        bob.delete_object(Bucket="vault", Key="k", VersionId=vid, BypassGovernanceRetention=True)
+        assert "Versions" not in owner.list_object_versions(Bucket="vault")
