@@ -103,8 +103,8 @@ async def server_status(ctx: RequestContext) -> Response:
                   "fragments": stats.fragments, "packs": stats.packs, "dead_manifests": stats.dead_manifests,
                   "uploads": stats.uploads},
         "gc": {"interval_seconds": config.gc_interval, "grace_seconds": config.gc_grace,
-               "runs": list(gc_runner.recent)},
-        "lifecycle": {"interval_seconds": config.lifecycle_interval, "runs": list(lifecycle_runner.recent)},
+               "runs": list(gc_runner.runs.recent)},
+        "lifecycle": {"interval_seconds": config.lifecycle_interval, "runs": list(lifecycle_runner.runs.recent)},
         "history": {"interval_seconds": config.history_interval},
     })
 

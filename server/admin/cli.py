@@ -35,7 +35,7 @@ from dedup.errors import DataDirLocked, NotADataDir, ReadOnlyRefused
 from dedup.readonly import ReadOnlyStore
 from dedup.types import CheckReport, GcReport, LifecycleReport, StoreStats
 from server.admin import client as adminclient
-from server.admin import report, runfile, users_cli
+from server.admin import report, users_cli
 from server.admin.config import ServerConfig
 from server.admin.settings import (
     Resolved,
@@ -155,16 +155,12 @@ async def _write(args: argparse.Namespace, config: ServerConfig) -> int:
 
 def _remote(args: argparse.Namespace, resolved: Resolved) -> int:
     config = resolved.server_config()
-    info = runfile.read(config.data_dir)
-    if info is None:
-        print(f"fragstore: the data directory {config.data_dir} is in use by another process, "
-              "and no server says it owns it", file=sys.stderr)
-        return 2
-    print(f"fragstore: a server owns {config.data_dir}; asking it at {info.url}", file=sys.stderr)
     try:
-        client = adminclient.AdminClient(info, config.data_dir)
+        client = adminclient.owner(config.data_dir)
     except CredentialsError as exc:
         print(f"fragstore: {exc}", file=sys.stderr)
+        return 2
+    if client is None:
         return 2
     try:
         if args.command == "stats":

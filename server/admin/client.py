@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import ssl
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -29,6 +30,7 @@ from botocore.credentials import Credentials as BotoCredentials
 
 from dedup.types import BucketStats, CheckReport, GcReport, LifecycleReport, StoreStats
 from server.admin.runfile import RunInfo
+from server.admin.runfile import read as read_runfile
 from server.auth.credentials import ENV_PAIR, ROOT_FILE, CredentialsError, resolve_root
 
 TIMEOUT_S = 3600.0  # a GC or a check of a large store takes a while
@@ -102,6 +104,18 @@ class AdminClient:
             raise AdminError(f"the server at {self.info.url} did not answer: {exc}") from None
         _check_pin(tls, self.info.tls_cert)
         return tls
+
+
+def owner(data_dir: Path) -> AdminClient | None:
+    """A client of the server that owns ``data_dir`` (said on stderr), or None
+    (said too) when the directory is locked and no server.json names its owner."""
+    info = read_runfile(data_dir)
+    if info is None:
+        print(f"fragstore: the data directory {data_dir} is in use by another process, "
+              "and no server says it owns it", file=sys.stderr)
+        return None
+    print(f"fragstore: a server owns {data_dir}; asking it at {info.url}", file=sys.stderr)
+    return AdminClient(info, data_dir)
 
 
 def _check_pin(conn: http.client.HTTPSConnection, cert_file: str | None) -> None:

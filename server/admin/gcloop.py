@@ -5,19 +5,15 @@ server status (``GET /_fragstore/status``)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections import deque
 from dataclasses import asdict
-from typing import Any
 
 from dedup.store import Store
 from dedup.types import GcReport
 from server.admin.metrics import Metrics
+from server.admin.runlog import RunLog
 
 log = logging.getLogger("fragstore.gc")
-RECENT_RUNS = 20
 
 
 class GcRunner:
@@ -26,22 +22,13 @@ class GcRunner:
     def __init__(self, store: Store, metrics: Metrics) -> None:
         self.store = store
         self.metrics = metrics
-        self._lock = asyncio.Lock()
-        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_RUNS)  # the last runs, newest last
+        self.runs = RunLog()
 
     async def run(self, *, trigger: str, dry_run: bool = False, grace: float | None = None) -> GcReport:
         """One GC (``grace`` None: the configured grace period)."""
-        async with self._lock:
-            started = time.time()
-            try:
-                report = await self.store.collect_garbage(dry_run=dry_run, grace_seconds=grace)
-            except Exception as exc:
-                self.metrics.gc_failures.labels(trigger).inc()
-                self.recent.append({"started": started, "seconds": time.time() - started, "trigger": trigger,
-                                    "ok": False, "error": type(exc).__name__})
-                raise
-        self.recent.append({"started": started, "seconds": time.time() - started, "trigger": trigger, "ok": True,
-                            **asdict(report)})
+        async with self.runs.run(trigger, self.metrics.gc_failures.labels(trigger).inc) as done:
+            report = await self.store.collect_garbage(dry_run=dry_run, grace_seconds=grace)
+            done.update(asdict(report))
         self.metrics.gc_done(report, trigger)
         if not report.dry_run:
             freed = report.fragments_freed or report.bytes_reclaimed_on_disk or report.manifests_reclaimed

@@ -8,16 +8,12 @@ dedup/lifecycle_run.py."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections import deque
-from typing import Any
 
 from dedup.store import Store
 from dedup.types import LifecycleAction, LifecycleReport
-from server.admin.gcloop import RECENT_RUNS
 from server.admin.metrics import Metrics
+from server.admin.runlog import RunLog
 
 log = logging.getLogger("fragstore.lifecycle")
 
@@ -28,22 +24,13 @@ class LifecycleRunner:
     def __init__(self, store: Store, metrics: Metrics) -> None:
         self.store = store
         self.metrics = metrics
-        self._lock = asyncio.Lock()
-        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_RUNS)  # the last runs, newest last
+        self.runs = RunLog()
 
     async def run(self, *, trigger: str) -> LifecycleReport:
-        async with self._lock:
-            started = time.time()
-            try:
-                report = await self.store.run_lifecycle(on_action=self._done)
-            except Exception as exc:
-                self.metrics.lifecycle_failures.labels(trigger).inc()
-                self.recent.append({"started": started, "seconds": time.time() - started, "trigger": trigger,
-                                    "ok": False, "error": type(exc).__name__})
-                raise
-        self.recent.append({"started": started, "seconds": time.time() - started, "trigger": trigger, "ok": True,
-                            "buckets": report.buckets, "versions_scanned": report.versions_scanned,
-                            "uploads_scanned": report.uploads_scanned, "actions": dict(report.actions)})
+        async with self.runs.run(trigger, self.metrics.lifecycle_failures.labels(trigger).inc) as done:
+            report = await self.store.run_lifecycle(on_action=self._done)
+            done.update({"buckets": report.buckets, "versions_scanned": report.versions_scanned,
+                         "uploads_scanned": report.uploads_scanned, "actions": dict(report.actions)})
         self.metrics.lifecycle_runs.labels(trigger).inc()
         self.metrics.lifecycle_last.set_to_current_time()
         taken = sum(report.actions.values())

@@ -26,7 +26,6 @@ from collections.abc import Callable
 from dedup.errors import DataDirLocked, NotADataDir
 from dedup.readonly import ReadOnlyStore
 from server.admin import client as adminclient
-from server.admin import runfile
 from server.admin.config import ServerConfig
 from server.auth.credentials import CredentialsError, parse_users, read_root_file
 from server.auth.users import Users
@@ -106,13 +105,9 @@ async def _direct(args: argparse.Namespace, config: ServerConfig) -> int | None:
 
 
 def _remote(args: argparse.Namespace, config: ServerConfig) -> int:
-    info = runfile.read(config.data_dir)
-    if info is None:
-        print(f"fragstore: the data directory {config.data_dir} is in use by another process, "
-              "and no server says it owns it", file=sys.stderr)
+    client = adminclient.owner(config.data_dir)
+    if client is None:
         return 2
-    print(f"fragstore: a server owns {config.data_dir}; asking it at {info.url}", file=sys.stderr)
-    client = adminclient.AdminClient(info, config.data_dir)
     command = args.user_command
     if command == "list":
         doc = client.call("GET", "/_fragstore/users", {})
