@@ -103,6 +103,11 @@ def missing() -> list[str]:
     return [name for name in BINARIES if shutil.which(name) is None]
 
 
+def version() -> str:
+    """``ceph version 16.2.15 (...) pacific (stable)`` as the installed packages say it."""
+    return run(["ceph", "--version"]).strip()
+
+
 def unavailable() -> str | None:
     """None when Ceph can run here (installing it first where this process may), else why not."""
     return ensure_installed("ceph", missing)
