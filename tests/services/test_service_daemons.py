@@ -67,3 +67,23 @@ def test_daemons_die_with_a_killed_parent(tmp_path: Path) -> None:
         return None
 
     wait_for("the daemon to die with its parent", gone, 15)
+
+
+def test_missing_packages_give_a_reason_where_they_cannot_be_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.services import common
+
+    monkeypatch.setattr(common.os, "geteuid", lambda: 1000)
+    why = common.ensure_installed("ceph", lambda: ["radosgw"])
+    assert why is not None and "radosgw not installed" in why and "not root" in why
+    assert common.ensure_installed("ceph", lambda: []) is None
+
+
+def test_ci_fails_instead_of_skipping(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.services.fixtures import _unavailable
+
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must provide"):
+        _unavailable("ceph: radosgw not installed")
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="radosgw not installed"):
+        _unavailable("ceph: radosgw not installed")
