@@ -14,18 +14,18 @@ import os
 from pathlib import Path
 
 from dedup.gc import due_manifests, simulate_reclaim
-from dedup.index import U32, U64, U64X2, Index, ObjectRow, manifest_entries
+from dedup.index import U32, U64, U64X2, Index, ObjectRow, Txn, manifest_entries
 from dedup.keys import scan
 from dedup.packs import list_pack_ids, pack_path
 from dedup.types import BucketStats, StoreStats
 from dedup.versioning import every_version
 
 
-def _unique_bytes(index: Index, txn: object, bid: int) -> int:
+def _unique_bytes(index: Index, txn: Txn, bid: int) -> int:
     seen: set[bytes] = set()
     total = 0
-    manifests = txn.cursor(db=index.db["manifests"])  # type: ignore[attr-defined]
-    rows = (row for raw, value in scan(txn, index.db["objects"], bid)  # type: ignore[arg-type]
+    manifests = txn.cursor(db=index.db["manifests"])
+    rows = (row for raw, value in scan(txn, index.db["objects"], bid)
             for row in every_version(txn, index, ObjectRow.decode(raw.decode(), value)))
     for row in rows:
         for mid, _ in row.segments:

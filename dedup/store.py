@@ -185,7 +185,7 @@ class Store:
         """A bucket's configuration document ``name`` (lifecycle, tagging, ...), as stored."""
         with self.index.read() as txn:
             bid = int(self._bucket_doc(txn, bucket)["id"])
-            return txn.get(U32.pack(bid) + name.encode(), db=self.index.db["bconfig"])  # type: ignore[no-any-return]
+            return txn.get(U32.pack(bid) + name.encode(), db=self.index.db["bconfig"])
 
     async def bucket_configs(self, bucket: str, names: Sequence[str]) -> tuple[BucketInfo, dict[str, bytes]]:
         """The bucket and those of its configuration documents ``names`` it has, read at once."""

@@ -1,4 +1,4 @@
-"""The single writer thread: every LMDB write transaction and every pack append.
+"""The single writer thread: every index write transaction and every pack append.
 
 Jobs (functions of a :class:`WriteTxn`) are queued from the event loop. The
 thread takes every queued job at once (group commit): each runs in a nested
@@ -20,8 +20,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-
-import lmdb
 
 from dedup.errors import StorageFull
 from dedup.format import HEADER_SIZE, pack_header
@@ -210,7 +208,7 @@ class Writer:
             self.commits += 1
         except BaseException as exc:  # the group failed to commit: nothing of it is durable
             log.error("write group of %d jobs failed: %s", len(jobs), exc)
-            failure = _storage_error(exc)
+            failure = _storage_error(exc, self.index)
             for job in jobs:
                 if job.error is None:
                     job.error = failure
@@ -225,7 +223,7 @@ class Writer:
         try:
             job.result = job.fn(wtx)
         except BaseException as exc:
-            job.error = _storage_error(exc)
+            job.error = _storage_error(exc, self.index)
             child.abort()
             return
         child.commit()
@@ -251,11 +249,9 @@ class Writer:
         job.loop.call_soon_threadsafe(settle)
 
 
-def _storage_error(exc: BaseException) -> BaseException:
+def _storage_error(exc: BaseException, index: Index) -> BaseException:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return StorageFull(str(exc))
-    if isinstance(exc, lmdb.MapFullError):
-        return StorageFull("index map full")
-    if isinstance(exc, lmdb.Error) and "No space left" in str(exc):
-        return StorageFull(str(exc))
+    if index.kv.full(exc):
+        return StorageFull(f"index full: {exc}")
     return exc
