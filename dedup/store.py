@@ -85,7 +85,7 @@ class Store:
         self.config = config
         self.params = params
         self.packs_dir = path / "packs"
-        self.index = Index(path / "index", config.map_size)
+        self.index = Index(path / "index", config.map_size, url=config.index)
         upgrade(self.index, path, params, found)
         self.files = PackFiles(self.packs_dir)
         self.writer = Writer(self.index, self.packs_dir, self.files, config.pack_size)
@@ -104,7 +104,7 @@ class Store:
             raise errors.NotADataDir(f"{root} holds no fragstore data (no FORMAT file)")
         root.mkdir(parents=True, exist_ok=True)
         lock_fd = lock_data_dir(root)  # held while open: two processes never write one data directory
-        for sub in ("index", "packs", "tmp"):
+        for sub in ("packs", "tmp") if config.index else ("index", "packs", "tmp"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         shutil.rmtree(root / "tmp", ignore_errors=True)
         (root / "tmp").mkdir()

@@ -42,6 +42,7 @@ class StoreConfig:
     map_size: int = 1 << 40
     compression: str = "fast"  # off / fast / max: see dedup/codecs.py and benchmarks/README.md
     lifecycle_day_seconds: float = 86400.0  # a lifecycle "day" (dedup/lifecycle.py); tests shorten it
+    index: str = ""  # "": LMDB in <data>/index; postgresql://...: that database (dedup/kv.py)
 
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 answers for an object stored without one

@@ -6,6 +6,7 @@
     fragstore check [--data DIR] [--repair]
     fragstore lifecycle [--data DIR] [--lifecycle-day-seconds S]   carry out the buckets' lifecycle rules once
     fragstore rotate-root-key [--data DIR]
+    fragstore migrate [--data DIR] [--index URL]     create or upgrade the index's schema (or the data format)
     fragstore user add|list|remove|rotate-key [--data DIR] ...        server/admin/users_cli.py
 
 ``serve`` is server/admin/serve.py. The maintenance commands open the data directory
@@ -71,8 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                     "bucket (a bucket belongs to the access key that created it). The server must be "
                     "stopped: it keeps the pair it started with.")
     lifecycle = commands.add_parser("lifecycle", help="carry out the buckets' lifecycle rules now")
+    migrate = commands.add_parser("migrate", help="create or upgrade the index's schema (--index) or the data format")
     users_cli.add_parser(commands, add_flags)
-    for sub in (stats, gc, check, lifecycle, rotate):
+    for sub in (stats, gc, check, lifecycle, rotate, migrate):
         add_flags(sub, maintenance_only=True)
     lifecycle.add_argument("--lifecycle-day-seconds", dest="day_seconds", type=positive_seconds_flag, default=None,
                            metavar="SECONDS", help="seconds in a lifecycle day for this run (default: the "
@@ -128,6 +130,8 @@ async def _direct(args: argparse.Namespace, config: ServerConfig) -> int | None:
 
 
 async def _read(args: argparse.Namespace, config: ServerConfig) -> int:
+    if config.index:
+        return await _read_cluster(args, config)
     reader = await ReadOnlyStore.open(config.data_dir, config.store_config())
     try:
         if args.command == "stats":
@@ -137,6 +141,52 @@ async def _read(args: argparse.Namespace, config: ServerConfig) -> int:
         return _show_check(await reader.check())
     finally:
         await reader.close()
+
+
+async def _read_cluster(args: argparse.Namespace, config: ServerConfig) -> int:
+    """The read-only commands on an index in PostgreSQL: dedup/readonly.py is
+    LMDB's; the store is opened (its reads are snapshots) and nothing is changed."""
+    from dedup.store import Store
+
+    store = await Store.open(config.data_dir, config.store_config(), create=False)
+    try:
+        if args.command == "stats":
+            return _show_stats(await store.stats(exact=args.exact, dead=True))
+        if args.command == "gc":
+            return _show_gc(await store.collect_garbage(dry_run=True), config.gc_grace)
+        return _show_check(await store.check())
+    finally:
+        await store.close()
+
+
+def _migrate(config: ServerConfig) -> int:
+    """Create or upgrade the index's schema (a PostgreSQL index), or the data
+    directory's format (LMDB: the upgrade a server start would run)."""
+    from dedup.index import TABLES
+    from dedup.kv_postgres import SCHEMA_VERSION, PostgresKV
+
+    if not config.index:
+        from dedup.store import Store
+
+        async def upgrade() -> None:
+            await (await Store.open(config.data_dir, config.store_config(), create=False)).close()
+
+        try:
+            asyncio.run(upgrade())
+        except DataDirLocked:
+            print(f"fragstore: a process holds {config.data_dir}; it upgraded the format when it opened it",
+                  file=sys.stderr)
+            return 2
+        print(f"fragstore: {config.data_dir} is at the current data format")
+        return 0
+    kv = PostgresKV(config.index, TABLES)
+    try:
+        found = kv.migrate()
+    finally:
+        kv.close()
+    print(f"fragstore: index schema at version {SCHEMA_VERSION} in {kv.describe()}"
+          + (f" (was {found})" if found != SCHEMA_VERSION else ""))
+    return 0
 
 
 async def _write(args: argparse.Namespace, config: ServerConfig) -> int:
@@ -262,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = resolved.server_config()
     if args.command == "serve":
         return serve(config)
+    if args.command == "migrate" and config.index:
+        return _migrate(config)
     if not config.data_dir.is_dir():
         print(f"fragstore: no data directory {config.data_dir}", file=sys.stderr)
         return 2
@@ -269,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _rotate(config)
     if args.command == "user":
         return users_cli.run(args, config)
+    if args.command == "migrate":
+        return _migrate(config)
     try:
         done = asyncio.run(_direct(args, config))
     except (NotADataDir, ReadOnlyRefused) as exc:

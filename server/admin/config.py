@@ -15,6 +15,7 @@ DEFAULT_REGION = "us-east-1"
 @dataclass(frozen=True)
 class ServerConfig:
     data_dir: Path
+    index: str | None = field(default=None, repr=False)  # None: LMDB in data_dir; else a postgresql:// URL
     host: str = "127.0.0.1"
     port: int = 9000
     region: str = DEFAULT_REGION
@@ -50,4 +51,4 @@ class ServerConfig:
     def store_config(self) -> StoreConfig:
         """The engine settings these server settings imply."""
         return StoreConfig(manifest_grace_seconds=self.gc_grace, compression=self.compression,
-                           lifecycle_day_seconds=self.lifecycle_day_seconds)
+                           lifecycle_day_seconds=self.lifecycle_day_seconds, index=self.index or "")

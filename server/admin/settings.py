@@ -60,6 +60,12 @@ def _positive_seconds(value: str) -> float:
     return seconds
 
 
+def _index(value: str) -> str:
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise SettingsError("must be a postgresql:// URL (unset keeps the index in LMDB in the data directory)")
+    return value
+
+
 def _choice(*options: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if value.lower() not in options:
@@ -92,6 +98,10 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("data", "data_dir", Path, Path("data"), "data directory", path=True, maintenance=True, metavar="DIR"),
+    Setting("index", "index", _index, None,
+            "where the index lives: unset, in LMDB in the data directory (one process); a postgresql:// URL, "
+            "in that PostgreSQL database, shared by every gateway given the same URL (cluster mode: "
+            "docs/DESIGN.md)", secret=True, maintenance=True, metavar="URL"),
     Setting("host", "host", _text, "127.0.0.1", "address to listen on", metavar="ADDRESS"),
     Setting("port", "port", _port, 9000, "port to listen on", metavar="PORT"),
     Setting("region", "region", _text, DEFAULT_REGION, "region clients sign for", metavar="REGION"),

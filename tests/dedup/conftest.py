@@ -3,13 +3,23 @@
 pytest-asyncio is not used: each test gets its own event loop (``loop``), a
 ``run`` that drives a coroutine to completion on it, and a ``store`` opened on
 it in ``tmp_path`` with the small configuration. ``reopen`` closes the store and
-opens the same data directory again (optionally with another configuration)."""
+opens the same data directory again (optionally with another configuration).
+
+The index: every test that takes ``harness`` (so ``store``, ``run``, ``bucket``)
+runs twice, with the index in LMDB (``lmdb``) and in PostgreSQL (``pg``: one
+throw-away cluster per test session, tests/services, and a fresh schema per
+test). ``FRAGSTORE_TEST_INDEX=lmdb`` (or ``pg``) runs only one of them. A
+test about LMDB's files themselves marks itself ``@pytest.mark.lmdb_only``."""
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import os
+import shutil
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +28,24 @@ from storetest import OWNER, SMALL
 
 from dedup import Store, holes
 from dedup.types import StoreConfig
+from tests.services.fixtures import postgres  # noqa: F401
 
 
 class Harness:
     """One data directory, one event loop, the store currently open on it."""
 
-    def __init__(self, path: Path, loop: asyncio.AbstractEventLoop, config: StoreConfig) -> None:
+    def __init__(self, path: Path, loop: asyncio.AbstractEventLoop, config: StoreConfig, index: str = "") -> None:
         self.path = path
         self.loop = loop
-        self.config = config
+        self.index = index  # StoreConfig.index of every open: "" (LMDB) or a PostgreSQL URL
+        self.config = replace(config, index=index)
         self.store: Store | None = None
 
     def run(self, aw: Awaitable[Any]) -> Any:
         return self.loop.run_until_complete(aw)
 
     def open(self, config: StoreConfig | None = None) -> Store:
-        self.config = config or self.config
+        self.config = replace(config or self.config, index=self.index)
         self.store = self.run(Store.open(self.path, self.config))
         return self.store
 
@@ -41,6 +53,17 @@ class Harness:
         if self.store is not None:
             self.run(self.store.close())
             self.store = None
+
+    def wipe(self) -> None:
+        """Remove the (closed) store's data directory and empty its index."""
+        assert self.store is None
+        shutil.rmtree(self.path)
+        if self.index:
+            import psycopg
+
+            with psycopg.connect(self.index, autocommit=True) as conn:
+                for (name,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"):
+                    conn.execute(f'DROP TABLE "{name}"')
 
     def reopen(self, config: StoreConfig | None = None) -> Store:
         self.close()
@@ -56,9 +79,32 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
     lp.close()
 
 
+INDEXES = [name for name in ("lmdb", "pg") if os.environ.get("FRAGSTORE_TEST_INDEX", name) == name]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "lmdb_only: the test is about the LMDB index's own files")
+
+
+@pytest.fixture(params=INDEXES)
+def index_url(request: pytest.FixtureRequest) -> str:
+    """"" (the index in LMDB) or the URL of a new, empty PostgreSQL schema."""
+    if request.param == "lmdb":
+        return ""
+    if request.node.get_closest_marker("lmdb_only"):
+        pytest.skip("about the LMDB index's files")
+    import psycopg
+
+    cluster = request.getfixturevalue("postgres")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return f"{cluster.dsn}?options=-csearch_path%3D{schema}"
+
+
 @pytest.fixture
-def harness(tmp_path: Path, loop: asyncio.AbstractEventLoop) -> Iterator[Harness]:
-    h = Harness(tmp_path / "data", loop, SMALL)
+def harness(tmp_path: Path, loop: asyncio.AbstractEventLoop, index_url: str) -> Iterator[Harness]:
+    h = Harness(tmp_path / "data", loop, SMALL, index_url)
     h.open()
     yield h
     h.close()

@@ -54,6 +54,7 @@ def untidy(harness: Harness) -> Path:
     return harness.path
 
 
+@pytest.mark.lmdb_only  # dedup/readonly.py and the map size are LMDB's
 def test_reading_writes_nothing(harness: Harness) -> None:
     root = untidy(harness)
     before = snapshot(root)
@@ -72,6 +73,7 @@ def test_reading_writes_nothing(harness: Harness) -> None:
     assert snapshot(root) == before
 
 
+@pytest.mark.lmdb_only  # dedup/readonly.py and the map size are LMDB's
 def test_readers_share_and_keep_writers_out(harness: Harness) -> None:
     root = untidy(harness)
     reader = harness.run(ReadOnlyStore.open(root, SMALL))
