@@ -71,9 +71,18 @@ class Txn(Protocol):
 
 
 class KV(Protocol):
-    """One store of named tables: what dedup/index.py opens."""
+    """One store of named tables: what dedup/index.py opens.
+
+    ``shared``: many processes may open it at once (PostgreSQL). Each joins as
+    a *gateway* with an id that stays taken while it lives; ``alive`` tells
+    whether a gateway still does (its pending manifests and its open pack are
+    its own until it dies); a *lease* (GC, compaction and lifecycle run under
+    one) is held by one live process at a time and passes to another when its
+    holder dies. Where only one process can open the store (LMDB) the gateway
+    id is 0, every gateway is alive and every lease is this process's."""
 
     db: Mapping[str, Table]
+    shared: bool
 
     def read(self) -> Txn: ...
     def write(self, parent: Txn | None = None) -> Txn: ...
@@ -88,6 +97,16 @@ class KV(Protocol):
 
     def describe(self) -> str:
         """The kind of store and where it is, without secrets (health, logs)."""
+        ...
+
+    def join(self) -> int:
+        """Register this process; its gateway id (0 where only one process opens the store)."""
+        ...
+
+    def alive(self, gateway: int) -> bool: ...
+
+    def lease(self, name: str) -> bool:
+        """Whether this process holds the lease ``name`` now (taking it if it is free)."""
         ...
 
 

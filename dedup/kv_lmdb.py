@@ -17,6 +17,8 @@ from dedup.kv import Table, Txn
 
 
 class LmdbKV:
+    shared = False  # one process: LMDB's lock file keeps others out (dedup/fsutil.py's lock too)
+
     def __init__(self, path: Path, map_size: int, tables: tuple[str, ...], readonly: bool = False) -> None:
         """``readonly``: no write transaction, and LMDB's own lock file is not
         used (not even written): the caller keeps writers out (dedup/readonly.py)."""
@@ -48,3 +50,12 @@ class LmdbKV:
 
     def describe(self) -> str:
         return "lmdb"
+
+    def join(self) -> int:
+        return 0
+
+    def alive(self, gateway: int) -> bool:
+        return True
+
+    def lease(self, name: str) -> bool:
+        return True

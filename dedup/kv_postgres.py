@@ -23,6 +23,15 @@ Transactions:
   their key after any write of their transaction, so they see its writes
   as LMDB's do.
 
+Gateways and leases (dedup/kv.py): a process joins with an id from the
+sequence ``fragstore_gateways`` and holds a session advisory lock on it, on a
+connection of its own, for as long as it lives; when it dies, PostgreSQL
+ends its session and so frees the lock: another process asks
+``pg_try_advisory_lock`` whether it is gone. A lease is the same kind of lock
+on the lease's name, taken by the first process that asks and kept until it
+exits or dies. No clock, no renewal, no row to clean up: the database's own
+session is the lease (docs/DESIGN.md says why not a row with an expiry).
+
 Connections come from a psycopg_pool pool (autocommit; the transaction
 statements are sent explicitly), one per open transaction. Each ``get`` or
 cursor step past its batch is one round trip: see docs/DESIGN.md for what
@@ -32,6 +41,8 @@ that costs.
 from __future__ import annotations
 
 import logging
+import threading
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -52,6 +63,7 @@ PREFIX = "fs_"
 LOCK_CLASS = 0x66726167  # "frag": the advisory lock space of fragstore's writer
 FIRST_BATCH, MAX_BATCH = 4, 512
 POOL_MAX = 16
+LEASE_BASE = 0x7FFF0000  # session-lock ids from here on are leases; below, gateway ids
 
 
 @dataclass(frozen=True)
@@ -268,8 +280,14 @@ class PgTxn:
 class PostgresKV:
     """The tables in one PostgreSQL schema, through a pool of connections."""
 
+    shared = True
+
     def __init__(self, url: str, tables: tuple[str, ...]) -> None:
         self.url = url
+        self.gateway = 0
+        self._session: psycopg.Connection[Any] | None = None  # holds this gateway's and its leases' locks
+        self._session_lock = threading.Lock()
+        self._leases: set[str] = set()
         self.db: Mapping[str, Table] = {name: PgTable(name) for name in tables}
         self.pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True},
                                    open=False, name="fragstore-index")
@@ -279,7 +297,7 @@ class PostgresKV:
             assert row is not None
             self.lock_key = int(row[0])
         try:
-            self.migrate()
+            self.found = self.migrate()  # the schema version found before
         except BaseException:
             self.pool.close()
             raise
@@ -290,6 +308,7 @@ class PostgresKV:
             conn.execute(f"SELECT pg_advisory_xact_lock({LOCK_CLASS}, {self.lock_key})")
             conn.execute("CREATE TABLE IF NOT EXISTS fragstore_schema"
                          " (id int PRIMARY KEY CHECK (id = 1), version int NOT NULL)")
+            conn.execute("CREATE SEQUENCE IF NOT EXISTS fragstore_gateways")
             row = conn.execute("SELECT version FROM fragstore_schema WHERE id = 1").fetchone()
             found = int(row[0]) if row else 0
             if found > SCHEMA_VERSION:
@@ -312,7 +331,52 @@ class PostgresKV:
         return PgTxn(self, write=True, parent=parent)
 
     def close(self) -> None:
+        with self._session_lock:
+            if self._session is not None:
+                self._session.close()  # frees this gateway's id and its leases
+                self._session = None
         self.pool.close()
+
+    def _key(self, n: int) -> int:
+        """The session advisory lock of gateway (or lease) ``n`` in this schema."""
+        return (self.lock_key & 0x7FFFFFFF) << 32 | n
+
+    def join(self) -> int:
+        with self._session_lock:
+            if self._session is None:
+                self._session = psycopg.connect(self.url, autocommit=True)
+                row = self._session.execute("SELECT nextval('fragstore_gateways')").fetchone()
+                assert row is not None
+                self.gateway = int(row[0])
+                self._session.execute("SELECT pg_advisory_lock(%s)", (self._key(self.gateway),))
+                log.info("joined %s as gateway %d", self.describe(), self.gateway)
+        return self.gateway
+
+    def alive(self, gateway: int) -> bool:
+        if gateway == self.gateway:
+            return True
+        key = self._key(gateway)
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            if row is not None and row[0]:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                return False
+        return True
+
+    def lease(self, name: str) -> bool:
+        key = self._key(LEASE_BASE + zlib.crc32(name.encode()) % 0x10000)
+        with self._session_lock:
+            if self._session is None or self._session.closed:
+                self._leases.clear()
+                return False
+            if name in self._leases:
+                return True
+            row = self._session.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            if row is not None and row[0]:
+                self._leases.add(name)
+                log.info("gateway %d holds the %s lease", self.gateway, name)
+                return True
+        return False
 
     def size_bytes(self) -> int:
         with self.pool.connection() as conn:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from dedup.errors import EngineError
 from dedup.format import HEADER_SIZE
+from dedup.gateways import pending_value
 from dedup.index import (
     ROW_ENTRIES,
     U64,
@@ -58,7 +59,7 @@ def add_fragments(w: WriteTxn, mid: int, offset: int, frags: Sequence[Fragment])
     pending = idx.db["pending"]
     vkey = U64.pack(mid)
     if txn.get(vkey, db=pending) is None:
-        txn.put(vkey, U64.pack(time.time_ns()), db=pending)
+        txn.put(vkey, pending_value(time.time_ns(), w.writer.gateway), db=pending)
         note_mid(w, mid)
     new: dict[bytes, Fragment] = {}
     counts: dict[bytes, int] = {}

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from dedup.errors import StorageFull
 from dedup.format import HEADER_SIZE, pack_header
+from dedup.gateways import note_open_pack, seal_open_pack
 from dedup.holes import Holes
 from dedup.index import HOLE, PACK, U32, Index, Txn
 from dedup.packs import PackFiles, PackWriter, list_pack_ids, pack_path
@@ -80,8 +81,11 @@ class _Job:
 class Writer:
     """Owns the writer thread, the open pack and the write transactions."""
 
-    def __init__(self, index: Index, packs_dir: Path, files: PackFiles, pack_size: int) -> None:
+    def __init__(self, index: Index, packs_dir: Path, files: PackFiles, pack_size: int, gateway: int = 0) -> None:
+        """``gateway``: this process's id among many on one index (dedup/gateways.py); 0 alone."""
         self.index = index
+        self.gateway = gateway
+        self.shared = index.kv.shared
         self.packs_dir = packs_dir
         self.files = files
         self.pack_size = pack_size
@@ -117,12 +121,33 @@ class Writer:
     def stop(self) -> None:
         self.queue.put(None)
         self.thread.join()
+        if self.shared:  # our open pack becomes an ordinary sealed one (compaction may take it)
+            self.pack.sync()
+            empty = self.pack.end == 0
+            with self.index.write() as txn:
+                seal_open_pack(self.index, txn, self.gateway)
+                if empty:  # (nothing in it: gone rather than sealed)
+                    txn.delete(U32.pack(self.pack.pack_id), db=self.index.db["packs"])
+            self.pack.close()
+            if empty:
+                pack_path(self.packs_dir, self.pack.pack_id).unlink(missing_ok=True)
+            return
         self.pack.close()
 
     # -- packs ---------------------------------------------------------------
     def _recover_pack(self) -> PackWriter:
         """Open the newest pack at its committed length; remove pack files the
-        index never committed (a crash between creating and committing one)."""
+        index never committed (a crash between creating and committing one).
+        With other processes on the index, start a pack of our own instead
+        (sealing the one a failed group commit leaves): the newest pack, and
+        a file the index does not know yet, may be another live process's."""
+        if self.shared:
+            with self.index.write() as txn:
+                seal_open_pack(self.index, txn, self.gateway)
+                mine = self.index.allocate(txn, "next_pack")
+                self.index.put_pack(txn, mine, 0, 0, 0)
+                note_open_pack(self.index, txn, self.gateway, mine)
+            return PackWriter(self.packs_dir, mine, 0)
         with self.index.read() as txn:
             known = {int.from_bytes(k, "big"): v for k, v in txn.cursor(db=self.index.db["packs"])}
             current = max(known) if known else None
@@ -167,6 +192,8 @@ class Writer:
         self.index.put_pack(txn, old.pack_id, old.end, live, 1)
         new_id = self.index.allocate(txn, "next_pack")
         self.index.put_pack(txn, new_id, 0, 0, 0)
+        if self.shared:
+            note_open_pack(self.index, txn, self.gateway, new_id)
         self.pack = PackWriter(self.packs_dir, new_id, 0)
         old.close()
 

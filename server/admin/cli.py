@@ -179,11 +179,9 @@ def _migrate(config: ServerConfig) -> int:
             return 2
         print(f"fragstore: {config.data_dir} is at the current data format")
         return 0
-    kv = PostgresKV(config.index, TABLES)
-    try:
-        found = kv.migrate()
-    finally:
-        kv.close()
+    kv = PostgresKV(config.index, TABLES)  # creates or upgrades the schema
+    kv.close()
+    found = kv.found
     print(f"fragstore: index schema at version {SCHEMA_VERSION} in {kv.describe()}"
           + (f" (was {found})" if found != SCHEMA_VERSION else ""))
     return 0

@@ -83,7 +83,7 @@ INDEXES = [name for name in ("lmdb", "pg") if os.environ.get("FRAGSTORE_TEST_IND
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "lmdb_only: the test is about the LMDB index's own files")
+    config.addinivalue_line("markers", "lmdb_only(why): the test is about the embedded index (LMDB's files, one process)")
 
 
 @pytest.fixture(params=INDEXES)
@@ -91,8 +91,9 @@ def index_url(request: pytest.FixtureRequest) -> str:
     """"" (the index in LMDB) or the URL of a new, empty PostgreSQL schema."""
     if request.param == "lmdb":
         return ""
-    if request.node.get_closest_marker("lmdb_only"):
-        pytest.skip("about the LMDB index's files")
+    marker = request.node.get_closest_marker("lmdb_only")
+    if marker is not None:
+        pytest.skip(marker.args[0] if marker.args else "about the LMDB index's files")
     import psycopg
 
     cluster = request.getfixturevalue("postgres")
