@@ -199,3 +199,17 @@ def test_migrate_creates_and_reports_the_schema(pg_dsn: str, tmp_path: Any) -> N
     again = fragstore("migrate", "--data", str(data), "--index", pg_dsn, env=clean_env())
     assert again.returncode == 0 and "(was" not in again.stdout
     assert "@" not in again.stdout.split(" in ", 1)[1]  # no user (or password) in what is printed
+
+
+def test_a_user_added_through_one_gateway_signs_through_the_other(cluster: Cluster) -> None:
+    ga, gb = cluster.gateways
+    added = cluster.admin(ga, "POST", "/_fragstore/users")
+    as_user = gb.client(aws_access_key_id=added["access_key"], aws_secret_access_key=added["secret"])
+    as_user.create_bucket(Bucket="users-bucket")
+    assert [b["Name"] for b in as_user.list_buckets()["Buckets"]] == ["users-bucket"]
+    as_user.delete_bucket(Bucket="users-bucket")
+    answer = gb.raw("DELETE", f"/_fragstore/users/{added['access_key']}")
+    assert answer.status in (200, 204), answer.body
+    with pytest.raises(ClientError) as exc:
+        ga.client(aws_access_key_id=added["access_key"], aws_secret_access_key=added["secret"]).list_buckets()
+    assert _code(exc) == "InvalidAccessKeyId"
