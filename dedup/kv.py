@@ -99,6 +99,16 @@ class KV(Protocol):
         """The kind of store and where it is, without secrets (health, logs)."""
         ...
 
+    def ping(self) -> None:
+        """Raise if the store cannot be reached now (health)."""
+        ...
+
+    def counters(self) -> Mapping[str, float]:
+        """Running totals for the metrics: transactions by kind, errors, seconds
+        write transactions waited for and held the writers' lock ({} where there is
+        nothing to tell: LMDB's are in-process and not counted)."""
+        ...
+
     def join(self) -> int:
         """Register this process; its gateway id (0 where only one process opens the store)."""
         ...

@@ -51,6 +51,12 @@ class LmdbKV:
     def describe(self) -> str:
         return "lmdb"
 
+    def ping(self) -> None:
+        self.env.stat()
+
+    def counters(self) -> Mapping[str, float]:
+        return {}
+
     def join(self) -> int:
         return 0
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -202,18 +203,28 @@ class PgTxn:
             self._conn.execute(f"SAVEPOINT {self._savepoint}")
             return
         self._savepoint = None
+        self._write = write
         self._conn = kv.pool.getconn()
+        kv.count("write_transactions" if write else "read_transactions")
         try:
             if write:
+                t0 = time.perf_counter()
                 self._conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({LOCK_CLASS}, {kv.lock_key})")
+                self._locked = time.perf_counter()
+                kv.count("write_wait_seconds", self._locked - t0)
             else:
                 self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        except BaseException:
+        except BaseException as exc:
+            kv.count_error(exc)
             kv.pool.putconn(self._conn)
             raise
 
     def _execute(self, query: str, params: tuple[Any, ...]) -> psycopg.Cursor[Any]:
-        return self._conn.execute(query, params, binary=True)
+        try:
+            return self._conn.execute(query, params, binary=True)
+        except BaseException as exc:
+            self._kv.count_error(exc)
+            raise
 
     def _fetch(self, query: str, params: tuple[Any, ...]) -> list[tuple[bytes, bytes]]:
         return self._execute(query, params).fetchall()
@@ -260,7 +271,12 @@ class PgTxn:
             return
         try:
             self._conn.execute(statement)
+        except BaseException as exc:
+            self._kv.count_error(exc)
+            raise
         finally:
+            if self._write:
+                self._kv.count("write_held_seconds", time.perf_counter() - self._locked)
             self._kv.pool.putconn(self._conn)
 
     def __enter__(self) -> Txn:
@@ -288,6 +304,8 @@ class PostgresKV:
         self._session: psycopg.Connection[Any] | None = None  # holds this gateway's and its leases' locks
         self._session_lock = threading.Lock()
         self._leases: set[str] = set()
+        self._counts: dict[str, float] = dict.fromkeys(
+            ("read_transactions", "write_transactions", "errors", "write_wait_seconds", "write_held_seconds"), 0.0)
         self.db: Mapping[str, Table] = {name: PgTable(name) for name in tables}
         self.pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True},
                                    open=False, name="fragstore-index")
@@ -336,6 +354,20 @@ class PostgresKV:
                 self._session.close()  # frees this gateway's id and its leases
                 self._session = None
         self.pool.close()
+
+    def count(self, name: str, amount: float = 1.0) -> None:
+        self._counts[name] += amount  # (a lost update under a thread switch costs one count)
+
+    def count_error(self, exc: BaseException) -> None:
+        if isinstance(exc, psycopg.Error):
+            self._counts["errors"] += 1
+
+    def counters(self) -> Mapping[str, float]:
+        return dict(self._counts)
+
+    def ping(self) -> None:
+        with self.pool.connection(timeout=5) as conn:
+            conn.execute("SELECT 1")
 
     def _key(self, n: int) -> int:
         """The session advisory lock of gateway (or lease) ``n`` in this schema."""

@@ -457,6 +457,24 @@ class Store:
     def writer_queue_depth(self) -> int:
         return self.writer.depth()
 
+    @property
+    def index_backend(self) -> str:
+        return "postgresql" if self.index.kv.shared else "lmdb"
+
+    def index_counters(self) -> Mapping[str, float]:
+        """The index store's running totals (dedup/kv.py ``counters``)."""
+        return self.index.kv.counters()
+
+    async def index_health(self) -> dict[str, object]:
+        """Whether the index answers now: backend, ok, latency (ms), this process's gateway id."""
+        t0 = time.perf_counter()
+        try:
+            await asyncio.to_thread(self.index.kv.ping)
+        except Exception as exc:  # any failure to reach it is the answer
+            return {"backend": self.index_backend, "ok": False, "error": type(exc).__name__}
+        return {"backend": self.index_backend, "ok": True, "gateway": self.gateway,
+                "latency_ms": round((time.perf_counter() - t0) * 1000, 3)}
+
 
 def _check_md5(expected: bytes | None, got: bytes) -> None:
     if expected is not None and expected != got:

@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.cluster.conftest import Cluster
-from tests.live_server import LiveServer, clean_env, fragstore, sign_headers
+from tests.live_server import LiveServer, clean_env, fragstore, sign_headers, start_server
 
 MiB = 1024 * 1024
 
@@ -213,3 +213,35 @@ def test_a_user_added_through_one_gateway_signs_through_the_other(cluster: Clust
     with pytest.raises(ClientError) as exc:
         ga.client(aws_access_key_id=added["access_key"], aws_secret_access_key=added["secret"]).list_buckets()
     assert _code(exc) == "InvalidAccessKeyId"
+
+
+def test_health_and_metrics_report_the_index(cluster: Cluster) -> None:
+    ga, gb = cluster.gateways
+    ga.client().create_bucket(Bucket="health-bucket")
+    docs = [json.loads(g.raw("GET", "/_fragstore/health", sign=False).body) for g in (ga, gb)]
+    assert all(d["status"] == "ok" and d["index"]["backend"] == "postgresql" and d["index"]["ok"] for d in docs)
+    assert docs[0]["index"]["gateway"] != docs[1]["index"]["gateway"]
+    text = ga.raw("GET", "/_fragstore/metrics", sign=False).body.decode()
+    writes = re.search(r'^fragstore_index_transactions_total\{backend="postgresql",kind="write"\} (\S+)$', text, re.M)
+    assert writes is not None and float(writes.group(1)) >= 1
+    assert re.search(r'^fragstore_index_write_held_seconds_total\{backend="postgresql"\} ', text, re.M)
+
+
+def test_health_says_unavailable_when_the_index_is_down(tmp_path: Any) -> None:
+    from tests.services.postgres import start_postgres
+
+    pg = start_postgres()
+    try:
+        server = start_server(tmp_path / "data", extra_args=["--index", pg.dsn, "--gc-interval", "0"],
+                              log_path=tmp_path / "gateway.log")
+        try:
+            assert server.raw("GET", "/_fragstore/health", sign=False).status == 200
+            pg.stop()
+            answer = server.raw("GET", "/_fragstore/health", sign=False)
+            assert answer.status == 503, answer.body
+            assert json.loads(answer.body)["index"] == {"backend": "postgresql", "ok": False,
+                                                       "error": json.loads(answer.body)["index"]["error"]}
+        finally:
+            server.stop()
+    finally:
+        pg.stop()

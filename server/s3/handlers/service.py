@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 from starlette.responses import Response
 
+from dedup.store import Store
 from dedup.types import StoreStats
 from server.http.dates import iso8601
 from server.http.responses import xml_response
@@ -51,9 +52,14 @@ async def list_buckets(ctx: RequestContext) -> Response:
     return xml_response("ListAllMyBucketsResult", nodes)
 
 
-def health() -> Response:
-    """GET /_fragstore/health (no authentication)."""
-    return Response(b'{"status":"ok"}', media_type="application/json")
+async def health(store: Store) -> Response:
+    """GET /_fragstore/health (no authentication): ok, and the index's state
+    (backend, reachable, latency; with a shared index, which gateway answers);
+    503 when the index cannot be reached."""
+    index = await store.index_health()
+    ok = bool(index["ok"])
+    body = json.dumps({"status": "ok" if ok else "unavailable", "index": index}, separators=(",", ":"))
+    return Response(body.encode(), status_code=200 if ok else 503, media_type="application/json")
 
 
 def stats_document(stats: StoreStats, visible: set[str] | None) -> dict[str, object]:
