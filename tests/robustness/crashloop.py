@@ -8,6 +8,8 @@ directory; every few rounds a GC. At the end: abort leftover multipart
 uploads, GC, and compare the bytes kept with what the live objects need
 (nothing more); then delete everything, GC again, and count what is left.
 Used by tests/robustness/test_robust_crash.py (short) and benchmarks/soak.py.
+With ``index`` (a PostgreSQL URL) the server is a gateway of cluster mode and
+the offline checks open the same index.
 """
 
 from __future__ import annotations
@@ -79,8 +81,10 @@ class CrashFigures:
 
 
 class CrashLoop:
-    def __init__(self, root: Path, plan: CrashPlan, say: Callable[[str], None] = lambda _: None) -> None:
+    def __init__(self, root: Path, plan: CrashPlan, say: Callable[[str], None] = lambda _: None,
+                 index: str = "") -> None:
         self.data = root / "data"
+        self.index = index
         self.all_logs = root / "server-all.log"
         self.plan = plan
         self.say = say
@@ -90,7 +94,7 @@ class CrashLoop:
         self.server = self._start()
 
     def _start(self) -> LiveServer:
-        return start_server(self.data)
+        return start_server(self.data, extra_args=["--index", self.index] if self.index else [])
 
     def _client(self) -> Any:
         return self.server.client(config=CLIENT_CONFIG)
@@ -106,7 +110,7 @@ class CrashLoop:
             out.write(text)
 
     def _check(self, where: str) -> None:
-        report = offline.check(self.data)
+        report = offline.check(self.data, self.index)
         self.figures.checks += 1
         if not report.ok:
             self.figures.check_failures.append(f"{where}: {offline.describe(report)}")
@@ -143,7 +147,7 @@ class CrashLoop:
         self._stop(kill=False)
         self._check(f"round {round_no}")
         if self.plan.gc_every and round_no % self.plan.gc_every == 0:
-            _gc, _stats, report = offline.collect(self.data)
+            _gc, _stats, report = offline.collect(self.data, self.index)
             if not report.ok:
                 self.figures.check_failures.append(f"round {round_no} after GC: {offline.describe(report)}")
         self.server = self._start()
@@ -156,7 +160,7 @@ class CrashLoop:
             s3.abort_multipart_upload(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])
         self.figures.findings.add(verify(s3, BUCKET, self.ledger))
         self._stop(kill=False)
-        _gc, stats, report = offline.collect(self.data)
+        _gc, stats, report = offline.collect(self.data, self.index)
         if not report.ok:
             self.figures.check_failures.append(f"final: {offline.describe(report)}")
         live = self.ledger.present()
@@ -170,7 +174,7 @@ class CrashLoop:
         for start in range(0, len(keys), 1000):
             s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
         self._stop(kill=False)
-        _gc, stats, report = offline.collect(self.data)
+        _gc, stats, report = offline.collect(self.data, self.index)
         if not report.ok:
             self.figures.check_failures.append(f"emptied: {offline.describe(report)}")
         self.figures.leftover_fragments = stats.fragments

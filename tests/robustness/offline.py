@@ -7,19 +7,19 @@ import asyncio
 from pathlib import Path
 
 from dedup.store import Store
-from dedup.types import CheckReport, GcReport, StoreStats
+from dedup.types import CheckReport, GcReport, StoreConfig, StoreStats
 
 
-async def _check(data_dir: Path) -> CheckReport:
-    store = await Store.open(data_dir)
+async def _check(data_dir: Path, index: str = "") -> CheckReport:
+    store = await Store.open(data_dir, StoreConfig(index=index))
     try:
         return await store.check()
     finally:
         await store.close()
 
 
-async def _collect(data_dir: Path) -> tuple[GcReport, StoreStats, CheckReport]:
-    store = await Store.open(data_dir)
+async def _collect(data_dir: Path, index: str = "") -> tuple[GcReport, StoreStats, CheckReport]:
+    store = await Store.open(data_dir, StoreConfig(index=index))
     try:
         report = await store.collect_garbage(grace_seconds=0)
         return report, await store.stats(exact=True), await store.check()
@@ -27,14 +27,15 @@ async def _collect(data_dir: Path) -> tuple[GcReport, StoreStats, CheckReport]:
         await store.close()
 
 
-def check(data_dir: Path) -> CheckReport:
-    """Open (running crash recovery if needed) and check every invariant and fragment."""
-    return asyncio.run(_check(data_dir))
+def check(data_dir: Path, index: str = "") -> CheckReport:
+    """Open (running crash recovery if needed) and check every invariant and fragment.
+    ``index``: the server's ``--index`` ("" for LMDB in the directory)."""
+    return asyncio.run(_check(data_dir, index))
 
 
-def collect(data_dir: Path) -> tuple[GcReport, StoreStats, CheckReport]:
+def collect(data_dir: Path, index: str = "") -> tuple[GcReport, StoreStats, CheckReport]:
     """GC with no grace period, then exact stats and a check."""
-    return asyncio.run(_collect(data_dir))
+    return asyncio.run(_collect(data_dir, index))
 
 
 def describe(report: CheckReport) -> str:
