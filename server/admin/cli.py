@@ -1,6 +1,7 @@
 """The ``fragstore`` command (also ``python -m server``).
 
     fragstore serve [--config FILE] [--data DIR] [--host H] [--port P] ...   every setting: docs/CONFIG.md
+                    [--index postgresql://...] [--workers N]      server/admin/workers.py
     fragstore stats [--data DIR] [--exact]
     fragstore gc    [--data DIR] [--dry-run] [--grace SECONDS]
     fragstore check [--data DIR] [--repair]
@@ -102,7 +103,8 @@ class _Refused(argparse.Action):
         parser.error(self.why)
 
 
-def serve(config: ServerConfig) -> int:
+def serve(config: ServerConfig, argv: Sequence[str]) -> int:
+    from server.admin import workers
     from server.admin.serve import run
     from server.auth.credentials import parse_users, resolve_root
 
@@ -113,6 +115,8 @@ def serve(config: ServerConfig) -> int:
     except (CredentialsError, OSError) as exc:
         print(f"fragstore: {exc}", file=sys.stderr)
         return 2
+    if config.workers > 1 and not workers.is_worker():
+        return workers.supervise(config, argv)
     return run(config)
 
 
@@ -297,6 +301,7 @@ def _show_check(result: CheckReport) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     try:
         resolved: Resolved = resolve(vars(args), os.environ)
@@ -309,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         resolved = resolved.with_value("lifecycle_day_seconds", args.day_seconds, "flag")
     config = resolved.server_config()
     if args.command == "serve":
-        return serve(config)
+        return serve(config, argv)
     if args.command == "migrate" and config.index:
         return _migrate(config)
     if not config.data_dir.is_dir():

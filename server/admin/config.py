@@ -16,6 +16,7 @@ DEFAULT_REGION = "us-east-1"
 class ServerConfig:
     data_dir: Path
     index: str | None = field(default=None, repr=False)  # None: LMDB in data_dir; else a postgresql:// URL
+    workers: int = 1  # server processes on one port (each a gateway of a shared index)
     host: str = "127.0.0.1"
     port: int = 9000
     region: str = DEFAULT_REGION

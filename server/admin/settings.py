@@ -66,6 +66,16 @@ def _index(value: str) -> str:
     return value
 
 
+def _workers(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise SettingsError(f"{value!r} is not a number of processes") from None
+    if not 1 <= n <= 256:
+        raise SettingsError(f"{n} is not a number of processes (1-256)")
+    return n
+
+
 def _choice(*options: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if value.lower() not in options:
@@ -102,6 +112,9 @@ SETTINGS: tuple[Setting, ...] = (
             "where the index lives: unset, in LMDB in the data directory (one process); a postgresql:// URL, "
             "in that PostgreSQL database, shared by every gateway given the same URL (cluster mode: "
             "docs/DESIGN.md)", secret=True, maintenance=True, metavar="URL"),
+    Setting("workers", "workers", _workers, 1,
+            "server processes on this port and data directory, each a gateway of the index (more than 1 needs "
+            "index: LMDB is one process's)", metavar="N"),
     Setting("host", "host", _text, "127.0.0.1", "address to listen on", metavar="ADDRESS"),
     Setting("port", "port", _port, 9000, "port to listen on", metavar="PORT"),
     Setting("region", "region", _text, DEFAULT_REGION, "region clients sign for", metavar="REGION"),
