@@ -28,7 +28,7 @@ def fsync_dir(path: Path) -> None:
 
 def publish_file(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Atomically replace ``path`` with ``data`` (write temp, fsync, rename, fsync dir)."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # (processes sharing a data directory)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         os.fchmod(fd, mode)  # a temp file left by a crash keeps its own mode otherwise
