@@ -33,7 +33,7 @@ Semantics every implementation keeps (the engine relies on them):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -97,6 +97,15 @@ class KV(Protocol):
 
     def describe(self) -> str:
         """The kind of store and where it is, without secrets (health, logs)."""
+        ...
+
+    def get_many(self, txn: Txn, keys: Sequence[bytes], db: Table) -> dict[bytes, bytes]:
+        """The values of those of ``keys`` that exist in ``txn``: one round trip
+        where the store is a server, a ``get`` each in LMDB."""
+        ...
+
+    def put_many(self, txn: Txn, items: Mapping[bytes, bytes], db: Table) -> None:
+        """``put`` each (key, value) of ``items``, in one statement where the store is a server."""
         ...
 
     def ping(self) -> None:

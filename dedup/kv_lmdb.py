@@ -7,7 +7,7 @@ seam. Transactions are opened with ``buffers=False``: values are ``bytes``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -50,6 +50,15 @@ class LmdbKV:
 
     def describe(self) -> str:
         return "lmdb"
+
+    def get_many(self, txn: Txn, keys: Sequence[bytes], db: Table) -> dict[bytes, bytes]:
+        get = txn.get
+        return {k: v for k in keys if (v := get(k, db=db)) is not None}
+
+    def put_many(self, txn: Txn, items: Mapping[bytes, bytes], db: Table) -> None:
+        put = txn.put
+        for k, v in items.items():
+            put(k, v, db=db)
 
     def ping(self) -> None:
         self.env.stat()

@@ -44,7 +44,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -91,6 +91,9 @@ class _Queries:
         self.lt = f"SELECT k, v FROM {t} WHERE k < %b ORDER BY k DESC LIMIT 1"
         self.first = f"SELECT k, v FROM {t} ORDER BY k LIMIT %s"
         self.last = f"SELECT k, v FROM {t} ORDER BY k DESC LIMIT 1"
+        self.get_many = f"SELECT k, v FROM {t} WHERE k = ANY(%b)"
+        self.put_many = (f"INSERT INTO {t} (k, v) SELECT * FROM unnest(%b::bytea[], %b::bytea[])"
+                         " ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v")
         self.count = f"SELECT count(*) FROM {t}"
         self.clear = f"DELETE FROM {t}"
 
@@ -364,6 +367,22 @@ class PostgresKV:
 
     def counters(self) -> Mapping[str, float]:
         return dict(self._counts)
+
+    def get_many(self, txn: Txn, keys: Sequence[bytes], db: Table) -> dict[bytes, bytes]:
+        assert isinstance(txn, PgTxn)
+        if len(keys) <= 1:
+            value = txn.get(keys[0], db=db) if keys else None
+            return {keys[0]: value} if value is not None else {}
+        return dict(txn._fetch(_q(db).get_many, ([bytes(k) for k in keys],)))
+
+    def put_many(self, txn: Txn, items: Mapping[bytes, bytes], db: Table) -> None:
+        assert isinstance(txn, PgTxn)
+        if len(items) <= 1:
+            for k, v in items.items():
+                txn.put(k, v, db=db)
+            return
+        txn._execute(_q(db).put_many, ([bytes(k) for k in items], [bytes(v) for v in items.values()]))
+        txn._root.gen += 1
 
     def ping(self) -> None:
         with self.pool.connection(timeout=5) as conn:
