@@ -18,7 +18,8 @@ Transactions:
   every writer holds the lock from its first statement, each sees all that
   committed before it. The writer's group commit (dedup/writer.py) makes one
   such transaction of many requests; a nested transaction is a SAVEPOINT.
-- read: ``REPEATABLE READ READ ONLY``, one snapshot for the whole transaction.
+- read: ``REPEATABLE READ READ ONLY``, one snapshot for the whole transaction
+  (its ``BEGIN`` goes out with its first query, in one round trip).
 - cursors fetch rows in batches (growing from 4 to 512) and refetch from
   their key after any write of their transaction, so they see its writes
   as LMDB's do.
@@ -198,6 +199,7 @@ class PgTxn:
         self._done = False
         self.gen = 0
         self._savepoints = 0
+        self._begin: str | None = None  # a read transaction's BEGIN, until its first query
         self._conn: psycopg.Connection[Any]
         if parent is not None:
             self._conn = parent._conn
@@ -215,8 +217,8 @@ class PgTxn:
                 self._conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({LOCK_CLASS}, {kv.lock_key})")
                 self._locked = time.perf_counter()
                 kv.count("write_wait_seconds", self._locked - t0)
-            else:
-                self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            else:  # sent in one round trip with the first query (psycopg's pipeline mode)
+                self._begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
         except BaseException as exc:
             kv.count_error(exc)
             kv.pool.putconn(self._conn)
@@ -224,7 +226,13 @@ class PgTxn:
 
     def _execute(self, query: str, params: tuple[Any, ...]) -> psycopg.Cursor[Any]:
         try:
-            return self._conn.execute(query, params, binary=True)
+            if self._begin is None:
+                return self._conn.execute(query, params, binary=True)
+            begin, self._begin = self._begin, None
+            with self._conn.pipeline():
+                self._conn.execute(begin)
+                cursor = self._conn.execute(query, params, binary=True)
+            return cursor
         except BaseException as exc:
             self._kv.count_error(exc)
             raise
@@ -273,7 +281,8 @@ class PgTxn:
             self._root.gen += 1
             return
         try:
-            self._conn.execute(statement)
+            if self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:  # (a read that never queried)
+                self._conn.execute(statement)
         except BaseException as exc:
             self._kv.count_error(exc)
             raise

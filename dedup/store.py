@@ -221,8 +221,9 @@ class Store:
         with self.index.read() as txn:
             doc = self._bucket_doc(txn, bucket)
             prefix = U32.pack(int(doc["id"]))
-            found = {name: txn.get(prefix + name.encode(), db=self.index.db["bconfig"]) for name in names}
-        return BucketInfo(bucket, doc["owner"], doc["created"]), {k: v for k, v in found.items() if v is not None}
+            keys = {prefix + name.encode(): name for name in names}
+            found = self.index.kv.get_many(txn, list(keys), self.index.db["bconfig"])
+        return BucketInfo(bucket, doc["owner"], doc["created"]), {keys[k]: v for k, v in found.items()}
 
     async def put_bucket_config(self, bucket: str, name: str, value: bytes | None) -> None:
         """Store (or, with None, delete) a bucket's configuration document ``name``."""
