@@ -245,3 +245,26 @@ def test_health_says_unavailable_when_the_index_is_down(tmp_path: Any) -> None:
             server.stop()
     finally:
         pg.stop()
+
+
+def test_maintenance_commands_work_against_the_cluster_while_it_serves(cluster: Cluster) -> None:
+    ga, gb = cluster.gateways
+    s3 = ga.client()
+    s3.create_bucket(Bucket="ops-bucket")
+    data = random.Random("ops").randbytes(3 * MiB)
+    s3.put_object(Bucket="ops-bucket", Key="a", Body=data)
+    gb.client().put_object(Bucket="ops-bucket", Key="b", Body=data)
+    s3.delete_object(Bucket="ops-bucket", Key="a")
+    where = ["--data", str(cluster.data), "--index", cluster.index]
+    env = clean_env(FRAGSTORE_ACCESS_KEY=ga.access_key, FRAGSTORE_SECRET_KEY=ga.secret_key)
+    check = fragstore("check", *where, env=env)
+    assert check.returncode == 0, check.stdout + check.stderr
+    stats = fragstore("stats", *where, env=env)
+    assert stats.returncode == 0 and "ops-bucket" in stats.stdout, stats.stdout + stats.stderr
+    assert cluster.admin(gb, "GET", "/_fragstore/stats")["total"]["dead_manifests"] == 1  # "a"'s
+    gc = fragstore("gc", *where, "--grace", "0", env=env)
+    assert gc.returncode == 0, gc.stdout + gc.stderr
+    total = cluster.admin(gb, "GET", "/_fragstore/stats")["total"]
+    assert total["dead_manifests"] == 0 and total["unique_bytes"] == len(data)  # "b" still names every fragment
+    assert hashlib.md5(gb.client().get_object(Bucket="ops-bucket", Key="b")["Body"].read()).digest() == \
+        hashlib.md5(data).digest()
