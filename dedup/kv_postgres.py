@@ -117,7 +117,8 @@ class PgCursor:
         self._txn, self._db, self._q = txn, db, _q(db)
         self._key: bytes | None = None
         self._value = b""
-        self._ahead: list[tuple[bytes, bytes]] = []  # the rows after the current one, fetched
+        self._rows_: list[tuple[bytes, bytes]] = []  # the batch fetched; the current row is at _at
+        self._at = 0
         self._gen = -1
         self._batch = FIRST_BATCH
 
@@ -126,10 +127,11 @@ class PgCursor:
 
     def _land(self, rows: list[tuple[bytes, bytes]]) -> bool:
         self._gen = self._txn._root.gen
+        self._rows_, self._at = rows, 0
         if not rows:
-            self._key, self._value, self._ahead = None, b"", []
+            self._key, self._value = None, b""
             return False
-        (self._key, self._value), self._ahead = rows[0], rows[1:]
+        self._key, self._value = rows[0]
         return True
 
     def _more(self) -> int:
@@ -154,8 +156,9 @@ class PgCursor:
     def next(self) -> bool:
         if self._key is None:
             return self.first()
-        if self._ahead and self._gen == self._txn._root.gen:
-            (self._key, self._value), self._ahead = self._ahead[0], self._ahead[1:]
+        if self._at + 1 < len(self._rows_) and self._gen == self._txn._root.gen:
+            self._at += 1
+            self._key, self._value = self._rows_[self._at]
             return True
         return self._land(self._rows(self._q.gt, self._key, self._more()))
 
