@@ -8,6 +8,7 @@ import http.client
 import json
 import random
 import re
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -95,7 +96,15 @@ def test_a_multipart_upload_with_parts_through_both(cluster: Cluster) -> None:
     assert got["ETag"].endswith('-3"') and got["Body"].read() == b"".join(bodies)
 
 
-def _write_until(server: LiveServer, tag: str, acked: dict[str, str], stop: threading.Event) -> None:
+def _write_until(server: LiveServer, tag: str, acked: dict[str, str], stop: threading.Event,
+                 failures: list[str]) -> None:
+    try:
+        _write(server, tag, acked, stop)
+    except Exception as exc:  # reported by the test: a thread's exception would only warn
+        failures.append(f"{tag}: {exc!r}")
+
+
+def _write(server: LiveServer, tag: str, acked: dict[str, str], stop: threading.Event) -> None:
     s3 = server.client()
     rng = random.Random(tag)
     i = 0
@@ -107,9 +116,11 @@ def _write_until(server: LiveServer, tag: str, acked: dict[str, str], stop: thre
         try:
             s3.put_object(Bucket="load", Key=key, Body=body)
         except Exception:  # the gateway was killed: what it never acknowledged may be lost
-            if server.process.poll() is not None:
-                return
-            raise
+            try:
+                server.process.wait(timeout=10)  # (a SIGKILL takes a moment to land)
+            except subprocess.TimeoutExpired:
+                raise
+            return
         acked[key] = hashlib.md5(body).hexdigest()
         i += 1
 
@@ -136,7 +147,8 @@ def test_sigkill_of_one_gateway_under_write_load_loses_no_acknowledged_object(cl
     ga.client().create_bucket(Bucket="load")
     acked: dict[str, str] = {}
     stop = threading.Event()
-    threads = [threading.Thread(target=_write_until, args=(g, f"{name}{n}", acked, stop))
+    failures: list[str] = []
+    threads = [threading.Thread(target=_write_until, args=(g, f"{name}{n}", acked, stop, failures))
                for name, g in (("a", ga), ("b", gb)) for n in range(2)]
     stalled = _stall_a_put(ga, "stalled", 12 * MiB, 64 * MiB)
     for t in threads:
@@ -152,6 +164,7 @@ def test_sigkill_of_one_gateway_under_write_load_loses_no_acknowledged_object(cl
         stop.set()
         for t in threads:
             t.join()
+    assert failures == []
     assert any(k.startswith("a") for k in acked) and len(acked) > before
     s3 = gb.client()
     for key, digest in acked.items():
