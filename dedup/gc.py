@@ -35,17 +35,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from dedup.format import HEADER_SIZE, RecordHeader, unpack_header
 from dedup.index import HOLE, PACK, U32, U64, U64X2, FragmentRow, Index, manifest_entries
 from dedup.manifests import reclaim_rows
-from dedup.packs import PackFiles, pack_path, scan_records
+from dedup.packstore import PackStore
 from dedup.types import GcReport
 from dedup.writer import NewRecord, Writer, WriteTxn
 
@@ -113,7 +111,7 @@ def simulate_reclaim(index: Index, mids: list[int]) -> tuple[int, int, dict[int,
     return freed, freed_bytes, per_pack
 
 
-def pack_states(index: Index, packs_dir: Path, open_pack: int) -> list[PackState]:
+def pack_states(index: Index, packs: PackStore, open_pack: int) -> list[PackState]:
     """Every pack that holds something and is not retired, with its allocated bytes."""
     with index.read() as txn:
         rows = [(U32.unpack(k)[0], PACK.unpack(v)) for k, v in txn.cursor(db=index.db["packs"])]
@@ -121,10 +119,7 @@ def pack_states(index: Index, packs_dir: Path, open_pack: int) -> list[PackState
     for pid, (committed, live, state) in rows:
         if state == RETIRED or committed == 0:
             continue
-        try:
-            disk = os.stat(pack_path(packs_dir, pid)).st_blocks * 512
-        except FileNotFoundError:
-            disk = 0
+        disk = packs.disk(pid)
         out.append(PackState(pid, committed, live, disk, pid == open_pack))
     return out
 
@@ -186,7 +181,7 @@ def _seal(w: WriteTxn) -> None:
     w.writer.seal(w.txn)
 
 
-async def compact(writer: Writer, files: PackFiles, packs_dir: Path, plan: PackPlan) -> int:
+async def compact(writer: Writer, plan: PackPlan) -> int:
     """Execute one (sealed) pack's plan; returns the bytes its file occupied.
     Whether anything is still live is read now, not from the plan: earlier
     compactions may have moved records around since it was made."""
@@ -195,11 +190,11 @@ async def compact(writer: Writer, files: PackFiles, packs_dir: Path, plan: PackP
     if row is None or row[2] == RETIRED:
         return 0
     if row[1]:
-        records = scan_records(pack_path(packs_dir, plan.pack_id))
+        records = writer.packs.records(plan.pack_id)
         while batch := await asyncio.to_thread(_take, records, MOVE_BYTES):
             await writer.run(lambda w, b=batch: _move(w, plan.pack_id, b))  # type: ignore[misc]
     await writer.run(lambda w: _retire(w, plan.pack_id))
-    return await remove_retired(writer, files, packs_dir)
+    return await remove_retired(writer)
 
 
 def _take(records: Iterator[tuple[int, RecordHeader, bytes]], limit: int) -> list[tuple[int, bytes, int, int, bytes]]:
@@ -213,20 +208,14 @@ def _take(records: Iterator[tuple[int, RecordHeader, bytes]], limit: int) -> lis
     return batch
 
 
-async def remove_retired(writer: Writer, files: PackFiles, packs_dir: Path) -> int:
+async def remove_retired(writer: Writer) -> int:
     """Delete the files of retired packs, then their rows. Safe to repeat."""
     index = writer.index
     with index.read() as txn:
         retired = [U32.unpack(k)[0] for k, v in txn.cursor(db=index.db["packs"]) if PACK.unpack(v)[2] == RETIRED]
     freed = 0
     for pid in retired:
-        path = pack_path(packs_dir, pid)
-        files.forget(pid)
-        try:
-            freed += os.stat(path).st_blocks * 512
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
+        freed += await asyncio.to_thread(writer.packs.delete, pid)
     if retired:
         def drop(w: WriteTxn) -> None:
             for pid in retired:
@@ -258,17 +247,17 @@ def _punch(w: WriteTxn, rows: list[tuple[bytes, int, int, int]]) -> int:
     gone or retired needs no punching; a pack whose punch fails keeps its rows
     for the next run. A range is punched only if it holds a whole record that
     no fragment row points at (:func:`_dead_record`)."""
-    holes = w.writer.holes
+    packs = w.writer.packs
     by_pack: dict[int, list[tuple[bytes, int, int, int]]] = {}
     for row in rows:
         by_pack.setdefault(row[1], []).append(row)
     returned = 0
     for pid, items in by_pack.items():
         pack = w.index.pack(w.txn, pid)
-        if pack is not None and pack[2] != RETIRED and holes.supported:
+        if pack is not None and pack[2] != RETIRED and packs.punches:
             ranges = [(off, n) for _, _, off, n in items if _dead_record(w, pid, off, n)]
             try:
-                returned += holes.punch(pack_path(w.writer.packs_dir, pid), ranges) if ranges else 0
+                returned += packs.punch(pid, ranges) if ranges else 0
             except FileNotFoundError:
                 pass
             except OSError as exc:
@@ -286,7 +275,7 @@ def _dead_record(w: WriteTxn, pack_id: int, offset: int, length: int) -> bool:
     freeing an orphan row that shares a live record's place, say). Bytes that
     are not a record header (zeros: punched already) are left alone."""
     try:
-        head = w.writer.files.read(pack_id, offset, HEADER_SIZE)
+        head = w.writer.packs.read(pack_id, offset, HEADER_SIZE)
     except OSError:
         return False
     header = unpack_header(head)
@@ -307,13 +296,11 @@ async def punch_queued(writer: Writer) -> int:
     return returned
 
 
-async def collect(
-    writer: Writer, files: PackFiles, packs_dir: Path, grace_seconds: float, threshold: float, dry_run: bool
-) -> GcReport:
+async def collect(writer: Writer, grace_seconds: float, threshold: float, dry_run: bool) -> GcReport:
     if dry_run:
         return await asyncio.to_thread(
-            dry_run_report, writer.index, packs_dir, writer.pack.pack_id, grace_seconds, threshold,
-            writer.holes.supported)
+            dry_run_report, writer.index, writer.packs, writer.open_pack, grace_seconds, threshold,
+            writer.packs.punches)
     due = due_manifests(writer.index, time.time_ns() - int(grace_seconds * 1e9))
     freed = freed_bytes = 0
     for key, mid in due:
@@ -321,31 +308,31 @@ async def collect(
         freed += f
         freed_bytes += b
     punched = await punch_queued(writer)
-    plans = await _plan(writer, packs_dir, threshold)
+    plans = await _plan(writer, threshold)
     if any(p.is_open for p in plans):  # seal it first, so moved records never land in it
         await writer.run(_seal)
-        plans = await _plan(writer, packs_dir, threshold)
+        plans = await _plan(writer, threshold)
     on_disk = punched
     for plan in plans:
-        on_disk += await compact(writer, files, packs_dir, plan)
+        on_disk += await compact(writer, plan)
     return GcReport(False, len(due), freed, freed_bytes, sum(1 for p in plans if p.live),
                     sum(1 for p in plans if not p.live), on_disk, punched)
 
 
-async def _plan(writer: Writer, packs_dir: Path, threshold: float, freed: dict[int, int] | None = None) -> list[PackPlan]:
-    states = await asyncio.to_thread(pack_states, writer.index, packs_dir, writer.pack.pack_id)
-    return plan_compaction(states, threshold, writer.holes.supported, freed)
+async def _plan(writer: Writer, threshold: float, freed: dict[int, int] | None = None) -> list[PackPlan]:
+    states = await asyncio.to_thread(pack_states, writer.index, writer.packs, writer.open_pack)
+    return plan_compaction(states, threshold, writer.packs.punches, freed)
 
 
 def dry_run_report(
-    index: Index, packs_dir: Path, open_pack: int, grace_seconds: float, threshold: float, punching: bool,
+    index: Index, packs: PackStore, open_pack: int, grace_seconds: float, threshold: float, punching: bool,
 ) -> GcReport:
     """The dry run, with reads only: what reclaiming the manifests due would
     free, and the plan after it. Disk bytes are estimated: a hole returns about
     its record's bytes, a deleted pack what its file still occupies."""
     due = due_manifests(index, time.time_ns() - int(grace_seconds * 1e9))
     freed, freed_bytes, per_pack = simulate_reclaim(index, [v for _, v in due])
-    plans = plan_compaction(pack_states(index, packs_dir, open_pack), threshold, punching, per_pack)
+    plans = plan_compaction(pack_states(index, packs, open_pack), threshold, punching, per_pack)
     punched = sum(per_pack.values()) if punching else 0
     deleted = sum(max(0, p.disk - per_pack.get(p.pack_id, 0)) if punching else p.disk for p in plans)
     return GcReport(True, len(due), freed, freed_bytes, sum(1 for p in plans if p.live),

@@ -28,7 +28,7 @@ from dedup.codecs import RAW, decode, decode_into
 from dedup.errors import CorruptFragment
 from dedup.format import HEADER_SIZE
 from dedup.index import FRAGMENT, U64X2, FragmentRow, Index, manifest_entries
-from dedup.packs import PackFiles
+from dedup.packstore import PackStore
 from dedup.types import ObjectInfo
 
 BATCH = 1024 * 1024  # raw bytes per worker-thread load
@@ -73,7 +73,7 @@ class ObjectReader:
     """The bytes [start, start+length) of one object, as an async iterator of
     memoryviews, each over a buffer of its own (a transport may keep it)."""
 
-    def __init__(self, index: Index, files: PackFiles, info: ObjectInfo,
+    def __init__(self, index: Index, files: PackStore, info: ObjectInfo,
                  segments: tuple[tuple[int, int], ...], start: int, length: int) -> None:
         self.info = info
         self.start = start

@@ -102,7 +102,7 @@ def punching(request: pytest.FixtureRequest, harness: Harness, monkeypatch: pyte
         monkeypatch.setattr(holes, "punch_hole", _unsupported)
         harness.reopen()
     assert harness.store is not None
-    if request.param == "holes" and not harness.store.writer.holes.supported:
+    if request.param == "holes" and not harness.store.writer.packs.punches:
         pytest.skip("the filesystem of the test directory cannot punch holes")
-    assert harness.store.writer.holes.supported == (request.param == "holes")
+    assert harness.store.writer.packs.punches == (request.param == "holes")
     return bool(request.param == "holes")

@@ -1,0 +1,79 @@
+"""Choosing and opening the pack store of a data directory (dedup/packstore.py).
+
+``StoreConfig.packs`` says where packs live: "" for pack files under
+``<data>/packs`` (the default), ``s3://BUCKET/PREFIX`` for segments in an S3
+bucket (dedup/s3packs.py, imported only then: boto3 loads nowhere else).
+
+A data directory created with S3 packs records the URL in ``<data>/PACKS``
+(one line, published like FORMAT), and every later open must name the same
+packs: a directory whose index points into a bucket is never opened on local
+packs, nor the reverse (WrongPackStore). A directory without the file holds
+local packs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dedup.errors import WrongPackStore
+from dedup.fsutil import publish_file
+from dedup.packs import LocalPacks
+from dedup.packstore import PackStore
+from dedup.types import StoreConfig
+
+PACKS_FILE = "PACKS"
+CACHE_DIR = "cache"
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """(bucket, prefix) of ``s3://BUCKET/PREFIX``; the prefix "" or ending in "/"."""
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"{url!r} is not s3://BUCKET/PREFIX")
+    prefix = parts.path.lstrip("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return parts.netloc, prefix
+
+
+def normalized(url: str) -> str:
+    """The packs setting as recorded: "" (local) or s3://BUCKET/PREFIX/."""
+    if not url:
+        return ""
+    bucket, prefix = parse_s3_url(url)
+    return f"s3://{bucket}/{prefix}"
+
+
+def recorded(root: Path) -> str:
+    """The packs a data directory was created with ("" for local packs)."""
+    try:
+        return (root / PACKS_FILE).read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def record_packs(root: Path, config: StoreConfig) -> None:
+    """Write the PACKS file of a new data directory (none for local packs)."""
+    if want := normalized(config.packs):
+        publish_file(root / PACKS_FILE, (want + "\n").encode())
+
+
+def open_packs(root: Path, config: StoreConfig, *, writer: bool = True) -> PackStore:
+    """The pack store of the data directory ``root``. ``writer``: the caller
+    writes (a local store probes hole punching by writing a file, and a remote
+    one keeps its block cache; read-only use writes nothing)."""
+    want = normalized(config.packs)
+    have = recorded(root)
+    if have != want:
+        where = lambda u: u or f"local pack files under {root / 'packs'}"  # noqa: E731
+        raise WrongPackStore(f"{root} keeps its packs in {where(have)}, not {where(want)}: "
+                             f"set packs to {have or '(empty)'}")
+    if not want:
+        return LocalPacks(root / "packs", probe=writer)
+    from dedup.s3packs import S3Packs, S3Target  # boto3 only where packs are in S3
+
+    bucket, prefix = parse_s3_url(want)
+    target = S3Target(bucket, prefix, config.packs_endpoint, config.packs_access_key, config.packs_secret_key,
+                      config.packs_region)
+    return S3Packs(target, root / CACHE_DIR / "packs", config.packs_cache_bytes if writer else 0)
