@@ -23,7 +23,7 @@ from typing import Any
 
 from dedup.format import HEADER_SIZE, RecordHeader, unpack_header
 from dedup.holes import Holes, likely_supported
-from dedup.packstore import PackInfo
+from dedup.packstore import PackFigures, PackInfo
 
 _IOV_MAX = 1000
 
@@ -216,7 +216,12 @@ class LocalPacks:
         self.files.forget(pack_id)
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "local", "holes": self.punches}
+        ok = os.access(self.packs_dir, os.W_OK)
+        return {"kind": "local", "holes": self.punches, "status": "ok" if ok else "unavailable",
+                **({} if ok else {"error": f"{self.packs_dir} is not writable"})}
+
+    def figures(self) -> PackFigures:
+        return PackFigures("local")
 
     def close(self) -> None:
         self.files.close()

@@ -44,6 +44,28 @@ class PackInfo:
     disk: int
 
 
+@dataclass(frozen=True)
+class PackOps:
+    """Requests of one kind a pack store made: how many, how many failed, the
+    seconds they took in all (latency = seconds / count)."""
+
+    op: str
+    count: int
+    errors: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class PackFigures:
+    """What a pack store counted since it was opened (metrics)."""
+
+    kind: str  # "local" or "s3"
+    ops: tuple[PackOps, ...] = ()
+    cache_hits: int = 0
+    cache_misses: int = 0
+    cache_bytes: int = 0
+
+
 class PackSink(Protocol):
     """The pack that the writer thread appends to (an open pack, or the segment
     of one group commit). Used by the writer thread only."""
@@ -108,7 +130,11 @@ class PackStore(Protocol):
         """Drop what is cached of a pack about to be deleted or cut back."""
 
     def describe(self) -> dict[str, Any]:
-        """What ``/_fragstore/health`` says of this store (kind, location, state)."""
+        """What ``/_fragstore/health`` says of this store: kind, location and
+        ``status`` ("ok", or "unavailable" with an ``error``); may ask the store."""
+
+    def figures(self) -> PackFigures:
+        """Requests, errors, latency and cache hits since the store was opened."""
 
     def close(self) -> None:
         """Release connections, descriptors and caches."""

@@ -43,7 +43,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dedup.errors import PackStoreUnavailable
 from dedup.format import HEADER_SIZE, RecordHeader, unpack_header
 from dedup.packcache import BLOCK, BlockCache
-from dedup.packstore import PackInfo
+from dedup.packstore import PackFigures, PackInfo, PackOps
 
 log = logging.getLogger("fragstore.s3packs")
 
@@ -264,6 +264,11 @@ class S3Packs:
             out["status"] = "unavailable"
             out["error"] = str(exc)
         return out
+
+    def figures(self) -> PackFigures:
+        with self._ops_lock:
+            ops = tuple(PackOps(op, s.count, s.errors, s.seconds) for op, s in sorted(self.ops.items()))
+        return PackFigures("s3", ops, self.cache.hits, self.cache.misses, self.cache.size)
 
     def close(self) -> None:
         self.client.close()

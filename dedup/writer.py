@@ -265,7 +265,8 @@ class Writer:
                     self.packs.delete(pid)
                 except Exception as err:  # left for the next open (its id is past the counter)
                     log.warning("could not delete uncommitted segment %08x: %s", pid, err)
-            self.pack = self._recover_pack()
+            if not self.packs.segmented:  # a segmented store has no open pack to cut back
+                self.pack = self._recover_pack()
         self._written = []
 
     def _run_job(self, job: _Job, txn: Txn, live: dict[int, int]) -> None:
