@@ -25,6 +25,13 @@ bytes stay allocated and a pack's disk space is its length: a pack, the open
 one included (it is sealed first), is compacted when its live share falls
 below the threshold, as before holes.
 
+Segmented stores (packs in S3, one segment per group commit) have no holes
+and no open pack: a segment is compacted by the live-share rule above, and
+small segments (under ``pack_size / 16``) are merged once there are
+MERGE_MIN of them. Their plans run together: the live records of all the
+packs planned are copied in batches of MOVE_BYTES, one job (so one new
+segment) per batch, and only then are the old segments retired and deleted.
+
 Records moved by compaction are not punched one by one: their old copies go
 when the whole old pack is deleted, so a reader still holding an old location
 reads the old bytes or finds the pack gone (and looks the fragment up again),
@@ -53,6 +60,8 @@ ROWS_PER_JOB = 20000
 HOLES_PER_JOB = 20000
 MOVE_BYTES = 8 * 1024 * 1024
 RETIRED = 2
+MERGE_MIN = 8  # small segments merged only once there are this many
+MERGE_SHARE = 16  # a segment is small under pack_size / MERGE_SHARE
 
 
 @dataclass(frozen=True)
@@ -125,11 +134,14 @@ def pack_states(index: Index, packs: PackStore, open_pack: int) -> list[PackStat
 
 
 def plan_compaction(
-    packs: list[PackState], threshold: float, punching: bool, freed: dict[int, int] | None = None
+    packs: list[PackState], threshold: float, punching: bool, freed: dict[int, int] | None = None,
+    merge_below: int = 0,
 ) -> list[PackPlan]:
     """The packs to compact (or, with nothing live, to delete). ``punching``:
     the filesystem punches holes (see the module docstring). ``freed``: bytes
-    per pack that a dry run's reclaiming would free (and punch) first."""
+    per pack that a dry run's reclaiming would free (and punch) first.
+    ``merge_below``: also merge the sealed packs shorter than this, once there
+    are MERGE_MIN of them (segmented stores; 0: never)."""
     plans = []
     for p in packs:
         gone = (freed or {}).get(p.pack_id, 0)
@@ -142,6 +154,12 @@ def plan_compaction(
             room = p.committed
         if live == 0 or live < room * threshold:
             plans.append(PackPlan(p.pack_id, p.committed, live, p.is_open, p.disk))
+    planned = {p.pack_id for p in plans}
+    small = [p for p in packs if merge_below and p.pack_id not in planned and not p.is_open
+             and p.committed < merge_below]
+    if len(small) >= MERGE_MIN:
+        plans += [PackPlan(p.pack_id, p.committed, max(0, p.live - (freed or {}).get(p.pack_id, 0)), False, p.disk)
+                  for p in small]
     return plans
 
 
@@ -156,10 +174,19 @@ async def reclaim(writer: Writer, key: bytes, mid: int) -> tuple[int, int]:
             return freed, freed_bytes
 
 
+Moved = tuple[int, int, bytes, int, int, bytes]  # (pack, offset, digest, codec, raw length, stored bytes)
+
+
 def _move(w: WriteTxn, pack_id: int, records: list[tuple[int, bytes, int, int, bytes]]) -> None:
     """Copy still-live records of ``pack_id`` to the open pack and repoint them."""
+    _move_many(w, [(pack_id, *r) for r in records])
+
+
+def _move_many(w: WriteTxn, records: list[Moved]) -> None:
+    """Copy the still-live ones of ``records`` (of any packs) to the pack being
+    written and repoint their fragments."""
     live = []
-    for pos, digest, codec, raw, data in records:
+    for pack_id, pos, digest, codec, raw, data in records:
         row = w.index.fragment(w.txn, digest)
         if row is not None and row.pack == pack_id and row.offset == pos:
             live.append((row, NewRecord(digest, codec, raw, data)))
@@ -168,7 +195,7 @@ def _move(w: WriteTxn, pack_id: int, records: list[tuple[int, bytes, int, int, b
     places = w.append([rec for _, rec in live])
     for (row, rec), (pid, at) in zip(live, places, strict=True):
         w.index.put_fragment(w.txn, rec.digest, FragmentRow(pid, at, row.stored, row.raw, row.codec, row.refcount))
-        w.release(pack_id, HEADER_SIZE + row.stored)
+        w.release(row.pack, HEADER_SIZE + row.stored)
 
 
 def _retire(w: WriteTxn, pack_id: int) -> None:
@@ -195,6 +222,44 @@ async def compact(writer: Writer, plan: PackPlan) -> int:
             await writer.run(lambda w, b=batch: _move(w, plan.pack_id, b))  # type: ignore[misc]
     await writer.run(lambda w: _retire(w, plan.pack_id))
     return await remove_retired(writer)
+
+
+async def compact_together(writer: Writer, plans: list[PackPlan]) -> int:
+    """Execute several packs' plans at once (segmented stores): their live
+    records are copied in batches of MOVE_BYTES, each batch one job, so small
+    segments come out merged; then every one of them is retired and deleted.
+    Returns the bytes they occupied."""
+    with writer.index.read() as txn:
+        rows = {p.pack_id: writer.index.pack(txn, p.pack_id) for p in plans}
+    todo = [pid for pid, row in rows.items() if row is not None and row[2] != RETIRED]
+    records = _records_of(writer, [pid for pid in todo if rows[pid][1]])  # type: ignore[index]
+    while batch := await asyncio.to_thread(_take_many, records, MOVE_BYTES):
+        await writer.run(lambda w, b=batch: _move_many(w, b))  # type: ignore[misc]
+
+    def retire(w: WriteTxn) -> None:
+        for pid in todo:
+            _retire(w, pid)
+
+    if todo:
+        await writer.run(retire)
+    return await remove_retired(writer)
+
+
+def _records_of(writer: Writer, pack_ids: list[int]) -> Iterator[Moved]:
+    for pid in pack_ids:
+        for pos, header, data in writer.packs.records(pid):
+            yield pid, pos, header.digest, header.codec, header.raw_length, data
+
+
+def _take_many(records: Iterator[Moved], limit: int) -> list[Moved]:
+    batch = []
+    size = 0
+    for record in records:
+        batch.append(record)
+        size += len(record[5])
+        if size >= limit:
+            break
+    return batch
 
 
 def _take(records: Iterator[tuple[int, RecordHeader, bytes]], limit: int) -> list[tuple[int, bytes, int, int, bytes]]:
@@ -296,11 +361,16 @@ async def punch_queued(writer: Writer) -> int:
     return returned
 
 
+def merge_below(packs: PackStore, pack_size: int) -> int:
+    """Segments shorter than this are merged (0: a store that is not segmented)."""
+    return pack_size // MERGE_SHARE if packs.segmented else 0
+
+
 async def collect(writer: Writer, grace_seconds: float, threshold: float, dry_run: bool) -> GcReport:
     if dry_run:
         return await asyncio.to_thread(
             dry_run_report, writer.index, writer.packs, writer.open_pack, grace_seconds, threshold,
-            writer.packs.punches)
+            writer.packs.punches, merge_below(writer.packs, writer.pack_size))
     due = due_manifests(writer.index, time.time_ns() - int(grace_seconds * 1e9))
     freed = freed_bytes = 0
     for key, mid in due:
@@ -313,7 +383,9 @@ async def collect(writer: Writer, grace_seconds: float, threshold: float, dry_ru
         await writer.run(_seal)
         plans = await _plan(writer, threshold)
     on_disk = punched
-    for plan in plans:
+    if writer.packs.segmented:
+        on_disk += await compact_together(writer, plans)
+    for plan in plans if not writer.packs.segmented else ():
         on_disk += await compact(writer, plan)
     return GcReport(False, len(due), freed, freed_bytes, sum(1 for p in plans if p.live),
                     sum(1 for p in plans if not p.live), on_disk, punched)
@@ -321,18 +393,20 @@ async def collect(writer: Writer, grace_seconds: float, threshold: float, dry_ru
 
 async def _plan(writer: Writer, threshold: float, freed: dict[int, int] | None = None) -> list[PackPlan]:
     states = await asyncio.to_thread(pack_states, writer.index, writer.packs, writer.open_pack)
-    return plan_compaction(states, threshold, writer.packs.punches, freed)
+    return plan_compaction(states, threshold, writer.packs.punches, freed,
+                           merge_below(writer.packs, writer.pack_size))
 
 
 def dry_run_report(
     index: Index, packs: PackStore, open_pack: int, grace_seconds: float, threshold: float, punching: bool,
+    merge: int = 0,
 ) -> GcReport:
     """The dry run, with reads only: what reclaiming the manifests due would
     free, and the plan after it. Disk bytes are estimated: a hole returns about
     its record's bytes, a deleted pack what its file still occupies."""
     due = due_manifests(index, time.time_ns() - int(grace_seconds * 1e9))
     freed, freed_bytes, per_pack = simulate_reclaim(index, [v for _, v in due])
-    plans = plan_compaction(pack_states(index, packs, open_pack), threshold, punching, per_pack)
+    plans = plan_compaction(pack_states(index, packs, open_pack), threshold, punching, per_pack, merge)
     punched = sum(per_pack.values()) if punching else 0
     deleted = sum(max(0, p.disk - per_pack.get(p.pack_id, 0)) if punching else p.disk for p in plans)
     return GcReport(True, len(due), freed, freed_bytes, sum(1 for p in plans if p.live),

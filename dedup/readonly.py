@@ -95,7 +95,8 @@ class ReadOnlyStore:
         # which pack is open only matters to a GC that runs: it seals that pack before compacting it.
         # Whether holes can be punched is judged from the filesystem type: a probe would write.
         return await asyncio.to_thread(gc.dry_run_report, self.index, self.packs, -1, grace,
-                                       self.config.compact_threshold, self.packs.punches)
+                                       self.config.compact_threshold, self.packs.punches,
+                                       gc.merge_below(self.packs, self.config.pack_size))
 
     async def close(self) -> None:
         self.packs.close()
