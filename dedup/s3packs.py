@@ -48,6 +48,7 @@ from dedup.packstore import PackFigures, PackInfo, PackOps
 log = logging.getLogger("fragstore.s3packs")
 
 SUFFIX = ".pack"
+READAHEAD = 4  # blocks a cache miss fetches at least (within the segment): sequential reads ask less often
 MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
@@ -169,14 +170,17 @@ class S3Packs:
                 missing.append(n)
             else:
                 blocks[n] = got
+        size = self._sizes.get(pack_id)
         for lo, hi in _runs(missing):  # one ranged GET per run of missing blocks
+            if size is not None and hi == missing[-1]:  # read ahead, up to the segment's end
+                hi = max(hi, min(lo + READAHEAD, -(-size // BLOCK)) - 1)
             data = self._get(pack_id, lo * BLOCK, (hi + 1) * BLOCK)
             for n in range(lo, hi + 1):
                 block = data[(n - lo) * BLOCK : (n - lo + 1) * BLOCK]
                 blocks[n] = block
                 if block and (len(block) == BLOCK or n == hi):  # a short block is the segment's last
                     self.cache.put(pack_id, n, block)
-        joined = b"".join(blocks[n] for n in range(first, last + 1))
+        joined = b"".join(blocks[n] for n in range(first, last + 1))  # (blocks read ahead are cached)
         at = offset - first * BLOCK
         return joined[at : at + length]
 
