@@ -188,6 +188,10 @@ class LocalPacks:
             out.append(PackInfo(pid, st.st_size, min(st.st_size, st.st_blocks * 512)))
         return out
 
+    def usage(self) -> tuple[int, int]:
+        listed = self.list()
+        return len(listed), sum(p.disk for p in listed)
+
     def disk(self, pack_id: int) -> int:
         try:
             return os.stat(pack_path(self.packs_dir, pack_id)).st_blocks * 512

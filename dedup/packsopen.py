@@ -5,14 +5,18 @@
 bucket (dedup/s3packs.py, imported only then: boto3 loads nowhere else).
 
 A data directory created with S3 packs records the URL in ``<data>/PACKS``
-(one line, published like FORMAT), and every later open must name the same
-packs: a directory whose index points into a bucket is never opened on local
-packs, nor the reverse (WrongPackStore). A directory without the file holds
-local packs.
+(published like FORMAT), and every later open must name the same packs: a
+directory whose index points into a bucket is never opened on local packs,
+nor the reverse (WrongPackStore). A directory without the file holds local
+packs. The file's second line is the directory's random id, which it writes
+to ``PREFIX/OWNER`` in the bucket on its first open: a prefix already claimed
+by another data directory is refused, since two indexes would number their
+segments alike and take each other's for strays.
 """
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -45,18 +49,23 @@ def normalized(url: str) -> str:
     return f"s3://{bucket}/{prefix}"
 
 
+def _lines(root: Path) -> list[str]:
+    try:
+        return (root / PACKS_FILE).read_text().split()
+    except FileNotFoundError:
+        return []
+
+
 def recorded(root: Path) -> str:
     """The packs a data directory was created with ("" for local packs)."""
-    try:
-        return (root / PACKS_FILE).read_text().strip()
-    except FileNotFoundError:
-        return ""
+    lines = _lines(root)
+    return lines[0] if lines else ""
 
 
 def record_packs(root: Path, config: StoreConfig) -> None:
     """Write the PACKS file of a new data directory (none for local packs)."""
     if want := normalized(config.packs):
-        publish_file(root / PACKS_FILE, (want + "\n").encode())
+        publish_file(root / PACKS_FILE, f"{want}\n{uuid.uuid4().hex}\n".encode())
 
 
 def open_packs(root: Path, config: StoreConfig, *, writer: bool = True) -> PackStore:
@@ -76,4 +85,12 @@ def open_packs(root: Path, config: StoreConfig, *, writer: bool = True) -> PackS
     bucket, prefix = parse_s3_url(want)
     target = S3Target(bucket, prefix, config.packs_endpoint, config.packs_access_key, config.packs_secret_key,
                       config.packs_region)
-    return S3Packs(target, root / CACHE_DIR / "packs", config.packs_cache_bytes if writer else 0)
+    packs = S3Packs(target, root / CACHE_DIR / "packs", config.packs_cache_bytes if writer else 0)
+    lines = _lines(root)
+    try:
+        if len(lines) > 1:
+            packs.claim(lines[1], write=writer)
+    except BaseException:
+        packs.close()
+        raise
+    return packs

@@ -112,6 +112,10 @@ class PackStore(Protocol):
     def list(self) -> list[PackInfo]:
         """Every pack the store holds, committed or not, by id."""
 
+    def usage(self) -> tuple[int, int]:
+        """(packs, bytes they occupy) now, as cheaply as the store allows (stats,
+        metrics: a remote store answers from what it knows, listing once)."""
+
     def disk(self, pack_id: int) -> int:
         """The bytes ``pack_id`` occupies now (0 if it is gone)."""
 

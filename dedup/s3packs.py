@@ -40,7 +40,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dedup.errors import PackStoreUnavailable
+from dedup.errors import PackStoreUnavailable, WrongPackStore
 from dedup.format import HEADER_SIZE, RecordHeader, unpack_header
 from dedup.packcache import BLOCK, BlockCache
 from dedup.packstore import PackFigures, PackInfo, PackOps
@@ -48,6 +48,7 @@ from dedup.packstore import PackFigures, PackInfo, PackOps
 log = logging.getLogger("fragstore.s3packs")
 
 SUFFIX = ".pack"
+OWNER = "OWNER"  # names the data directory whose packs these are (dedup/packsopen.py)
 READAHEAD = 4  # blocks a cache miss fetches at least (within the segment): sequential reads ask less often
 MISSING = {"NoSuchKey", "404", "NotFound"}
 
@@ -88,7 +89,8 @@ class S3Packs:
         self.cache = BlockCache(cache_dir, cache_bytes)
         self.ops: dict[str, OpStats] = {}
         self._ops_lock = threading.Lock()
-        self._sizes: dict[int, int] = {}
+        self._sizes: dict[int, int] = {}  # the segments there are, and their lengths
+        self._listed = False
         config = Config(
             s3={"addressing_style": "path"}, signature_version="s3v4", max_pool_connections=32,
             retries={"mode": "standard", "total_max_attempts": 4}, connect_timeout=10, read_timeout=120,
@@ -141,6 +143,21 @@ class S3Packs:
         self._call("put_object", None, Key=self.key(pack_id), Body=body, ContentMD5=md5,
                    ContentType="application/octet-stream")
         self._sizes[pack_id] = len(body)
+
+    def claim(self, owner: str, write: bool = True) -> None:
+        """Make sure the prefix belongs to the data directory ``owner``: its
+        OWNER object names it (written now if there is none and ``write``);
+        WrongPackStore if it names another."""
+        key = f"{self.target.prefix}{OWNER}"
+        try:
+            found = self._call("get_object", 0, Key=key)["Body"].read().decode().strip()
+        except FileNotFoundError:
+            if write:
+                self._call("put_object", None, Key=key, Body=owner.encode())
+            return
+        if found != owner:
+            raise WrongPackStore(f"{self.target.url} holds the packs of another data directory (its {OWNER} "
+                                 f"says {found}, this directory is {owner}): give each one a prefix of its own")
 
     # -- the PackStore protocol ----------------------------------------------------
     def sink(self, pack_id: int, committed: int) -> Segment:
@@ -213,8 +230,15 @@ class S3Packs:
                 self._sizes[pid] = int(obj["Size"])
                 out.append(PackInfo(pid, int(obj["Size"]), int(obj["Size"])))
             if not page.get("IsTruncated"):
+                self._listed = True
                 return sorted(out, key=lambda p: p.pack_id)
             token = page.get("NextContinuationToken")
+
+    def usage(self) -> tuple[int, int]:
+        if not self._listed:  # then kept up to date by this process's writes and deletes
+            self.list()
+        sizes = dict(self._sizes)
+        return len(sizes), sum(sizes.values())
 
     def disk(self, pack_id: int) -> int:
         size = self._sizes.get(pack_id)

@@ -55,12 +55,11 @@ def collect_stats(index: Index, packs: PackStore, exact: bool = False, dead: boo
             buckets.append(BucketStats(name.decode(), objects, logical, unique))
         counters = {n: index.counter(txn, n) for n in ("objects", "logical", "fragments", "unique", "stored")}
         entries = {n: int(txn.stat(index.db[n])["entries"]) for n in ("dead", "pending", "uploads")}
-    listed = packs.list()
-    pack_bytes = sum(p.disk for p in listed)  # punched holes take no space
+    count, pack_bytes = packs.usage()  # punched holes take no space
     return StoreStats(
         objects=counters["objects"], logical_bytes=counters["logical"], fragments=counters["fragments"],
         unique_bytes=counters["unique"], stored_bytes=counters["stored"], pack_bytes=pack_bytes,
-        index_bytes=index.index_bytes(), packs=len(listed), buckets=tuple(buckets),
+        index_bytes=index.index_bytes(), packs=count, buckets=tuple(buckets),
         dead_manifests=entries["dead"], pending_manifests=entries["pending"], uploads=entries["uploads"],
         dead_unique_bytes=dead_unique, dead_stored_bytes=dead_stored,
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import shutil
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -62,6 +63,14 @@ class Harness:
     def reopen(self, config: StoreConfig | None = None) -> Store:
         self.close()
         return self.open(config)
+
+    def wipe(self) -> None:
+        """Close the store and remove its data directory; S3 packs move to a
+        new prefix (a prefix belongs to one data directory)."""
+        self.close()
+        shutil.rmtree(self.path)
+        if self.packs:
+            self.packs = {**self.packs, "packs": f"{self.packs['packs'].rstrip('/')}-{uuid.uuid4().hex[:6]}"}
 
 
 @pytest.fixture

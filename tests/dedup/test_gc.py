@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -117,8 +116,7 @@ def test_live_objects_survive_compaction_of_partially_dead_packs(punching, harne
     dead block left is rewritten) the packs are compacted. Either way every live
     object reads back and the packs hold about what is live."""
     for threshold in (SMALL.compact_threshold, 1.0):
-        harness.close()
-        shutil.rmtree(harness.path)
+        harness.wipe()
         store = harness.open(StoreConfig(**{**SMALL.__dict__, "compact_threshold": threshold}))
         run(store.create_bucket("bucket-a", "owner"))
         keep = {f"keep{i}": content(f"keep{i}", 40 * KiB) for i in range(6)}

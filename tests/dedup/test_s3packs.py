@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from storetest import OWNER, SMALL, content, put, read
 
-from dedup import Store
+from dedup import Store, errors
 from dedup.packcache import BLOCK, BlockCache
 from dedup.packsopen import parse_s3_url
 from dedup.s3packs import S3Packs, S3Target
@@ -140,3 +140,13 @@ def _segment_ids(harness) -> list[int]:
         return [p.pack_id for p in packs.list()]
     finally:
         packs.close()
+
+
+def test_a_prefix_belongs_to_one_data_directory(harness, run, tmp_path) -> None:
+    store = harness.store
+    run(store.create_bucket("bucket-a", OWNER))
+    run(put(store, "bucket-a", "k", content("k", 100 * KiB)))
+    with pytest.raises(errors.WrongPackStore, match="another data directory"):
+        run(Store.open(tmp_path / "other", harness.config))
+    harness.reopen()  # its own directory opens as before
+    assert run(read(harness.store, "bucket-a", "k")) == content("k", 100 * KiB)
