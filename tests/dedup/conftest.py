@@ -195,6 +195,8 @@ def flip(pack_store: str, request: pytest.FixtureRequest) -> Flip:
 
 @pytest.fixture
 def local_only(pack_store: str) -> None:
-    """Skip the s3 run of a test about the layout of local pack files."""
+    """Skip the s3 run of a test about local packs: their layout (one open
+    pack, sealed at pack_size), or a child process opening the directory with
+    the default (local) settings."""
     if pack_store != "local":
-        pytest.skip("about the layout of local pack files (one open pack, sealed at pack_size)")
+        pytest.skip("local packs only: their layout, or a child process with the default settings")
