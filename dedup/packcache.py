@@ -48,6 +48,10 @@ class BlockCache:
     def _path(self, pack_id: int, block: int) -> Path:
         return self.directory / f"{pack_id:08x}-{block:08x}"
 
+    def has(self, pack_id: int, block: int) -> bool:
+        """Whether a block is cached (not counted as a hit or a miss)."""
+        return (pack_id, block) in self._lru
+
     def get(self, pack_id: int, block: int) -> bytes | None:
         """A cached block, or None (counted as a hit or a miss)."""
         with self._lock:

@@ -154,6 +154,7 @@ class LocalPacks:
     (read-only use) judge it from the filesystem's type and never write."""
 
     segmented = False
+    read_ahead = 0  # the page cache and the disk's own read-ahead do this
 
     def __init__(self, packs_dir: Path, probe: bool = True) -> None:
         self.packs_dir = packs_dir
@@ -177,6 +178,9 @@ class LocalPacks:
 
     def readv(self, pack_id: int, offset: int, bufs: list[memoryview]) -> None:
         self.files.readv(pack_id, offset, bufs)
+
+    def prefetch(self, ranges: Sequence[tuple[int, int, int]]) -> None:
+        return None
 
     def list(self) -> list[PackInfo]:
         out = []

@@ -109,6 +109,15 @@ class PackStore(Protocol):
     def readv(self, pack_id: int, offset: int, bufs: list[memoryview]) -> None:
         """Fill ``bufs`` in order from the bytes at ``offset`` (one coalesced read)."""
 
+    @property
+    def read_ahead(self) -> int:
+        """Bytes a sequential reader should plan ahead of what it reads and
+        announce with :meth:`prefetch` (0: the store gains nothing from it)."""
+
+    def prefetch(self, ranges: Sequence[tuple[int, int, int]]) -> None:
+        """(pack id, offset, length) ranges that will be read soon: a remote store
+        starts fetching them in the background. Returns at once; never fails."""
+
     def list(self) -> list[PackInfo]:
         """Every pack the store holds, committed or not, by id."""
 

@@ -32,6 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,8 @@ log = logging.getLogger("fragstore.s3packs")
 SUFFIX = ".pack"
 OWNER = "OWNER"  # names the data directory whose packs these are (dedup/packsopen.py)
 READAHEAD = 4  # blocks a cache miss fetches at least (within the segment): sequential reads ask less often
+FETCHERS = 8  # background GETs at once (prefetch)
+READ_AHEAD_BYTES = 16 * 1024 * 1024  # what a sequential reader plans and prefetches ahead
 MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
@@ -83,13 +86,19 @@ class S3Packs:
 
     segmented = True
     punches = False
+    read_ahead = READ_AHEAD_BYTES
 
     def __init__(self, target: S3Target, cache_dir: Path, cache_bytes: int) -> None:
         self.target = target
         self.cache = BlockCache(cache_dir, cache_bytes)
         self.ops: dict[str, OpStats] = {}
         self._ops_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(FETCHERS, thread_name_prefix="fragstore-s3-fetch")
+        self._inflight: dict[tuple[int, int], Future[dict[int, bytes]]] = {}  # (pack, block) being fetched
+        self._inflight_lock = threading.Lock()
         self._sizes: dict[int, int] = {}  # the segments there are, and their lengths
+        self._fetched = 0  # blocks fetched from the store (cache misses, read-ahead and prefetch included)
+        self._waited = 0  # blocks a read found being prefetched (hits of the read-ahead)
         self._listed = False
         config = Config(
             s3={"addressing_style": "path"}, signature_version="s3v4", max_pool_connections=32,
@@ -182,7 +191,16 @@ class S3Packs:
         blocks: dict[int, bytes] = {}
         missing: list[int] = []
         for n in range(first, last + 1):
-            got = self.cache.get(pack_id, n)
+            with self._inflight_lock:
+                pending = self._inflight.get((pack_id, n))
+            if pending is not None:  # being prefetched: wait for it (a failed one is fetched again)
+                try:
+                    got: bytes | None = pending.result().get(n)
+                    self._waited += 1
+                except Exception:
+                    got = None
+            else:
+                got = self.cache.get(pack_id, n)
             if got is None:
                 missing.append(n)
             else:
@@ -191,15 +209,51 @@ class S3Packs:
         for lo, hi in _runs(missing):  # one ranged GET per run of missing blocks
             if size is not None and hi == missing[-1]:  # read ahead, up to the segment's end
                 hi = max(hi, min(lo + READAHEAD, -(-size // BLOCK)) - 1)
-            data = self._get(pack_id, lo * BLOCK, (hi + 1) * BLOCK)
-            for n in range(lo, hi + 1):
-                block = data[(n - lo) * BLOCK : (n - lo + 1) * BLOCK]
-                blocks[n] = block
-                if block and (len(block) == BLOCK or n == hi):  # a short block is the segment's last
-                    self.cache.put(pack_id, n, block)
+            blocks.update(self._fetch(pack_id, lo, hi))
         joined = b"".join(blocks[n] for n in range(first, last + 1))  # (blocks read ahead are cached)
         at = offset - first * BLOCK
         return joined[at : at + length]
+
+    def _fetch(self, pack_id: int, lo: int, hi: int) -> dict[int, bytes]:
+        """Blocks lo..hi of a segment (fewer where it ends), with one ranged GET, cached."""
+        data = self._get(pack_id, lo * BLOCK, (hi + 1) * BLOCK)
+        self._fetched += -(-len(data) // BLOCK)
+        blocks = {}
+        for n in range(lo, hi + 1):
+            block = data[(n - lo) * BLOCK : (n - lo + 1) * BLOCK]
+            if not block:
+                break
+            blocks[n] = block
+            if len(block) == BLOCK or n == hi or len(data) < (hi + 1 - lo) * BLOCK:  # short: the segment's last
+                self.cache.put(pack_id, n, block)
+        return blocks
+
+    def prefetch(self, ranges: Sequence[tuple[int, int, int]]) -> None:
+        if self.cache.limit <= 0:
+            return
+        wanted: dict[int, set[int]] = {}
+        for pack_id, offset, length in ranges:
+            if length > 0:
+                wanted.setdefault(pack_id, set()).update(range(offset // BLOCK, (offset + length - 1) // BLOCK + 1))
+        with self._inflight_lock:
+            for pack_id, numbers in wanted.items():
+                todo = [n for n in sorted(numbers)
+                        if (pack_id, n) not in self._inflight and not self.cache.has(pack_id, n)]
+                for lo, hi in _runs(todo):
+                    future = self._pool.submit(self._prefetched, pack_id, lo, hi)
+                    for n in range(lo, hi + 1):
+                        self._inflight[(pack_id, n)] = future
+
+    def _prefetched(self, pack_id: int, lo: int, hi: int) -> dict[int, bytes]:
+        try:
+            return self._fetch(pack_id, lo, hi)
+        except Exception as exc:  # the read that needs it fetches it again and reports
+            log.debug("prefetch of segment %08x blocks %d-%d failed: %s", pack_id, lo, hi, exc)
+            raise
+        finally:
+            with self._inflight_lock:
+                for n in range(lo, hi + 1):
+                    self._inflight.pop((pack_id, n), None)
 
     def readinto(self, pack_id: int, offset: int, buf: memoryview) -> None:
         buf[:] = self.read(pack_id, offset, len(buf))
@@ -296,9 +350,10 @@ class S3Packs:
     def figures(self) -> PackFigures:
         with self._ops_lock:
             ops = tuple(PackOps(op, s.count, s.errors, s.seconds) for op, s in sorted(self.ops.items()))
-        return PackFigures("s3", ops, self.cache.hits, self.cache.misses, self.cache.size)
+        return PackFigures("s3", ops, self.cache.hits + self._waited, self._fetched, self.cache.size)
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self.client.close()
         self.cache.clear()
 
