@@ -56,8 +56,9 @@ def peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 def segments(peer: LiveServer, prefix: str) -> dict[str, int]:
+    """The segment objects under ``prefix`` (not its OWNER), by key."""
     listed = peer.client().list_objects_v2(Bucket=PACKS_BUCKET, Prefix=prefix).get("Contents", [])
-    return {o["Key"]: o["Size"] for o in listed}
+    return {o["Key"]: o["Size"] for o in listed if o["Key"] != prefix + "OWNER"}
 
 
 def body(n: int, seed: int) -> bytes:
@@ -88,6 +89,8 @@ def test_objects_live_in_segments_of_the_bucket(peer: LiveServer, tmp_path: Path
         assert s3.get_object(Bucket="bucket-one", Key="mp")["Body"].read() == b"".join(parts)
         stored = segments(peer, prefix)
         assert stored and all(k.endswith(".pack") for k in stored)
+        owner = peer.client().get_object(Bucket=PACKS_BUCKET, Key=prefix + "OWNER")["Body"].read().decode()
+        assert owner == (data / "PACKS").read_text().split()[1]  # the prefix is this directory's
         total = len(big) + len(small) + sum(map(len, parts))
         assert total <= sum(stored.values()) < total * 1.1  # the copy added nothing
         assert not any((data / "packs").glob("*.pack"))  # nothing local
