@@ -131,11 +131,13 @@ def test_a_directory_keeps_the_packs_it_was_made_with(peer: LiveServer, tmp_path
     with start_server(tmp_path / "s3dir", env=env):
         pass
     local = fragstore("check", "--data", str(tmp_path / "s3dir"), env=clean_env())
-    assert local.returncode != 0 and "keeps its packs in s3://" in local.stdout + local.stderr
+    assert local.returncode == 2 and "keeps its packs in s3://" in local.stderr and "Traceback" not in local.stderr
+    served = fragstore("serve", "--data", str(tmp_path / "s3dir"), "--port", "1", env=clean_env())
+    assert served.returncode == 2 and "keeps its packs in s3://" in served.stderr and "Traceback" not in served.stderr
     with start_server(tmp_path / "localdir"):
         pass
     remote = fragstore("check", "--data", str(tmp_path / "localdir"), env=clean_env(**env))
-    assert remote.returncode != 0 and "local pack files" in remote.stdout + remote.stderr
+    assert remote.returncode == 2 and "local pack files" in remote.stderr and "Traceback" not in remote.stderr
 
 
 def test_a_pack_store_that_is_down_answers_503_and_publishes_nothing(tmp_path: Path) -> None:
