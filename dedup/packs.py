@@ -155,6 +155,7 @@ class LocalPacks:
 
     segmented = False
     read_ahead = 0  # the page cache and the disk's own read-ahead do this
+    max_pack = 1 << 62
 
     def __init__(self, packs_dir: Path, probe: bool = True) -> None:
         self.packs_dir = packs_dir

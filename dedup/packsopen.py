@@ -2,7 +2,8 @@
 
 ``StoreConfig.packs`` says where packs live: "" for pack files under
 ``<data>/packs`` (the default), ``s3://BUCKET/PREFIX`` for segments in an S3
-bucket (dedup/s3packs.py, imported only then: boto3 loads nowhere else).
+bucket (dedup/s3packs.py, imported only then: boto3 loads nowhere else),
+``rados://POOL/PREFIX`` for segments in a Ceph pool (dedup/radospacks.py).
 
 A data directory created with S3 packs records the URL in ``<data>/PACKS``
 (published like FORMAT), and every later open must name the same packs: a
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from dedup.errors import WrongPackStore
@@ -26,15 +28,20 @@ from dedup.packs import LocalPacks
 from dedup.packstore import PackStore
 from dedup.types import StoreConfig
 
+if TYPE_CHECKING:
+    from dedup.radospacks import RadosPacks
+    from dedup.s3packs import S3Packs
+
 PACKS_FILE = "PACKS"
 CACHE_DIR = "cache"
 
 
-def parse_s3_url(url: str) -> tuple[str, str]:
-    """(bucket, prefix) of ``s3://BUCKET/PREFIX``; the prefix "" or ending in "/"."""
+def parse_s3_url(url: str, scheme: str = "s3") -> tuple[str, str]:
+    """(bucket, prefix) of ``s3://BUCKET/PREFIX`` (or ``rados://POOL/PREFIX``);
+    the prefix "" or ending in "/"."""
     parts = urlsplit(url)
-    if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError(f"{url!r} is not s3://BUCKET/PREFIX")
+    if parts.scheme != scheme or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"{url!r} is not {scheme}://{'POOL' if scheme == 'rados' else 'BUCKET'}/PREFIX")
     prefix = parts.path.lstrip("/")
     if prefix and not prefix.endswith("/"):
         prefix += "/"
@@ -45,8 +52,9 @@ def normalized(url: str) -> str:
     """The packs setting as recorded: "" (local) or s3://BUCKET/PREFIX/."""
     if not url:
         return ""
-    bucket, prefix = parse_s3_url(url)
-    return f"s3://{bucket}/{prefix}"
+    scheme = "rados" if url.startswith("rados://") else "s3"
+    bucket, prefix = parse_s3_url(url, scheme)
+    return f"{scheme}://{bucket}/{prefix}"
 
 
 def _lines(root: Path) -> list[str]:
@@ -80,12 +88,18 @@ def open_packs(root: Path, config: StoreConfig, *, writer: bool = True) -> PackS
                              f"set packs to {have or '(empty)'}")
     if not want:
         return LocalPacks(root / "packs", probe=writer)
-    from dedup.s3packs import S3Packs, S3Target  # boto3 only where packs are in S3
+    packs: S3Packs | RadosPacks
+    if want.startswith("rados://"):
+        from dedup.radospacks import RadosPacks  # librados only where packs are in RADOS
 
-    bucket, prefix = parse_s3_url(want)
-    target = S3Target(bucket, prefix, config.packs_endpoint, config.packs_access_key, config.packs_secret_key,
-                      config.packs_region)
-    packs = S3Packs(target, root / CACHE_DIR / "packs", config.packs_cache_bytes if writer else 0)
+        packs = RadosPacks(*parse_s3_url(want, "rados"))
+    else:
+        from dedup.s3packs import S3Packs, S3Target  # boto3 only where packs are in S3
+
+        bucket, prefix = parse_s3_url(want)
+        target = S3Target(bucket, prefix, config.packs_endpoint, config.packs_access_key, config.packs_secret_key,
+                          config.packs_region)
+        packs = S3Packs(target, root / CACHE_DIR / "packs", config.packs_cache_bytes if writer else 0)
     lines = _lines(root)
     try:
         if len(lines) > 1:

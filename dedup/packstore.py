@@ -110,6 +110,11 @@ class PackStore(Protocol):
         """Fill ``bufs`` in order from the bytes at ``offset`` (one coalesced read)."""
 
     @property
+    def max_pack(self) -> int:
+        """The most bytes one pack may hold (a PUT's or an object's limit);
+        the writer seals a pack at the smaller of this and ``pack_size``."""
+
+    @property
     def read_ahead(self) -> int:
         """Bytes a sequential reader should plan ahead of what it reads and
         announce with :meth:`prefetch` (0: the store gains nothing from it)."""

@@ -87,6 +87,7 @@ class S3Packs:
     segmented = True
     punches = False
     read_ahead = READ_AHEAD_BYTES
+    max_pack = 5 * 1024 * 1024 * 1024  # one PUT's limit in S3
 
     def __init__(self, target: S3Target, cache_dir: Path, cache_bytes: int) -> None:
         self.target = target

@@ -270,7 +270,7 @@ class Writer:
         self._written = []
 
     def _run_job(self, job: _Job, txn: Txn, live: dict[int, int]) -> None:
-        if self.pack is not None and self.pack.end >= self.pack_size:  # rotate in the parent, between jobs
+        if self.pack is not None and self.pack.end >= min(self.pack_size, self.packs.max_pack):  # between jobs
             if self.packs.segmented:
                 self._seal_segment(txn)
             else:

@@ -61,8 +61,9 @@ def _positive_seconds(value: str) -> float:
 
 
 def _packs(value: str) -> str:
-    if not value.startswith("s3://") or len(value) <= len("s3://") or value[5] == "/":
-        raise SettingsError(f"{value!r} is not s3://BUCKET/PREFIX")
+    scheme, sep, rest = value.partition("://")
+    if scheme not in ("s3", "rados") or not sep or not rest or rest.startswith("/"):
+        raise SettingsError(f"{value!r} is not s3://BUCKET/PREFIX or rados://POOL/PREFIX")
     return value
 
 
@@ -144,8 +145,9 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds between samples of the savings history (<data>/stats-history.jsonl, one line a day, "
             "the console's savings dashboard); 0 turns sampling off", metavar="SECONDS"),
     Setting("packs", "packs", _packs, None,
-            "keep packs in an S3 bucket, s3://BUCKET/PREFIX (unset: pack files under <data>/packs); a data "
-            "directory keeps the packs it was created with", maintenance=True, metavar="URL"),
+            "keep packs in an S3 bucket, s3://BUCKET/PREFIX, or a Ceph pool, rados://POOL/PREFIX (the cluster "
+            "of CEPH_CONF; unset: pack files under <data>/packs); a data directory keeps the packs it was "
+            "created with", maintenance=True, metavar="URL"),
     Setting("packs_endpoint", "packs_endpoint", _text, None,
             "URL of the S3 service of packs (unset: AWS)", maintenance=True, metavar="URL"),
     Setting("packs_access_key", "packs_access_key", _text, None, "access key for the packs bucket",
