@@ -82,6 +82,8 @@ class BlockCache:
             tmp.unlink(missing_ok=True)
             return
         with self._lock:
+            if (pack_id, block) in self._lru:  # another thread kept the same block meanwhile
+                return
             self._lru[(pack_id, block)] = len(data)
             self._bytes += len(data)
             while self._bytes > self.limit and self._lru:

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -150,3 +151,15 @@ def test_a_prefix_belongs_to_one_data_directory(harness, run, tmp_path) -> None:
         run(Store.open(tmp_path / "other", harness.config))
     harness.reopen()  # its own directory opens as before
     assert run(read(harness.store, "bucket-a", "k")) == content("k", 100 * KiB)
+
+
+def test_block_cache_counts_a_block_kept_by_two_threads_once(tmp_path: Path) -> None:
+    cache = BlockCache(tmp_path / "c", 10 * 1000)
+    block = b"z" * 1000
+    threads = [threading.Thread(target=lambda: [cache.put(7, n, block) for n in range(8)]) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    on_disk = sum(f.stat().st_size for f in cache.directory.iterdir() if not f.name.startswith(".tmp"))
+    assert cache.size == 8 * 1000 == on_disk
