@@ -161,13 +161,15 @@ async def reclaim(writer: Writer, key: bytes, mid: int) -> tuple[int, int]:
             return freed, freed_bytes
 
 
-def _move(w: WriteTxn, pack_id: int, records: list[tuple[int, bytes, int, int, bytes]]) -> None:
-    """Copy still-live records of ``pack_id`` to the open pack and repoint them."""
+def _move(w: WriteTxn, pack_id: int, records: list[tuple[int, RecordHeader, bytes]]) -> None:
+    """Copy still-live records of ``pack_id`` to the open pack, byte for byte
+    (a damaged record stays detectably damaged), and repoint them."""
     live = []
-    for pos, digest, codec, raw, data in records:
+    for pos, header, data in records:
+        digest = header.digest
         row = w.index.fragment(w.txn, digest)
         if row is not None and row.pack == pack_id and row.offset == pos:
-            live.append((row, NewRecord(digest, codec, raw, data)))
+            live.append((row, NewRecord(digest, header.codec, header.raw_length, data, header=header)))
     if not live:
         return
     places = w.append([rec for _, rec in live])
@@ -202,11 +204,11 @@ async def compact(writer: Writer, files: PackFiles, packs_dir: Path, plan: PackP
     return await remove_retired(writer, files, packs_dir)
 
 
-def _take(records: Iterator[tuple[int, RecordHeader, bytes]], limit: int) -> list[tuple[int, bytes, int, int, bytes]]:
+def _take(records: Iterator[tuple[int, RecordHeader, bytes]], limit: int) -> list[tuple[int, RecordHeader, bytes]]:
     batch = []
     size = 0
     for pos, header, data in records:
-        batch.append((pos, header.digest, header.codec, header.raw_length, data))
+        batch.append((pos, header, data))
         size += len(data)
         if size >= limit:
             break

@@ -3,8 +3,11 @@
 A read resolves the range against the object row, then walks each manifest's
 manifest from a cursor seek (``set_range`` on (mid, offset), one step back),
 never scanning from the start. Fragments that lie back to back in a pack are
-read with one ``preadv``; each is checked against its BLAKE3 name before a
-byte of it is served (a damaged fragment raises CorruptFragment). Batches of
+read with one ``preadv``, record headers included; each record is checked
+before a byte of it is served (a damaged one raises CorruptFragment): its
+header must name the fragment looked for and its CRC32C match (records of
+format 4 on, dedup/format.py), or, for an older record without a CRC32C, the
+decoded bytes must hash to the fragment's BLAKE3 name. Batches of
 1 MiB load in a worker thread, up to AHEAD of them ready while one is sent:
 small batches keep the socket busy from the first, and memory per reader
 stays near (AHEAD + 2) MiB.
@@ -13,6 +16,7 @@ stays near (AHEAD + 2) MiB.
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +30,7 @@ except ImportError:  # pragma: no cover - numpy is a core dependency; plain buff
 
 from dedup.codecs import RAW, decode, decode_into
 from dedup.errors import CorruptFragment
-from dedup.format import HEADER_SIZE
+from dedup.format import HEADER_SIZE, MAGIC, RECORD_VERSION, crc32c
 from dedup.index import FRAGMENT, U64X2, FragmentRow, Index, manifest_entries
 from dedup.packs import PackFiles
 from dedup.types import ObjectInfo
@@ -226,13 +230,16 @@ class ObjectReader:
         for f in run:
             at = f.pos - first.pos + HEADER_SIZE
             stored = data[at : at + f.stored]
+            checked = _check_record(f, data[at - HEADER_SIZE : at], stored)
             if f.raw == f.size:  # the whole fragment: decoded straight into out
                 whole = out[filled : filled + f.raw]
                 decode_into(f.codec, stored, whole)
-                _verify(f, whole)
+                if not checked:
+                    _verify(f, whole)
             else:
                 raw = decode(f.codec, stored)
-                _verify(f, raw)
+                if not checked:
+                    _verify(f, raw)
                 out[filled : filled + f.raw] = memoryview(raw)[f.offset : f.offset + f.raw]
             filled += f.raw
         return filled
@@ -250,8 +257,10 @@ class ObjectReader:
             parts.append(out[filled : filled + f.raw])
             filled += f.raw
         self._files.readv(run[0].pack, run[0].pos, parts)
-        for f in run:
-            _verify(f, out[start : start + f.raw])
+        for i, f in enumerate(run):
+            data = out[start : start + f.raw]
+            if not _check_record(f, heads[i * HEADER_SIZE : (i + 1) * HEADER_SIZE], data):
+                _verify(f, data)
             start += f.raw
         return filled
 
@@ -268,6 +277,22 @@ def _uninitialized(size: int) -> memoryview:
 def _direct(f: _Frag) -> bool:
     """A whole fragment stored raw: its bytes can be read straight into the answer."""
     return f.codec == RAW and f.raw == f.size
+
+
+_HEAD = struct.Struct(">2sBBII32s")  # a record header's bytes 0..43 (dedup/format.py)
+
+
+def _check_record(f: _Frag, head: memoryview, stored: memoryview) -> bool:
+    """Check the record read for ``f``: True once its header names ``f`` and
+    its CRC32C matches (raises CorruptFragment where not); False for a version
+    1 record, whose decoded bytes ``_verify`` must check by BLAKE3."""
+    expect = _HEAD.pack(MAGIC, RECORD_VERSION, f.codec, f.size, f.stored, f.digest)
+    if head[:44] == expect:
+        if crc32c(expect, crc32c(stored)) == int.from_bytes(head[44:], "big"):
+            return True
+    elif head[:3] == MAGIC + b"\x01":
+        return False
+    raise CorruptFragment(f"fragment {f.digest.hex()} in pack {f.pack:08x} fails its record check")
 
 
 def _verify(f: _Frag, raw: memoryview | bytes) -> None:
