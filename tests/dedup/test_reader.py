@@ -153,3 +153,20 @@ def test_many_ranges_of_a_large_object(store, run, bucket):
         a = rng.randrange(len(data))
         b = min(len(data) - 1, a + rng.choice([0, 1, 5000, 70 * KiB, 1 * MiB, 4 * MiB + 17, 9 * MiB]))
         assert_same(run(read(store, bucket, "big", ByteRange(a, b))), data[a : b + 1])
+
+
+def test_a_batch_buffer_is_reused_only_once_no_view_of_it_is_left():
+    from dedup.reader import _Buffers
+
+    buffers = _Buffers(keep=2)
+    first = buffers.take(1000)
+    first[:] = b"a" * 1000
+    second = buffers.take(1000)
+    assert first.obj is not second.obj  # the first is still held
+    kept = first[10:20]  # a transport may keep a slice of a sent batch
+    del first
+    third = buffers.take(1000)
+    assert third.obj is not kept.obj and bytes(kept) == b"a" * 10
+    held = id(second.obj)  # not a reference: that would hold it
+    del second
+    assert id(buffers.take(500).obj) == held  # nothing holds the second: reused
