@@ -30,11 +30,12 @@ try:
 except ImportError:  # pragma: no cover - numpy is a core dependency; plain buffers do
     numpy = None  # type: ignore[assignment]
 
-from dedup.codecs import RAW, decode, decode_into
+from dedup.codecs import RAW, WIDTHS, CodecError, decode, decode_into, split_planes
 from dedup.errors import CorruptFragment
 from dedup.format import HEADER_SIZE, MAGIC, RECORD_VERSION, crc32c
 from dedup.index import FRAGMENT, U64X2, FragmentRow, Index, manifest_entries
 from dedup.packs import PackFiles
+from dedup.predict import interleave_into
 from dedup.types import ObjectInfo
 
 BATCH = 1024 * 1024  # raw bytes per worker-thread load
@@ -92,6 +93,7 @@ class ObjectReader:
         self._pos = self._pieces[0].start if self._pieces else 0
         self._read = bytearray()
         self._headers = bytearray()
+        self._planes = bytearray()
         self._buffers = _Buffers(AHEAD + 3)
         self._first: memoryview | None = None
         self._ahead: asyncio.Queue[memoryview | BaseException | None] | None = None
@@ -230,7 +232,17 @@ class ObjectReader:
             self._read = bytearray(max(span, 2 * len(self._read)))
         data = memoryview(self._read)[:span]
         self._files.readinto(first.pack, first.pos, data)
-        for f in run:
+        i = 0
+        while i < len(run):
+            f = run[i]
+            if f.codec in WIDTHS and f.raw == f.size:
+                j = i + 1
+                while j < len(run) and run[j].codec == f.codec and run[j].raw == run[j].size:
+                    j += 1
+                filled = self._decode_planes(run[i:j], data, first.pos, out, filled)
+                i = j
+                continue
+            i += 1
             at = f.pos - first.pos + HEADER_SIZE
             stored = data[at : at + f.stored]
             checked = _check_record(f, data[at - HEADER_SIZE : at], stored)
@@ -246,6 +258,41 @@ class ObjectReader:
                 out[filled : filled + f.raw] = memoryview(raw)[f.offset : f.offset + f.raw]
             filled += f.raw
         return filled
+
+    def _decode_planes(self, group: list[_Frag], data: memoryview, base: int, out: memoryview,
+                       filled: int) -> int:
+        """Whole planes records of one width that land back to back in ``out``:
+        each record's planes are copied into the group's planes (plane g holds
+        the bytes that land at offsets = g mod width from the group's start),
+        which are interleaved at once: one pass over the group instead of a
+        few numpy calls per record (~40 % of a planes record's decode)."""
+        width = WIDTHS[group[0].codec]
+        total = sum(f.raw for f in group)
+        per = -(-total // width)
+        if len(self._planes) < width * per:  # scratch, grows, never exported
+            self._planes = bytearray(max(width * per, 2 * len(self._planes)))
+        planes = memoryview(self._planes)
+        fill = [g * per for g in range(width)]
+        pos = 0
+        unchecked = []
+        for f in group:
+            at = f.pos - base + HEADER_SIZE
+            stored = data[at : at + f.stored]
+            if not _check_record(f, data[at - HEADER_SIZE : at], stored):
+                unchecked.append((f, pos))
+            rot, n, parts = split_planes(f.codec, stored)
+            if n != f.raw:
+                raise CodecError(f"planes record of {n} bytes, not {f.raw}")
+            for k, part in enumerate(parts):
+                g = (k - rot + pos) % width
+                planes[fill[g] : fill[g] + len(part)] = part
+                fill[g] += len(part)
+            pos += n
+        whole = out[filled : filled + total]
+        interleave_into([planes[g * per : fill[g]] for g in range(width)], whole, 0)
+        for f, at in unchecked:  # version 1 records: BLAKE3 of the decoded bytes
+            _verify(f, whole[at : at + f.raw])
+        return filled + total
 
     def _read_direct(self, run: list[_Frag], out: memoryview, filled: int) -> int:
         """Whole raw fragments: one preadv puts their bytes straight into
