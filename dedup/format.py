@@ -40,7 +40,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import crc32c as _crc32c
+from awscrt import checksums as _checksums
 
 from dedup.chunking import ChunkerParams
 from dedup.fsutil import publish_file
@@ -61,9 +61,10 @@ class FormatError(Exception):
 
 def crc32c(data: bytes | bytearray | memoryview, value: int = 0) -> int:
     """CRC32C of ``data``, continuing from ``value`` (the CRC of what came
-    before). Hardware instructions where the CPU has them; the GIL is released
-    for large buffers, so worker threads hash side by side."""
-    return _crc32c.crc32c(data, value)  # type: ignore[no-any-return]
+    before). awscrt's (botocore's own library, already a dependency): the CPU's
+    CRC32 instruction where it has one, and the GIL released on large buffers,
+    so worker threads hash side by side."""
+    return _checksums.crc32c(data, value)
 
 
 @dataclass(frozen=True)
