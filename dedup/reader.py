@@ -41,6 +41,7 @@ from dedup.types import ObjectInfo
 BATCH = 1024 * 1024  # raw bytes per worker-thread load
 MAX_RUN = 256  # fragments per preadv (two buffers each; IOV_MAX is 1024)
 AHEAD = 3  # loaded batches waiting to be sent, per reader
+INLINE = 16 * 1024  # reads up to this size load on the event loop (see ObjectReader.prime)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class ObjectReader:
         self._read = bytearray()
         self._headers = bytearray()
         self._planes = bytearray()
-        self._buffers = _Buffers(AHEAD + 3)
+        self._buffers = _Buffers(AHEAD + 3, min(length, BATCH + BATCH // 4))
         self._first: memoryview | None = None
         self._ahead: asyncio.Queue[memoryview | BaseException | None] | None = None
         self._producer: asyncio.Future[None] | None = None
@@ -102,8 +103,13 @@ class ObjectReader:
 
     async def prime(self) -> None:
         """Load the first batch now, so that a damaged fragment or a missing
-        pack is an error before the response starts."""
+        pack is an error before the response starts. A read of at most
+        INLINE bytes loads on the calling thread: a hand-off to a worker
+        thread and back costs more than the read of a cached record."""
         if self._first is None and self._producer is None:
+            if self.length <= INLINE:
+                self._first = self._load()
+                return
             # tracked, so that aclose() waits for it even if this await is cancelled
             self._loading = asyncio.ensure_future(asyncio.to_thread(self._load))
             self._first = await asyncio.shield(self._loading)
@@ -325,9 +331,10 @@ class _Buffers:
     batch cost page faults and unmaps, ~5 % of a GET's server CPU in a perf
     profile."""
 
-    def __init__(self, keep: int) -> None:
+    def __init__(self, keep: int, unit: int) -> None:
         self._arrays: list[Any] = []
         self._keep = keep
+        self._unit = unit  # the size of a new buffer (a small read needs no more)
 
     def take(self, size: int) -> memoryview:
         if numpy is None:
@@ -335,7 +342,7 @@ class _Buffers:
         for arr in self._arrays:
             if len(arr) >= size and sys.getrefcount(arr) <= _IDLE_REFS:
                 return arr.data[:size]  # type: ignore[no-any-return]
-        arr = numpy.empty(max(size, BATCH + BATCH // 4), numpy.uint8)
+        arr = numpy.empty(max(size, self._unit), numpy.uint8)
         if len(self._arrays) < self._keep:
             self._arrays.append(arr)
         return arr.data[:size]  # type: ignore[no-any-return]

@@ -161,7 +161,7 @@ def test_many_ranges_of_a_large_object(store, run, bucket):
 def test_a_batch_buffer_is_reused_only_once_no_view_of_it_is_left():
     from dedup.reader import _Buffers
 
-    buffers = _Buffers(keep=2)
+    buffers = _Buffers(keep=2, unit=1000)
     first = buffers.take(1000)
     first[:] = b"a" * 1000
     second = buffers.take(1000)
