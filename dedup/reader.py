@@ -11,7 +11,10 @@ decoded bytes must hash to the fragment's BLAKE3 name. Batches of
 1 MiB load in a worker thread, up to AHEAD of them ready while one is sent:
 small batches keep the socket busy from the first, and memory per reader
 stays near (AHEAD + 2) MiB. Each reader reuses its batch buffers once nothing
-holds a view of them any more (:class:`_Buffers`).
+holds a view of them any more (:class:`_Buffers`). Where the pack store gains
+from it (packs in S3: ``read_ahead``), the reader also looks fragments up that
+many bytes ahead of what it copies and announces them (``prefetch``), so that
+the store fetches the next segments while this batch is read and sent.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import sys
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +38,7 @@ from dedup.codecs import RAW, WIDTHS, CodecError, decode, decode_into, split_pla
 from dedup.errors import CorruptFragment
 from dedup.format import HEADER_SIZE, MAGIC, RECORD_VERSION, crc32c
 from dedup.index import FRAGMENT, U64X2, FragmentRow, Index, manifest_entries
-from dedup.packs import PackFiles
+from dedup.packstore import PackStore
 from dedup.predict import interleave_into
 from dedup.types import ObjectInfo
 
@@ -81,7 +85,7 @@ class ObjectReader:
     """The bytes [start, start+length) of one object, as an async iterator of
     memoryviews, each over a buffer of its own (a transport may keep it)."""
 
-    def __init__(self, index: Index, files: PackFiles, info: ObjectInfo,
+    def __init__(self, index: Index, files: PackStore, info: ObjectInfo,
                  segments: tuple[tuple[int, int], ...], start: int, length: int) -> None:
         self.info = info
         self.start = start
@@ -92,6 +96,8 @@ class ObjectReader:
         self._pieces = plan_pieces(segments, start, length)
         self._piece = 0
         self._pos = self._pieces[0].start if self._pieces else 0
+        self._planned: deque[list[_Frag]] = deque()  # looked up, not yet copied
+        self._plan_ahead = max(1, files.read_ahead // BATCH)
         self._read = bytearray()
         self._headers = bytearray()
         self._planes = bytearray()
@@ -163,9 +169,13 @@ class ObjectReader:
 
     # -- worker-thread side ---------------------------------------------------
     def _load(self) -> memoryview | None:
-        frags = self._next_fragments()
-        if not frags:
+        while len(self._planned) < self._plan_ahead and (planned := self._next_fragments()):
+            self._planned.append(planned)
+            if self._plan_ahead > 1:
+                self._files.prefetch([(f.pack, f.pos, HEADER_SIZE + f.stored) for f in planned])
+        if not self._planned:
             return None
+        frags = self._planned.popleft()
         view = self._buffers.take(sum(f.raw for f in frags))
         try:
             filled = self._copy(frags, view)

@@ -19,6 +19,8 @@ from dedup.codecs import PLANES2, PLANES4
 from dedup.index import FragmentRow
 from dedup.types import ByteRange, KiB, MiB
 
+pytestmark = pytest.mark.packstores  # every test once per pack store (conftest.py)
+
 PROPS = settings(
     max_examples=40, deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
