@@ -110,10 +110,11 @@ class ObjectReader:
     async def prime(self) -> None:
         """Load the first batch now, so that a damaged fragment or a missing
         pack is an error before the response starts. A read of at most
-        INLINE bytes loads on the calling thread: a hand-off to a worker
-        thread and back costs more than the read of a cached record."""
+        INLINE bytes from local packs loads on the calling thread: a hand-off
+        to a worker thread and back costs more than the read of a cached
+        record. (Remote stores, the segmented ones, may wait on the network.)"""
         if self._first is None and self._producer is None:
-            if self.length <= INLINE:
+            if self.length <= INLINE and not self._files.segmented:
                 self._first = self._load()
                 return
             # tracked, so that aclose() waits for it even if this await is cancelled
