@@ -55,10 +55,12 @@ def verify_fragment(files: PackStore, digest: bytes, row: FragmentRow) -> bool:
     except OSError:
         return False
     header = unpack_header(data)
-    if header is None or header.digest != digest or header.stored_length != row.stored:
+    stored = memoryview(data)[HEADER_SIZE:]
+    if (header is None or header.digest != digest or header.stored_length != row.stored
+            or header.intact(stored) is False):  # the CRC32C reads check too (version 2 records)
         return False
     try:
-        raw = decode(row.codec, memoryview(data)[HEADER_SIZE:])
+        raw = decode(row.codec, stored)
     except Exception:
         return False
     return len(raw) == row.raw and blake3.blake3(raw).digest() == digest
