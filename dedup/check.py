@@ -26,7 +26,7 @@ from dedup.format import HEADER_SIZE, unpack_header
 from dedup.index import SEGMENT, U64, FragmentRow, Index, ObjectRow, Txn, manifest_entries
 from dedup.keys import every_row
 from dedup.manifests import decref_fragment
-from dedup.packs import PackFiles
+from dedup.packstore import PackStore
 from dedup.types import CheckReport
 from dedup.versioning import every_version
 from dedup.writer import WriteTxn
@@ -49,22 +49,24 @@ def count_references(index: Index, txn: Txn) -> tuple[Counter[bytes], Counter[in
     return frag_refs, mid_refs
 
 
-def verify_fragment(files: PackFiles, digest: bytes, row: FragmentRow) -> bool:
+def verify_fragment(files: PackStore, digest: bytes, row: FragmentRow) -> bool:
     try:
         data = files.read(row.pack, row.offset, HEADER_SIZE + row.stored)
     except OSError:
         return False
     header = unpack_header(data)
-    if header is None or header.digest != digest or header.stored_length != row.stored:
+    stored = memoryview(data)[HEADER_SIZE:]
+    if (header is None or header.digest != digest or header.stored_length != row.stored
+            or header.intact(stored) is False):  # the CRC32C reads check too (version 2 records)
         return False
     try:
-        raw = decode(row.codec, memoryview(data)[HEADER_SIZE:])
+        raw = decode(row.codec, stored)
     except Exception:
         return False
     return len(raw) == row.raw and blake3.blake3(raw).digest() == digest
 
 
-def run_check(index: Index, files: PackFiles, verify: bool = True) -> CheckReport:
+def run_check(index: Index, files: PackStore, verify: bool = True) -> CheckReport:
     with index.read() as txn:
         frag_refs, mid_refs = count_references(index, txn)
         checked = refcount_errors = orphans = 0

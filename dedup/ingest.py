@@ -36,6 +36,7 @@ import blake3
 
 from dedup.chunking import ChunkerParams, cut_points
 from dedup.codecs import RAW, encode
+from dedup.format import crc32c
 from dedup.manifests import Fragment, abandon_pending, add_fragments
 from dedup.types import BodyDigest, CheckedBody
 from dedup.writer import Writer, WriteTxn
@@ -145,12 +146,16 @@ class Ingest:
             for end in ends:
                 piece = view[start:end]
                 digest = blake3.blake3(piece).digest()
-                # a fragment the store already holds is only referenced: don't encode it
+                # a fragment the store already holds is only referenced: don't
+                # encode it nor checksum its record
                 stored: bytes | memoryview = piece
                 codec = RAW
-                if policy != "off" and txn.get(digest, db=fragments) is None:
-                    codec, stored = encode(policy, piece, base + start)
-                frags.append(Fragment(digest, end - start, codec, stored))
+                crc = None
+                if txn.get(digest, db=fragments) is None:
+                    if policy != "off":
+                        codec, stored = encode(policy, piece, base + start)
+                    crc = crc32c(stored)
+                frags.append(Fragment(digest, end - start, codec, stored, crc))
                 start = end
         return frags, consumed
 

@@ -50,7 +50,7 @@ from dedup.listing import list_page, list_versions
 from dedup.manifests import abandon_pending, require_complete
 from dedup.migrate import upgrade
 from dedup.names import encode_key, validate_bucket_name
-from dedup.packs import PackFiles
+from dedup.packsopen import open_packs, record_packs
 from dedup.reader import ObjectReader
 from dedup.stats import collect_stats
 from dedup.types import (
@@ -88,9 +88,9 @@ class Store:
         self.packs_dir = path / "packs"
         self.index = Index(path / "index", config.map_size, url=config.index)
         upgrade(self.index, path, params, found)
-        self.files = PackFiles(self.packs_dir)
+        self.packs = open_packs(path, config)
         self.gateway = self.index.kv.join()
-        self.writer = Writer(self.index, self.packs_dir, self.files, config.pack_size, self.gateway)
+        self.writer = Writer(self.index, self.packs, config.pack_size, self.gateway)
         self.ingest = Ingest(self.writer, params, config.batch_bytes, buffers=8, policy=config.compression)
         # one process counts manifest ids here (the writer records the highest);
         # many take blocks of them from the index (dedup/gateways.py)
@@ -130,6 +130,7 @@ class Store:
         if stored is None:
             params, found = ChunkerParams(config.min_fragment, config.avg_fragment, config.max_fragment), FORMAT_VERSION
             write_format(root, params)
+            record_packs(root, config)
         else:
             params, found = stored
         try:
@@ -148,7 +149,7 @@ class Store:
                 pending = [U64.unpack(k)[0] for k, _ in txn.cursor(db=self.index.db["pending"])]
             for mid in pending:
                 await self.writer.run(lambda w, v=mid: abandon_pending(w, v))  # type: ignore[misc]
-        await gc.remove_retired(self.writer, self.files, self.packs_dir)
+        await gc.remove_retired(self.writer)
         cutoff = time.time() - self.config.upload_max_age_seconds
         await self.writer.run(lambda w: multipart.abort_stale(w, cutoff))
         await self._reclaim_due(0)  # what crashes left (queued at time 0); deleted versions wait for GC
@@ -168,6 +169,7 @@ class Store:
 
     async def close(self) -> None:
         await asyncio.to_thread(self.writer.stop)
+        self.packs.close()
         self.ingest.close()
         self.index.close()
         os.close(self._lock_fd)  # releases the lock
@@ -278,7 +280,7 @@ class Store:
                 length = row.segments[part_number - 1][1]
         elif byte_range is not None:
             start, length = _resolve(byte_range, row.size)
-        reader = ObjectReader(self.index, self.files, info, row.segments, start, length)
+        reader = ObjectReader(self.index, self.packs, info, row.segments, start, length)
         await reader.prime()
         return reader
 
@@ -436,13 +438,13 @@ class Store:
 
     # -- maintenance -------------------------------------------------------------
     async def stats(self, exact: bool = False, dead: bool = False) -> StoreStats:
-        return await asyncio.to_thread(collect_stats, self.index, self.packs_dir, exact, dead)
+        return await asyncio.to_thread(collect_stats, self.index, self.packs, exact, dead)
 
     async def collect_garbage(self, dry_run: bool = False, grace_seconds: float | None = None) -> GcReport:
         grace = self.config.manifest_grace_seconds if grace_seconds is None else grace_seconds
         if not dry_run:
             await reap_dead(self.writer)
-        return await gc.collect(self.writer, self.files, self.packs_dir, grace, self.config.compact_threshold, dry_run)
+        return await gc.collect(self.writer, grace, self.config.compact_threshold, dry_run)
 
     async def _reclaim_due(self, cutoff_ns: int) -> None:
         for key, mid in gc.due_manifests(self.index, cutoff_ns):
@@ -452,7 +454,7 @@ class Store:
         if repair:
             await self.writer.run(repair_refcounts)
             await gc.punch_queued(self.writer)  # the orphans it freed
-        report = await asyncio.to_thread(run_check, self.index, self.files, verify)
+        report = await asyncio.to_thread(run_check, self.index, self.packs, verify)
         return replace(report, repaired=True) if repair else report
 
     def writer_queue_depth(self) -> int:

@@ -43,6 +43,13 @@ class StoreConfig:
     compression: str = "fast"  # off / fast / max: see dedup/codecs.py and benchmarks/README.md
     lifecycle_day_seconds: float = 86400.0  # a lifecycle "day" (dedup/lifecycle.py); tests shorten it
     index: str = ""  # "": LMDB in <data>/index; postgresql://...: that database (dedup/kv.py)
+    # Where packs live (dedup/packsopen.py): "" is <data>/packs; s3://BUCKET/PREFIX a bucket
+    packs: str = ""
+    packs_endpoint: str | None = None
+    packs_access_key: str | None = field(default=None, repr=False)
+    packs_secret_key: str | None = field(default=None, repr=False)
+    packs_region: str = "us-east-1"
+    packs_cache_bytes: int = 1024 * MiB  # the local cache of remote pack bytes under <data>/cache
 
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 answers for an object stored without one

@@ -33,7 +33,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from dedup.errors import DataDirLocked, NotADataDir, ReadOnlyRefused
+from dedup.errors import (
+    DataDirLocked,
+    NotADataDir,
+    PackStoreUnavailable,
+    ReadOnlyRefused,
+    WrongPackStore,
+)
 from dedup.readonly import ReadOnlyStore
 from dedup.types import CheckReport, GcReport, LifecycleReport, StoreStats
 from server.admin import client as adminclient
@@ -328,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _migrate(config)
     try:
         done = asyncio.run(_direct(args, config))
-    except (NotADataDir, ReadOnlyRefused) as exc:
+    except (NotADataDir, ReadOnlyRefused, WrongPackStore, PackStoreUnavailable) as exc:
         print(f"fragstore: {exc}", file=sys.stderr)
         return 2
     return _remote(args, resolved) if done is None else done

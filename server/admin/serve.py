@@ -27,7 +27,7 @@ import socket
 import sys
 from collections.abc import Callable
 
-from dedup.errors import DataDirLocked
+from dedup.errors import DataDirLocked, PackStoreUnavailable, WrongPackStore
 from dedup.store import Store
 from server.admin import logs, memory, workers
 from server.admin.config import ServerConfig
@@ -86,6 +86,9 @@ async def _serve(config: ServerConfig) -> int:
     except DataDirLocked:
         print(f"fragstore: the data directory {config.data_dir} is in use by another process "
               "(one fragstore server per data directory)", file=sys.stderr)
+        return 2
+    except (WrongPackStore, PackStoreUnavailable) as exc:  # the packs are elsewhere, or cannot be reached
+        print(f"fragstore: {exc}", file=sys.stderr)
         return 2
     try:
         try:

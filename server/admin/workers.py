@@ -66,7 +66,7 @@ def supervise(config: ServerConfig, argv: Sequence[str]) -> int:
     children.extend(subprocess.Popen(command, env=env) for _ in range(config.workers))
     log.info("%d workers on %s:%d (pids %s)", config.workers, config.host, config.port,
              " ".join(str(c.pid) for c in children))
-    fast_deaths = 0
+    fast_deaths, gave_up = 0, False
     while not stopping:
         time.sleep(0.2)
         for n, child in enumerate(children):
@@ -76,10 +76,11 @@ def supervise(config: ServerConfig, argv: Sequence[str]) -> int:
             fast_deaths = fast_deaths + 1 if time.monotonic() - started[n] < FAST_DEATH_S else 0
             if fast_deaths >= RESTART_LIMIT:
                 log.error("workers keep dying at start (last exit %s): stopping", code)
+                gave_up = True
                 stop(signal.SIGTERM, None)
                 break
             log.warning("worker %d exited with %s; starting another", child.pid, code)
             children[n] = subprocess.Popen(command, env=env)
             started[n] = time.monotonic()
     codes = [child.wait() for child in children]
-    return 0 if not fast_deaths and all(c in (0, -signal.SIGTERM, -signal.SIGINT) for c in codes) else 1
+    return 0 if not gave_up and all(c in (0, -signal.SIGTERM, -signal.SIGINT) for c in codes) else 1

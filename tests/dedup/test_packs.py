@@ -9,14 +9,16 @@ import os
 import pytest
 from storetest import assert_same, can_punch, content, put, read
 
-from dedup.format import HEADER_SIZE, pack_header
+from dedup.format import HEADER_SIZE, crc32c, pack_header
 from dedup.holes import Holes
 from dedup.packs import PackFiles, PackWriter, list_pack_ids, pack_path, scan_records
 from dedup.types import KiB
 
+pytestmark = pytest.mark.packstores  # every test once per pack store (conftest.py)
+
 
 def _record(data: bytes, tag: int) -> list[bytes]:
-    return [pack_header(0, len(data), len(data), bytes([tag]) * 32), data]
+    return [pack_header(0, len(data), len(data), bytes([tag]) * 32, crc32c(data)), data]
 
 
 def test_append_returns_offsets_and_scan_reads_them_back(tmp_path):
@@ -92,7 +94,7 @@ def test_list_pack_ids_ignores_other_files(tmp_path):
     assert pack_path(tmp_path, 255).name == "000000ff.pack"
 
 
-def test_store_rotates_packs(store, run, bucket):
+def test_store_rotates_packs(store, run, bucket, local_only):
     data = content("rotate", 1200 * KiB)
     run(put(store, bucket, "k", data))
     ids = list_pack_ids(store.packs_dir)

@@ -10,16 +10,16 @@ from dedup.store import Store
 from dedup.types import CheckReport, GcReport, StoreConfig, StoreStats
 
 
-async def _check(data_dir: Path, index: str = "") -> CheckReport:
-    store = await Store.open(data_dir, StoreConfig(index=index))
+async def _check(data_dir: Path, config: StoreConfig | None) -> CheckReport:
+    store = await Store.open(data_dir, config)
     try:
         return await store.check()
     finally:
         await store.close()
 
 
-async def _collect(data_dir: Path, index: str = "") -> tuple[GcReport, StoreStats, CheckReport]:
-    store = await Store.open(data_dir, StoreConfig(index=index))
+async def _collect(data_dir: Path, config: StoreConfig | None) -> tuple[GcReport, StoreStats, CheckReport]:
+    store = await Store.open(data_dir, config)
     try:
         report = await store.collect_garbage(grace_seconds=0)
         return report, await store.stats(exact=True), await store.check()
@@ -27,15 +27,15 @@ async def _collect(data_dir: Path, index: str = "") -> tuple[GcReport, StoreStat
         await store.close()
 
 
-def check(data_dir: Path, index: str = "") -> CheckReport:
-    """Open (running crash recovery if needed) and check every invariant and fragment.
-    ``index``: the server's ``--index`` ("" for LMDB in the directory)."""
-    return asyncio.run(_check(data_dir, index))
+def check(data_dir: Path, config: StoreConfig | None = None) -> CheckReport:
+    """Open (running crash recovery if needed) and check every invariant and fragment
+    (``config``: where its packs are, for S3 packs)."""
+    return asyncio.run(_check(data_dir, config))
 
 
-def collect(data_dir: Path, index: str = "") -> tuple[GcReport, StoreStats, CheckReport]:
+def collect(data_dir: Path, config: StoreConfig | None = None) -> tuple[GcReport, StoreStats, CheckReport]:
     """GC with no grace period, then exact stats and a check."""
-    return asyncio.run(_collect(data_dir, index))
+    return asyncio.run(_collect(data_dir, config))
 
 
 def describe(report: CheckReport) -> str:

@@ -67,6 +67,7 @@ def test_health_needs_no_auth_and_stats_do(live_server: LiveServer, s3: Any, buc
     with urllib.request.urlopen(live_server.url + "/_fragstore/health") as response:
         doc = json.load(response)
         assert doc["status"] == "ok" and doc["index"]["backend"] == "lmdb" and doc["index"]["ok"] is True
+        assert doc["packs"] == {"kind": "local", "holes": doc["packs"]["holes"], "status": "ok"}
     anonymous = live_server.raw("GET", "/_fragstore/stats", sign=False)
     assert anonymous.status == 403 and b"<Code>AccessDenied</Code>" in anonymous.body
     s3.put_object(Bucket=bucket, Key="k", Body=b"y" * 1000)
