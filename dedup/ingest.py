@@ -34,9 +34,10 @@ from typing import Any, TypeVar
 
 import blake3
 
-from dedup.chunking import ChunkerParams, cut_points
+from dedup.chunking import ChunkerParams
 from dedup.codecs import RAW, encode
 from dedup.manifests import Fragment, abandon_pending, add_fragments
+from dedup.tensors import Cutter
 from dedup.types import BodyDigest, CheckedBody
 from dedup.writer import Writer, WriteTxn
 
@@ -133,10 +134,13 @@ class Ingest:
             await self.writer.run(lambda w: abandon_pending(w, mid))
             raise
 
-    def digest_fragments(self, view: memoryview, final: bool, base: int) -> tuple[list[Fragment], int]:
-        """Cut, name and encode the fragments of ``view``, whose first byte is
-        at offset ``base`` of the object (codecs align float planes by it)."""
-        ends, consumed = cut_points(view, self.params, final)
+    def digest_fragments(self, view: memoryview, final: bool, base: int,
+                         cutter: Cutter) -> tuple[list[Fragment], int]:
+        """Cut (at tensor boundaries where ``cutter`` finds a checkpoint
+        format, else FastCDC), name and encode the fragments of ``view``, whose
+        first byte is at offset ``base`` of the object (codecs align float
+        planes by it)."""
+        ends, consumed = cutter.cut(view, base, final)
         frags = []
         start = 0
         policy = self.policy
@@ -170,6 +174,7 @@ class _PutState:
         # MD5 alone in one thread, the body's own digests in another: two
         # shorter passes side by side instead of one long one
         self.groups = ((self.md5,), tuple(body_digests)) if body_digests else (self.digests,)
+        self.cutter = Cutter(ingest.params)
         self.size = 0
         self.offset = 0  # logical offset of the next fragment
         self.new_bytes = 0
@@ -285,7 +290,8 @@ class _PutState:
             batch.work = [step]
             return await step
         hashed = [loop.run_in_executor(self.ing.md5_threads, _hash, group, fresh) for group in self.groups]
-        cut = loop.run_in_executor(self.ing.cdc_threads, self.ing.digest_fragments, whole, final, self.offset)
+        cut = loop.run_in_executor(self.ing.cdc_threads, self.ing.digest_fragments, whole, final, self.offset,
+                                   self.cutter)
         batch.work = [*hashed, cut]
         await asyncio.wait(batch.work)  # all of them, even when one fails: they read the buffer
         for done in hashed:
@@ -295,7 +301,7 @@ class _PutState:
     def _digest_all(self, whole: memoryview, fresh: memoryview, final: bool,
                     base: int) -> tuple[list[Fragment], int]:
         _hash(self.digests, fresh)
-        return self.ing.digest_fragments(whole, final, base)
+        return self.ing.digest_fragments(whole, final, base, self.cutter)
 
     def _release_when_idle(self, batch: _Batch) -> None:
         """Give the batch's buffer back once no worker thread reads it any more."""
