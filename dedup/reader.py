@@ -24,7 +24,8 @@ try:
 except ImportError:  # pragma: no cover - numpy is a core dependency; plain buffers do
     numpy = None  # type: ignore[assignment]
 
-from dedup.codecs import RAW, decode, decode_into
+from dedup.codecs import RAW, decode_into
+from dedup.delta import DELTA, Fragments, decode_delta
 from dedup.errors import CorruptFragment
 from dedup.format import HEADER_SIZE
 from dedup.index import FRAGMENT, U64X2, FragmentRow, Index, manifest_entries
@@ -81,6 +82,7 @@ class ObjectReader:
         self.part_count = len(info.part_sizes)
         self._index = index
         self._files = files
+        self._bases = Fragments(index, files)
         self._pieces = plan_pieces(segments, start, length)
         self._piece = 0
         self._pos = self._pieces[0].start if self._pieces else 0
@@ -228,14 +230,21 @@ class ObjectReader:
             stored = data[at : at + f.stored]
             if f.raw == f.size:  # the whole fragment: decoded straight into out
                 whole = out[filled : filled + f.raw]
-                decode_into(f.codec, stored, whole)
+                self._decode_into(f.codec, stored, whole)
                 _verify(f, whole)
             else:
-                raw = decode(f.codec, stored)
+                raw = memoryview(bytearray(f.size))
+                self._decode_into(f.codec, stored, raw)
                 _verify(f, raw)
                 out[filled : filled + f.raw] = memoryview(raw)[f.offset : f.offset + f.raw]
             filled += f.raw
         return filled
+
+    def _decode_into(self, codec: int, stored: memoryview, out: memoryview) -> None:
+        if codec == DELTA:  # its base is read (and checked) first: dedup/delta.py
+            decode_delta(stored, self._bases.raw, out)
+        else:
+            decode_into(codec, stored, out)
 
     def _read_direct(self, run: list[_Frag], out: memoryview, filled: int) -> int:
         """Whole raw fragments: one preadv puts their bytes straight into

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from dedup.gc import due_manifests, simulate_reclaim
-from dedup.index import U32, U64, U64X2, Index, ObjectRow, manifest_entries
+from dedup.index import U8_HASH, U32, U64, U64X2, Index, ObjectRow, Txn, manifest_entries
 from dedup.keys import scan
 from dedup.packs import list_pack_ids, pack_path
 from dedup.types import BucketStats, StoreStats
@@ -55,7 +55,9 @@ def collect_stats(index: Index, packs_dir: Path, exact: bool = False, dead: bool
             objects, logical = U64X2.unpack(raw) if raw else (0, 0)
             unique = _unique_bytes(index, txn, bid) if exact else None
             buckets.append(BucketStats(name.decode(), objects, logical, unique))
-        counters = {n: index.counter(txn, n) for n in ("objects", "logical", "fragments", "unique", "stored")}
+        counters = {n: index.counter(txn, n) for n in ("objects", "logical", "fragments", "unique", "stored",
+                                                       "delta_fragments", "delta_raw", "delta_stored")}
+        depths = _depths(index, txn) if exact else ()
         entries = {n: int(txn.stat(index.db[n])["entries"]) for n in ("dead", "pending", "uploads")}
     pack_bytes = 0
     ids = list_pack_ids(packs_dir)
@@ -71,4 +73,16 @@ def collect_stats(index: Index, packs_dir: Path, exact: bool = False, dead: bool
         index_bytes=index.index_bytes(), packs=len(ids), buckets=tuple(buckets),
         dead_manifests=entries["dead"], pending_manifests=entries["pending"], uploads=entries["uploads"],
         dead_unique_bytes=dead_unique, dead_stored_bytes=dead_stored,
+        delta_fragments=counters["delta_fragments"], delta_raw_bytes=counters["delta_raw"],
+        delta_stored_bytes=counters["delta_stored"], delta_depths=depths,
     )
+
+
+def _depths(index: Index, txn: Txn) -> tuple[int, ...]:
+    """Delta fragments by chain depth (index 0: depth 1)."""
+    counts: list[int] = []
+    for _, value in txn.cursor(db=index.db["bases"]):
+        depth = U8_HASH.unpack(value)[1]
+        counts.extend([0] * (depth - len(counts)))
+        counts[depth - 1] += 1
+    return tuple(counts)

@@ -1,0 +1,170 @@
+"""Finding a base for a new checkpoint, without hints from the client.
+
+When a PUT's body turns out to be a checkpoint (dedup/tensors.py), the
+object it most likely resembles is, in order:
+
+1. the current version of the same key (an overwrite, or a new S3 version);
+2. else the newest of the first ``SCAN_ROWS`` objects under the same prefix
+   (the key up to its last ``/``) stored in the same format.
+
+Only objects of one PUT (one manifest) that recorded a layout qualify. The
+lookup reads index rows only (``SCAN_ROWS`` object rows at most, then one
+layout row), never the candidate's bytes.
+
+A checkpoint's layout is kept beside its manifest (table ``layouts``: mid(8)
+-> format(1), then per tensor its name hash(8), start(8), length(8)) and goes
+with the manifest's rows when GC reclaims them. A new fragment that lies in a
+tensor whose namesake in the base has the same length is aligned with the
+base fragment at the same distance from that tensor's start; that fragment
+must start exactly there and be exactly as long (both bodies were cut the
+same way), else the fragment has no base.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from dedup import keys
+from dedup.delta import chain_row
+from dedup.index import U64, U64X2, Index, ObjectRow, Txn, manifest_entries
+from dedup.tensors import UNKNOWN, Cutter, Tensor
+from dedup.writer import WriteTxn
+
+ENTRY = struct.Struct(">8sQQ")
+SCAN_ROWS = 256
+MAX_LAYOUT = 1 << 16  # tensors recorded per checkpoint at most
+
+
+def layout_value(fmt: int, tensors: list[Tensor]) -> bytes:
+    return bytes([fmt]) + b"".join(ENTRY.pack(t.name, t.start, t.end - t.start) for t in tensors[:MAX_LAYOUT])
+
+
+def put_layout(w: WriteTxn, mid: int, value: bytes) -> None:
+    w.txn.put(U64.pack(mid), value, db=w.index.db["layouts"])
+
+
+def drop_layout(w: WriteTxn, mid: int) -> None:
+    w.txn.delete(U64.pack(mid), db=w.index.db["layouts"])
+
+
+def layout_of(txn: Txn, index: Index, mid: int) -> tuple[int, dict[bytes, tuple[int, int]]] | None:
+    raw = txn.get(U64.pack(mid), db=index.db["layouts"])
+    if not raw:
+        return None
+    return raw[0], {name: (start, length) for name, start, length in ENTRY.iter_unpack(raw[1:])}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to look for bases: the PUT's bucket id and key, and the depth bound."""
+
+    bid: int
+    key: str
+    depth: int
+
+
+@dataclass(frozen=True)
+class Base:
+    """The base of one new fragment: its name and the depth the delta will have."""
+
+    digest: bytes
+    depth: int
+
+
+class BaseFinder:
+    """The base object of one PUT (looked up once, when the format is known)
+    and the aligned base fragment of each new fragment."""
+
+    def __init__(self, index: Index, target: Target) -> None:
+        self.index = index
+        self.target = target
+        self._looked = False
+        self.mid: int | None = None
+        self.layout: dict[bytes, tuple[int, int]] = {}
+
+    def base_for(self, txn: Txn, cutter: Cutter, offset: int, length: int) -> Base | None:
+        """The base of the new fragment [offset, offset + length) of the body."""
+        if cutter.format == UNKNOWN or self.target.depth < 1:
+            return None
+        if not self._looked:
+            self._looked = True
+            self._find_object(txn, cutter.format)
+        if self.mid is None:
+            return None
+        tensor = cutter.tensor_at(offset)
+        if tensor is None or offset + length > tensor.end:
+            return None
+        there = self.layout.get(tensor.name)
+        if there is None or there[1] != tensor.end - tensor.start:
+            return None
+        digest = _fragment_at(txn, self.index, self.mid, there[0] + offset - tensor.start, length)
+        if digest is None:
+            return None
+        return self._bounded(txn, digest)
+
+    def _bounded(self, txn: Txn, digest: bytes) -> Base | None:
+        """``digest`` as a base, or its nearest ancestor that keeps the chain
+        within the bound."""
+        for _ in range(self.target.depth + 1):
+            chain = chain_row(txn, self.index, digest)
+            depth = chain[1] if chain else 0
+            if depth < self.target.depth:
+                return Base(digest, depth + 1)
+            assert chain is not None
+            digest = chain[0]
+        return None
+
+    def _find_object(self, txn: Txn, fmt: int) -> None:
+        from dedup.versioning import current  # late: versioning imports the engine's write side
+
+        target = self.target
+        head = current(txn, self.index, target.bid, target.key)
+        if head is not None and self._use(txn, head, fmt):
+            return
+        prefix = target.key[: target.key.rfind("/") + 1].encode()
+        newest: tuple[float, ObjectRow] | None = None
+        db = self.index.db["objects"]
+        for n, (raw, value) in enumerate(keys.scan(txn, db, target.bid, prefix)):
+            if n >= SCAN_ROWS or not raw.startswith(prefix):
+                break
+            row = ObjectRow.decode(raw.decode(), value)
+            if row.key != target.key and len(row.segments) == 1 and not row.is_marker:
+                if newest is None or row.mtime > newest[0]:
+                    layout = layout_of(txn, self.index, row.segments[0][0])
+                    if layout is not None and layout[0] == fmt:
+                        newest = (row.mtime, row)
+        if newest is not None:
+            self._use(txn, newest[1], fmt)
+
+    def _use(self, txn: Txn, row: ObjectRow, fmt: int) -> bool:
+        if len(row.segments) != 1 or row.is_marker:
+            return False
+        mid = row.segments[0][0]
+        layout = layout_of(txn, self.index, mid)
+        if layout is None or layout[0] != fmt:
+            return False
+        self.mid, self.layout = mid, layout[1]
+        return True
+
+
+def _fragment_at(txn: Txn, index: Index, mid: int, offset: int, length: int) -> bytes | None:
+    """The fragment of manifest ``mid`` that starts at ``offset`` and is
+    ``length`` bytes long; None if no fragment starts there."""
+    cur = txn.cursor(db=index.db["manifests"])
+    found = cur.set_range(U64X2.pack(mid, offset))
+    if found and U64X2.unpack(cur.key()) == (mid, offset):
+        entries = manifest_entries(cur.value())
+        return entries[0][0] if entries and entries[0][1] == length else None
+    if not (cur.prev() if found else cur.last()):
+        return None
+    row_mid, at = U64X2.unpack(cur.key())
+    if row_mid != mid:
+        return None
+    for digest, raw in manifest_entries(cur.value()):
+        if at == offset:
+            return digest if raw == length else None
+        if at > offset:
+            return None
+        at += raw
+    return None
