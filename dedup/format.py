@@ -36,8 +36,10 @@ from pathlib import Path
 from dedup.chunking import ChunkerParams
 from dedup.fsutil import publish_file
 
-FORMAT_VERSION = 3  # 3: packs may hold punched holes (dedup/holes.py); 2: "mrefs" (dedup/migrate.py)
-READABLE_FORMATS = (1, 2, 3)  # older formats are upgraded on open
+# 4: delta records and the tables bases / layouts (dedup/delta.py); 3: packs may hold
+# punched holes (dedup/holes.py); 2: "mrefs" (dedup/migrate.py)
+FORMAT_VERSION = 4
+READABLE_FORMATS = (1, 2, 3, 4)  # older formats are upgraded on open
 HASH_NAME = "blake3-256"
 MAGIC = b"FR"
 RECORD_VERSION = 1

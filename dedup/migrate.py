@@ -18,6 +18,12 @@ again over its own result changes nothing.
         header), so the first open punches them too. FORMAT is rewritten so
         that an older engine refuses the directory: its pack scan stops at the
         first hole, and its compaction would then drop the live records past it.
+3 -> 4  Fragments may be stored as deltas on a base (dedup/delta.py, codec 4),
+        and a base's refcount counts the deltas on it (table ``bases``); the
+        tables ``bases`` and ``layouts`` start empty, so nothing is converted.
+        FORMAT is rewritten so that an older engine refuses the directory: it
+        could not decode a delta, and its ``check --repair`` would lower the
+        refcount of every base to its manifest rows and free bases in use.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ def upgrade(index: Index, root: Path, params: ChunkerParams, found: int) -> None
     if found < 3:
         records, nbytes = _queue_dead_records(index, root / "packs")
         log.info("data format 2 -> 3: %d dead records (%d bytes) queued to be punched", records, nbytes)
+    if found < 4:
+        log.info("data format %d -> 4: delta fragments may be written from now on", found)
     write_format(root, params)
 
 
