@@ -2,7 +2,8 @@
 
 Totals come from counters maintained in the same transactions that change
 them, and table sizes (O(1)); ``exact`` adds, per bucket, the distinct
-fragment bytes its objects reference (a scan of its manifests); ``dead``
+fragment bytes its objects reference, with the delta bases those need (a scan
+of its manifests), and the delta fragments by chain depth; ``dead``
 adds what the dead manifests hold that nothing else uses (a scan of those
 manifests: GC's own dry run, whatever their age).
 """
@@ -21,7 +22,7 @@ from dedup.types import BucketStats, StoreStats
 from dedup.versioning import every_version
 
 
-def _unique_bytes(index: Index, txn: object, bid: int) -> int:
+def _unique_bytes(index: Index, txn: Txn, bid: int) -> int:
     seen: set[bytes] = set()
     total = 0
     manifests = txn.cursor(db=index.db["manifests"])  # type: ignore[attr-defined]
@@ -39,6 +40,24 @@ def _unique_bytes(index: Index, txn: object, bid: int) -> int:
                     if digest not in seen:
                         seen.add(digest)
                         total += length
+    return total + _bases_bytes(index, txn, seen)
+
+
+def _bases_bytes(index: Index, txn: Txn, seen: set[bytes]) -> int:
+    """Raw bytes of the delta bases that the fragments in ``seen`` need and
+    that are not in ``seen`` themselves (added to it)."""
+    total = 0
+    todo = list(seen)
+    while todo:
+        chain = txn.get(todo.pop(), db=index.db["bases"])
+        if chain is None:
+            continue
+        base = U8_HASH.unpack(chain)[0]
+        if base not in seen:
+            seen.add(base)
+            row = index.fragment(txn, base)
+            total += row.raw if row is not None else 0
+            todo.append(base)
     return total
 
 
