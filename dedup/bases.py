@@ -4,12 +4,15 @@ When a PUT's body turns out to be a checkpoint (dedup/tensors.py), the
 object it most likely resembles is, in order:
 
 1. the current version of the same key (an overwrite, or a new S3 version);
-2. else the newest of the first ``SCAN_ROWS`` objects under the same prefix
-   (the key up to its last ``/``) stored in the same format.
+2. else the newest object stored in the same format among the keys next to
+   it (``SCAN_ROWS`` before it and as many after it, in key order) under the
+   same prefix, taken one level up from the key's own (``run/step-5/model``
+   looks among ``run/...``: a run that writes a directory per checkpoint
+   keeps its checkpoints there).
 
 Only objects of one PUT (one manifest) that recorded a layout qualify. The
-lookup reads index rows only (``SCAN_ROWS`` object rows at most, then one
-layout row), never the candidate's bytes.
+lookup reads index rows only (2 x ``SCAN_ROWS`` object rows and their layout
+rows at most), never the candidate's bytes.
 
 A checkpoint's layout is kept beside its manifest (table ``layouts``: mid(8)
 -> format(1), then per tensor its name hash(8), start(8), length(8)) and goes
@@ -23,6 +26,7 @@ same way), else the fragment has no base.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dedup import keys
@@ -32,7 +36,7 @@ from dedup.tensors import UNKNOWN, Cutter, Tensor
 from dedup.writer import WriteTxn
 
 ENTRY = struct.Struct(">8sQQ")
-SCAN_ROWS = 256
+SCAN_ROWS = 128
 MAX_LAYOUT = 1 << 16  # tensors recorded per checkpoint at most
 
 
@@ -122,18 +126,20 @@ class BaseFinder:
         head = current(txn, self.index, target.bid, target.key)
         if head is not None and self._use(txn, head, fmt):
             return
-        prefix = target.key[: target.key.rfind("/") + 1].encode()
+        prefix = _parent(_parent(target.key)).encode()
         newest: tuple[float, ObjectRow] | None = None
         db = self.index.db["objects"]
-        for n, (raw, value) in enumerate(keys.scan(txn, db, target.bid, prefix)):
-            if n >= SCAN_ROWS or not raw.startswith(prefix):
-                break
+        me = target.key.encode()
+        around = [*_take(keys.scan(txn, db, target.bid, me), prefix),
+                  *_take(keys.scan_back(txn, db, target.bid, me), prefix)]
+        for raw, value in around:
+            if raw == me:
+                continue
             row = ObjectRow.decode(raw.decode(), value)
-            if row.key != target.key and len(row.segments) == 1 and not row.is_marker:
-                if newest is None or row.mtime > newest[0]:
-                    layout = layout_of(txn, self.index, row.segments[0][0])
-                    if layout is not None and layout[0] == fmt:
-                        newest = (row.mtime, row)
+            if len(row.segments) == 1 and not row.is_marker and (newest is None or row.mtime > newest[0]):
+                layout = layout_of(txn, self.index, row.segments[0][0])
+                if layout is not None and layout[0] == fmt:
+                    newest = (row.mtime, row)
         if newest is not None:
             self._use(txn, newest[1], fmt)
 
@@ -146,6 +152,20 @@ class BaseFinder:
             return False
         self.mid, self.layout = mid, layout[1]
         return True
+
+
+def _parent(key: str) -> str:
+    """``key`` up to (and with) its last ``/`` but the trailing one; "" at the top."""
+    return key[: key.rstrip("/").rfind("/") + 1]
+
+
+def _take(rows: Iterator[tuple[bytes, bytes]], prefix: bytes) -> list[tuple[bytes, bytes]]:
+    out: list[tuple[bytes, bytes]] = []
+    for raw, value in rows:
+        if len(out) >= SCAN_ROWS or not raw.startswith(prefix):
+            break
+        out.append((raw, value))
+    return out
 
 
 def _fragment_at(txn: Txn, index: Index, mid: int, offset: int, length: int) -> bytes | None:

@@ -155,3 +155,30 @@ def test_delta_record_names_its_base(store, run, bucket) -> None:
     for _, row in deltas:
         record = store.files.read(row.pack, row.offset + 48, HEAD.size)
         assert HEAD.unpack(record)[0] in digest_base
+
+
+def test_the_base_is_found_in_the_previous_checkpoints_directory(store, run, bucket) -> None:
+    """One directory per checkpoint, other files beside: the newest checkpoint
+    of the same format one level up is the base."""
+    run(put(store, bucket, "run/step-1/model.safetensors", checkpoint(0)))
+    run(put(store, bucket, "run/step-1/notes.txt", b"not a checkpoint" * 100))
+    run(put(store, bucket, "other/step-1/model.safetensors", checkpoint(5)))
+    run(put(store, bucket, "run/step-2/model.safetensors", checkpoint(1)))
+    with store.index.read() as txn:
+        row = store.index.fragment(txn, bases_rows(store)[0][0])
+    assert row is not None
+    assert run(store.stats()).delta_fragments > 0
+    assert run(read(store, bucket, "run/step-2/model.safetensors")) == checkpoint(1)
+
+
+def test_scan_back_walks_keys_before_one_nearest_first(store, run, bucket) -> None:
+    from dedup import keys as keymod
+
+    names = ["a", "b/1", "b/2", "b/" + "x" * 600, "b/" + "x" * 600 + "y", "c"]
+    for name in names:
+        run(put(store, bucket, name, name.encode()))
+    with store.index.read() as txn:
+        bid = int(store.index.bucket(txn, bucket)["id"])
+        for i, name in enumerate(names):
+            got = [k.decode() for k, _ in keymod.scan_back(txn, store.index.db["objects"], bid, name.encode())]
+            assert got == names[:i][::-1]
