@@ -17,7 +17,8 @@ record header per stored fragment:
 - ``today``: every checkpoint as it is;
 - ``xor``: each tensor storage of a checkpoint (a record of the torch zip, or
   a tensor of a safetensors file) that has a namesake of the same length in
-  the previous checkpoint of its series is XORed with it (identical tensors
+  the previous checkpoint of its series (the last different file uploaded
+  before it with the same extension) is XORed with it (identical tensors
   cost nothing), cut in 128 KiB pieces and encoded; the bytes around tensors
   are stored as ``today`` stores them; a tensor stored before (a copy of a
   checkpoint, a frozen layer) costs nothing, as dedup would make it.
@@ -157,10 +158,10 @@ def store_xor(data: bytes, prev: bytes | None, seen: set[bytes], mode: str = "xo
     return total + store_cdc(view[pos:], pos, seen)
 
 
-def series_key(path: Path, root: Path) -> str:
-    """Checkpoints of one series: the same bucket and run directory."""
-    rel = path.relative_to(root).parts
-    return "/".join(rel[:2])
+def series_key(path: Path) -> str:
+    """Checkpoints of one series: the same extension (``step-0005/model.safetensors``
+    follows the last ``.safetensors`` file, not ``step-0005/state.pt``)."""
+    return path.suffix
 
 
 def measure(root: Path) -> Iterator[dict[str, object]]:
@@ -176,7 +177,7 @@ def measure(root: Path) -> Iterator[dict[str, object]]:
             tally.logical += len(data)
             tally.files += 1
             tally.today += store_cdc(memoryview(data), 0, tally.seen_today)
-            series = series_key(path, ckpts)
+            series = series_key(path)
             prev = last.get(series)
             tally.xor += store_xor(data, prev, tally.seen_xor)
             tally.sub += store_xor(data, prev, tally.seen_sub, "sub")

@@ -6,13 +6,14 @@ object it most likely resembles is, in order:
 1. the current version of the same key (an overwrite, or a new S3 version);
 2. else the newest object stored in the same format among the keys next to
    it (``SCAN_ROWS`` before it and as many after it, in key order) under the
-   same prefix, taken one level up from the key's own (``run/step-5/model``
-   looks among ``run/...``: a run that writes a directory per checkpoint
-   keeps its checkpoints there).
+   same prefix, taken one level up from the key's own (``run/ft/step-5/model``
+   looks among ``run/ft/...``: a run that writes a directory per checkpoint
+   keeps its checkpoints there), and if none is found there, one more level
+   up (``run/...``: the model a fine-tune started from).
 
 Only objects of one PUT (one manifest) that recorded a layout qualify. The
 lookup reads index rows only (2 x ``SCAN_ROWS`` object rows and their layout
-rows at most), never the candidate's bytes.
+rows per level at most), never the candidate's bytes.
 
 A checkpoint's layout is kept beside its manifest (table ``layouts``: mid(8)
 -> format(1), then per tensor its name hash(8), start(8), length(8)) and goes
@@ -33,10 +34,12 @@ from dedup import keys
 from dedup.delta import chain_row
 from dedup.index import U64, U64X2, Index, ObjectRow, Txn, manifest_entries
 from dedup.tensors import UNKNOWN, Cutter, Tensor
+from dedup.versioning import current
 from dedup.writer import WriteTxn
 
 ENTRY = struct.Struct(">8sQQ")
 SCAN_ROWS = 128
+LEVELS = 2  # prefixes tried: one level up from the key's own, then one more
 MAX_LAYOUT = 1 << 16  # tensors recorded per checkpoint at most
 
 
@@ -120,28 +123,37 @@ class BaseFinder:
         return None
 
     def _find_object(self, txn: Txn, fmt: int) -> None:
-        from dedup.versioning import current  # late: versioning imports the engine's write side
-
         target = self.target
         head = current(txn, self.index, target.bid, target.key)
         if head is not None and self._use(txn, head, fmt):
             return
-        prefix = _parent(_parent(target.key)).encode()
-        newest: tuple[float, ObjectRow] | None = None
+        prefix = _parent(_parent(target.key))
+        for _ in range(LEVELS):
+            newest = self._newest_near(txn, prefix.encode(), fmt)
+            if newest is not None:
+                self._use(txn, newest, fmt)
+                return
+            if not prefix:
+                return
+            prefix = _parent(prefix)
+
+    def _newest_near(self, txn: Txn, prefix: bytes, fmt: int) -> ObjectRow | None:
+        """The newest checkpoint of format ``fmt`` among the keys next to the
+        target's under ``prefix``."""
+        newest: ObjectRow | None = None
         db = self.index.db["objects"]
-        me = target.key.encode()
-        around = [*_take(keys.scan(txn, db, target.bid, me), prefix),
-                  *_take(keys.scan_back(txn, db, target.bid, me), prefix)]
+        me = self.target.key.encode()
+        around = [*_take(keys.scan(txn, db, self.target.bid, me), prefix),
+                  *_take(keys.scan_back(txn, db, self.target.bid, me), prefix)]
         for raw, value in around:
             if raw == me:
                 continue
             row = ObjectRow.decode(raw.decode(), value)
-            if len(row.segments) == 1 and not row.is_marker and (newest is None or row.mtime > newest[0]):
+            if len(row.segments) == 1 and not row.is_marker and (newest is None or row.mtime > newest.mtime):
                 layout = layout_of(txn, self.index, row.segments[0][0])
                 if layout is not None and layout[0] == fmt:
-                    newest = (row.mtime, row)
-        if newest is not None:
-            self._use(txn, newest[1], fmt)
+                    newest = row
+        return newest
 
     def _use(self, txn: Txn, row: ObjectRow, fmt: int) -> bool:
         if len(row.segments) != 1 or row.is_marker:

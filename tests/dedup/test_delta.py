@@ -171,6 +171,12 @@ def test_the_base_is_found_in_the_previous_checkpoints_directory(store, run, buc
     assert run(read(store, bucket, "run/step-2/model.safetensors")) == checkpoint(1)
 
 
+def test_a_fine_tune_finds_the_model_it_started_from_one_level_further_up(store, run, bucket) -> None:
+    run(put(store, bucket, "lm/base/model.safetensors", checkpoint(0)))
+    run(put(store, bucket, "lm/finetune/step-1/model.safetensors", checkpoint(1)))
+    assert run(store.stats()).delta_fragments > 0
+
+
 def test_scan_back_walks_keys_before_one_nearest_first(store, run, bucket) -> None:
     from dedup import keys as keymod
 
