@@ -111,16 +111,11 @@ class BaseFinder:
         return self._bounded(txn, digest)
 
     def _bounded(self, txn: Txn, digest: bytes) -> Base | None:
-        """``digest`` as a base, or its nearest ancestor that keeps the chain
-        within the bound."""
-        for _ in range(self.target.depth + 1):
-            chain = chain_row(txn, self.index, digest)
-            depth = chain[1] if chain else 0
-            if depth < self.target.depth:
-                return Base(digest, depth + 1)
-            assert chain is not None
-            digest = chain[0]
-        return None
+        """``digest`` as a base, unless the chain through it is at the bound
+        already: then the new fragment is stored whole and starts a new chain."""
+        chain = chain_row(txn, self.index, digest)
+        depth = chain[1] if chain else 0
+        return Base(digest, depth + 1) if depth < self.target.depth else None
 
     def _find_object(self, txn: Txn, fmt: int) -> None:
         target = self.target

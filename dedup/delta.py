@@ -24,9 +24,15 @@ hash(32) -> base hash(32) depth(1)): the base holds one reference for each
 delta fragment built on it, so it outlives every object that named it for as
 long as a delta needs its bytes; freeing the delta drops that reference
 (dedup/manifests.py). Depth 1 is a delta on a plain fragment; a chain never
-grows past the configured depth (``StoreConfig.delta_depth``): a delta whose
-base is at the bound takes that base's own base instead, so reading one
-fragment decodes at most depth + 1 records.
+grows past the configured depth (``StoreConfig.delta_depth``): a fragment
+whose base is at the bound is stored whole and starts a new chain, so reading
+one fragment decodes at most depth + 1 records, and an old checkpoint's
+bytes are not needed for ever by every later one (they go once the objects
+and the chains through them are gone). The other way, a delta at the bound
+on its base's own base, kept the first checkpoint's bytes for ever and, on
+the LM fine-tune at depth 4, stored as much (2.69x against 2.71x) but read at
+0.07x of the speed without deltas, against 0.35x (benchmarks/delta_speed.py,
+two runs on a shared machine).
 
 Subtraction or XOR: on float32 checkpoints subtracting the bit patterns as
 32-bit integers stored 1-4 % less than XOR (delta_margin.md); the element
