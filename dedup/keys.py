@@ -98,9 +98,11 @@ def scan_back(txn: Txn, db: object, bid: int, before: bytes) -> Iterator[tuple[b
         return
     while True:
         slot, value = cur.key(), cur.value()
-        if not slot.startswith(base):
+        if slot < base:  # past the bucket's first key
             return
-        if is_group(slot):
+        if not slot.startswith(base):
+            pass  # landed on the next bucket's first key: step back into this one
+        elif is_group(slot):
             for raw, row in reversed(decode_group(value)):
                 if raw < before:
                     yield raw, row

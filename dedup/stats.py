@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+from dedup.format import HEADER_SIZE
 from dedup.gc import due_manifests, simulate_reclaim
 from dedup.index import U8_HASH, U32, U64, U64X2, Index, ObjectRow, Txn, manifest_entries
 from dedup.keys import scan
@@ -22,13 +24,25 @@ from dedup.types import BucketStats, StoreStats
 from dedup.versioning import every_version
 
 
-def _unique_bytes(index: Index, txn: Txn, bid: int) -> int:
+@dataclass
+class _BucketScan:
+    unique: int = 0
+    delta_objects: int = 0
+    delta_fragments: int = 0
+    delta_raw: int = 0
+    delta_stored: int = 0
+
+
+def _scan_bucket(index: Index, txn: Txn, bid: int) -> _BucketScan:
+    """The exact figures of one bucket: a walk of its objects' manifests."""
     seen: set[bytes] = set()
-    total = 0
-    manifests = txn.cursor(db=index.db["manifests"])  # type: ignore[attr-defined]
-    rows = (row for raw, value in scan(txn, index.db["objects"], bid)  # type: ignore[arg-type]
+    out = _BucketScan()
+    manifests = txn.cursor(db=index.db["manifests"])
+    bases = index.db["bases"]
+    rows = (row for raw, value in scan(txn, index.db["objects"], bid)
             for row in every_version(txn, index, ObjectRow.decode(raw.decode(), value)))
     for row in rows:
+        found_base = False
         for mid, _ in row.segments:
             vkey = U64.pack(mid)
             if not manifests.set_range(vkey):
@@ -37,10 +51,19 @@ def _unique_bytes(index: Index, txn: Txn, bid: int) -> int:
                 if mkey[:8] != vkey:
                     break
                 for digest, length in manifest_entries(mval):
+                    delta = txn.get(digest, db=bases) is not None
+                    found_base = found_base or delta
                     if digest not in seen:
                         seen.add(digest)
-                        total += length
-    return total + _bases_bytes(index, txn, seen)
+                        out.unique += length
+                        if delta:
+                            frag = index.fragment(txn, digest)
+                            out.delta_fragments += 1
+                            out.delta_raw += length
+                            out.delta_stored += HEADER_SIZE + (frag.stored if frag else 0)
+        out.delta_objects += found_base
+    out.unique += _bases_bytes(index, txn, seen)
+    return out
 
 
 def _bases_bytes(index: Index, txn: Txn, seen: set[bytes]) -> int:
@@ -72,8 +95,12 @@ def collect_stats(index: Index, packs_dir: Path, exact: bool = False, dead: bool
             bid = int(json.loads(doc)["id"])
             raw = txn.get(U32.pack(bid), db=index.db["bstats"])
             objects, logical = U64X2.unpack(raw) if raw else (0, 0)
-            unique = _unique_bytes(index, txn, bid) if exact else None
-            buckets.append(BucketStats(name.decode(), objects, logical, unique))
+            if exact:
+                b = _scan_bucket(index, txn, bid)
+                buckets.append(BucketStats(name.decode(), objects, logical, b.unique, b.delta_objects,
+                                           b.delta_fragments, b.delta_raw, b.delta_stored))
+            else:
+                buckets.append(BucketStats(name.decode(), objects, logical))
         counters = {n: index.counter(txn, n) for n in ("objects", "logical", "fragments", "unique", "stored",
                                                        "delta_fragments", "delta_raw", "delta_stored")}
         depths = _depths(index, txn) if exact else ()

@@ -261,10 +261,20 @@ class UploadsPage:
 
 @dataclass(frozen=True)
 class BucketStats:
+    """One bucket; the figures after ``logical_bytes`` need exact stats (None
+    otherwise): distinct fragment bytes its objects reference (with the delta
+    bases those need), the objects with a fragment stored as a delta (they
+    found a base), and the delta fragments they reference with their raw and
+    stored bytes."""
+
     name: str
     objects: int
     logical_bytes: int
-    unique_bytes: int | None = None  # distinct fragment bytes it references (exact stats only)
+    unique_bytes: int | None = None
+    delta_objects: int | None = None
+    delta_fragments: int | None = None
+    delta_raw_bytes: int | None = None
+    delta_stored_bytes: int | None = None
 
 
 @dataclass(frozen=True)

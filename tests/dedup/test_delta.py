@@ -180,11 +180,29 @@ def test_a_fine_tune_finds_the_model_it_started_from_one_level_further_up(store,
 def test_scan_back_walks_keys_before_one_nearest_first(store, run, bucket) -> None:
     from dedup import keys as keymod
 
+    run(store.create_bucket("a-later-bucket", "o"))  # keys of another bucket after this one's
+    run(put(store, "a-later-bucket", "0", b"other"))
     names = ["a", "b/1", "b/2", "b/" + "x" * 600, "b/" + "x" * 600 + "y", "c"]
     for name in names:
         run(put(store, bucket, name, name.encode()))
     with store.index.read() as txn:
         bid = int(store.index.bucket(txn, bucket)["id"])
-        for i, name in enumerate(names):
+        for i, name in enumerate([*names, "zzz"]):
             got = [k.decode() for k, _ in keymod.scan_back(txn, store.index.db["objects"], bid, name.encode())]
             assert got == names[:i][::-1]
+
+
+def test_stats_separate_deltas_per_bucket(store, run, bucket) -> None:
+    run(store.create_bucket("plain-bucket", "o"))
+    run(put(store, "plain-bucket", "x", checkpoint(0)))
+    run(put(store, bucket, "a", checkpoint(0)))
+    run(put(store, bucket, "b", checkpoint(1)))
+    run(put(store, bucket, "c", checkpoint(2)))
+    stats = run(store.stats(exact=True))
+    by_name = {b.name: b for b in stats.buckets}
+    mine, plain = by_name[bucket], by_name["plain-bucket"]
+    assert mine.delta_objects == 2 and plain.delta_objects == 0
+    assert mine.delta_fragments == stats.delta_fragments > 0
+    assert mine.delta_raw_bytes == stats.delta_raw_bytes and mine.delta_stored_bytes == stats.delta_stored_bytes
+    assert stats.delta_stored_bytes < stats.delta_raw_bytes / 2
+    assert sum(stats.delta_depths) == stats.delta_fragments
