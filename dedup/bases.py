@@ -11,9 +11,12 @@ object it most likely resembles is, in order:
    keeps its checkpoints there), and if none is found there, one more level
    up (``run/...``: the model a fine-tune started from).
 
-Only objects of one PUT (one manifest) that recorded a layout qualify. The
-lookup reads index rows only (2 x ``SCAN_ROWS`` object rows and their layout
-rows per level at most), never the candidate's bytes.
+Objects whose manifests recorded a layout qualify; a multipart upload's parts
+each recorded their own (dedup/tensors.py finds the layout of a torch zip
+from the first record header in a part), so a part aligns with the base's
+tensors wherever they lie in its parts. The lookup reads index rows only (2 x
+``SCAN_ROWS`` object rows and their first layout row per level, then the
+chosen base's layout rows), never the candidate's bytes.
 
 A checkpoint's layout is kept beside its manifest (table ``layouts``: mid(8)
 -> format(1), then per tensor its name hash(8), start(8), length(8)) and goes
@@ -41,6 +44,7 @@ ENTRY = struct.Struct(">8sQQ")
 SCAN_ROWS = 128
 LEVELS = 2  # prefixes tried: one level up from the key's own, then one more
 MAX_LAYOUT = 1 << 16  # tensors recorded per checkpoint at most
+MAX_PARTS = 1000  # parts of a base object whose layouts are read
 
 
 def layout_value(fmt: int, tensors: list[Tensor]) -> bytes:
@@ -64,11 +68,13 @@ def layout_of(txn: Txn, index: Index, mid: int) -> tuple[int, dict[bytes, tuple[
 
 @dataclass(frozen=True)
 class Target:
-    """Where to look for bases: the PUT's bucket id and key, and the depth bound."""
+    """Where to look for bases: the PUT's (or the upload's) bucket id and key,
+    the depth bound, and whether the body is a part of a multipart upload."""
 
     bid: int
     key: str
     depth: int
+    part: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,8 +93,7 @@ class BaseFinder:
         self.index = index
         self.target = target
         self._looked = False
-        self.mid: int | None = None
-        self.layout: dict[bytes, tuple[int, int]] = {}
+        self.layout: dict[bytes, tuple[int, int, int]] = {}  # tensor name -> manifest, start, length
 
     def base_for(self, txn: Txn, cutter: Cutter, offset: int, length: int) -> Base | None:
         """The base of the new fragment [offset, offset + length) of the body."""
@@ -97,15 +102,15 @@ class BaseFinder:
         if not self._looked:
             self._looked = True
             self._find_object(txn, cutter.format)
-        if self.mid is None:
+        if not self.layout:
             return None
         tensor = cutter.tensor_at(offset)
         if tensor is None or offset + length > tensor.end:
             return None
         there = self.layout.get(tensor.name)
-        if there is None or there[1] != tensor.end - tensor.start:
+        if there is None or there[2] != tensor.end - tensor.start:
             return None
-        digest = _fragment_at(txn, self.index, self.mid, there[0] + offset - tensor.start, length)
+        digest = _fragment_at(txn, self.index, there[0], there[1] + offset - tensor.start, length)
         if digest is None:
             return None
         return self._bounded(txn, digest)
@@ -144,21 +149,25 @@ class BaseFinder:
             if raw == me:
                 continue
             row = ObjectRow.decode(raw.decode(), value)
-            if len(row.segments) == 1 and not row.is_marker and (newest is None or row.mtime > newest.mtime):
+            if row.segments and not row.is_marker and (newest is None or row.mtime > newest.mtime):
                 layout = layout_of(txn, self.index, row.segments[0][0])
                 if layout is not None and layout[0] == fmt:
                     newest = row
         return newest
 
     def _use(self, txn: Txn, row: ObjectRow, fmt: int) -> bool:
-        if len(row.segments) != 1 or row.is_marker:
+        """Take ``row`` as the base object if its manifests (one per part)
+        recorded layouts of format ``fmt``: its tensors by name."""
+        if row.is_marker:
             return False
-        mid = row.segments[0][0]
-        layout = layout_of(txn, self.index, mid)
-        if layout is None or layout[0] != fmt:
-            return False
-        self.mid, self.layout = mid, layout[1]
-        return True
+        found: dict[bytes, tuple[int, int, int]] = {}
+        for mid, _ in row.segments[:MAX_PARTS]:
+            layout = layout_of(txn, self.index, mid)
+            if layout is not None and layout[0] == fmt:
+                for name, (start, length) in layout[1].items():
+                    found.setdefault(name, (mid, start, length))
+        self.layout = found
+        return bool(found)
 
 
 def _parent(key: str) -> str:

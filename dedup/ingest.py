@@ -117,9 +117,9 @@ class Ingest:
     ) -> tuple[IngestResult, T]:
         """Stream ``body`` into pending manifest ``mid``, then run the job that
         ``finish`` builds from the result (publishing the key or the part).
-        With a ``target`` (a PUT of a whole object), a checkpoint's layout is
-        kept with the manifest and its new fragments may be stored as deltas
-        on a base (dedup/bases.py).
+        With a ``target`` (a PUT, or a part of an upload), a checkpoint's
+        layout is kept with the manifest and its new fragments may be stored
+        as deltas on a base (dedup/bases.py).
 
         A body of one batch (any PUT up to ``batch_bytes``) writes its
         fragments and publishes in one writer job: one commit, one round of
@@ -129,8 +129,10 @@ class Ingest:
         is abandoned (its rows reclaimed) and the error re-raised."""
         checked = body if isinstance(body, CheckedBody) else None
         state = _PutState(self, mid, checked.take_digests() if checked is not None else ())
-        if target is not None and self.policy != "off":
-            state.finder = BaseFinder(self.writer.index, target)
+        if target is not None:
+            state.cutter = Cutter(self.params, resync=target.part)
+            if self.policy != "off":
+                state.finder = BaseFinder(self.writer.index, target)
         done: asyncio.Future[T] | None = None
         try:
             result = await state.consume(body)

@@ -339,6 +339,7 @@ class Store:
     ) -> tuple[PartInfo, int]:
         with self.index.read() as txn:
             multipart.load_upload(txn, self.index, bucket, key, upload_id)
+            bid = int(self._bucket_doc(txn, bucket)["id"])
         mid = next(self._mids)
 
         def finish(got: IngestResult) -> Callable[[WriteTxn], PartInfo]:
@@ -351,7 +352,8 @@ class Store:
 
             return add
 
-        got, part = await self.ingest.run(mid, body, finish)
+        target = Target(bid, key, self.config.delta_depth, part=True)
+        got, part = await self.ingest.run(mid, body, finish, target)
         return part, got.new_bytes
 
     async def list_parts(

@@ -23,6 +23,11 @@ do not match), falls back to FastCDC from where the doubt began: the layout
 only chooses cut points, every fragment is still named by its own hash, so a
 lying header can cost dedup, never correctness.
 
+A multipart upload's part other than the first starts in the middle of a
+file: for those the cutter looks for the first torch zip record header in the
+part's first buffer and reads the layout from there (a safetensors file has
+one header, at the start of part 1: its later parts are cut by FastCDC).
+
 The cutter keeps the ingest pipeline's rules: every fragment is at most
 ``max_fragment`` bytes, and the bytes left uncut at the end of a buffer (the
 carry, copied into the next one) are never more than ``max_fragment``.
@@ -79,8 +84,12 @@ class Cutter:
     """Cut points of one body, called with its buffers in order (each starts
     where the previous call's cuts ended: ``base`` is its absolute offset)."""
 
-    def __init__(self, params: ChunkerParams) -> None:
+    def __init__(self, params: ChunkerParams, resync: bool = False) -> None:
+        """``resync``: the body may start anywhere in a file (a multipart
+        upload's part): look for a torch zip record header in its first
+        buffer and read the layout from there."""
         self.params = params
+        self.resync = resync
         self.piece = max(1, params.max_size // 2)
         self.format = UNKNOWN
         self.tensors: list[Tensor] = []
@@ -126,6 +135,10 @@ class Cutter:
         tensors = safetensors_layout(view)
         if tensors is None:
             self._regions.append(_Region(0, None, None))
+            at = find_tensor_record(view, self.params.max_size // 2) if self.resync else None
+            if at is not None:
+                self.format = TORCH_ZIP
+                self._zip_next = at
             return
         self.format = SAFETENSORS
         pos = 0
@@ -325,6 +338,21 @@ def _bounded(ends: list[int], size: int, max_size: int, final: bool) -> tuple[li
         pos += max_size
         out.append(pos)
     return out, pos
+
+
+def find_tensor_record(view: memoryview, max_header: int) -> int | None:
+    """Where the first zip local header of a stored tensor record (``.../data/N``,
+    as torch writes it) starts in ``view``; None if there is none."""
+    data = bytes(view)
+    pos = data.find(b"PK\x03\x04")
+    while 0 <= pos and pos + LOCAL.size <= len(data):
+        _, _, flags, method, _, _, _, _, _, nlen, xlen = LOCAL.unpack_from(data, pos)
+        name = data[pos + LOCAL.size : pos + LOCAL.size + nlen]
+        if (method == 0 and not flags & ~0x0808 and 0 < nlen and nlen + xlen <= max_header
+                and b"/data/" in name and pos + LOCAL.size + nlen <= len(data)):
+            return pos
+        pos = data.find(b"PK\x03\x04", pos + 1)
+    return None
 
 
 def safetensors_layout(view: memoryview) -> list[Tensor] | None:
