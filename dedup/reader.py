@@ -241,8 +241,8 @@ class ObjectReader:
         return filled
 
     def _decode_into(self, codec: int, stored: memoryview, out: memoryview) -> None:
-        if codec == DELTA:  # its base is read (and checked) first: dedup/delta.py
-            decode_delta(stored, self._bases.raw, out)
+        if codec == DELTA:  # on its base (dedup/delta.py); the caller checks the result's hash
+            decode_delta(stored, self._bases.unchecked, out)
         else:
             decode_into(codec, stored, out)
 

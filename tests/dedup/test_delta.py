@@ -13,6 +13,7 @@ from storetest import SMALL, put, read
 
 from dedup.codecs import decode, encode
 from dedup.delta import HEAD, OPS, difference, undo
+from dedup.errors import CorruptFragment
 from dedup.index import U8_HASH
 from dedup.types import StoreConfig
 
@@ -144,6 +145,8 @@ def test_check_finds_a_delta_whose_base_is_damaged(store, run, bucket, harness) 
         f.write(b"\xff" * 8)
     report = run(store.check())
     assert len(report.corrupt_fragments) >= 2  # the base and every delta on it
+    with pytest.raises(CorruptFragment):  # a GET of the delta fails cleanly, serves nothing wrong
+        run(read(store, bucket, "b"))
 
 
 def test_delta_record_names_its_base(store, run, bucket) -> None:
