@@ -36,8 +36,8 @@ two runs on a shared machine).
 
 Subtraction or XOR: on float32 checkpoints subtracting the bit patterns as
 32-bit integers stored 1-4 % less than XOR (delta_margin.md); the element
-width comes from the fragment's own best encoding (planes of width 4 or 2),
-XOR otherwise.
+width comes from the codecs' cheap guess (byte planes of width 4 or 2), XOR
+otherwise.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from collections.abc import Callable
 import blake3
 import numpy
 
-from dedup.codecs import PLANES2, PLANES4, RAW, CodecError, decode, encode
+from dedup.codecs import RAW, CodecError, decode, encode
 from dedup.errors import CorruptFragment
 from dedup.format import HEADER_SIZE
 from dedup.index import U8_HASH, Index, Txn
@@ -60,13 +60,14 @@ HEAD = struct.Struct(">32sBB")
 XOR = 0
 OPS = (XOR, 2, 4)
 GAIN = 0.05  # a delta must store this share less than the fragment's own best form
+SURE = 1 / 3  # a delta this small (of the raw bytes) beats any form of weights: taken at once
 MAX_DEPTH = 16  # the most any configuration allows (a damaged index cannot loop a read)
 _KINDS = {2: numpy.uint16, 4: numpy.uint32}
 
 
-def op_for(own_codec: int) -> int:
-    """The operation for a fragment whose own best form is ``own_codec``."""
-    return {PLANES4: 4, PLANES2: 2}.get(own_codec, XOR)
+def op_for(width: int) -> int:
+    """The operation for a fragment whose bytes look like numbers of ``width`` bytes."""
+    return width if width in (2, 4) else XOR
 
 
 def difference(new: memoryview | bytes, base: memoryview | bytes, op: int) -> memoryview:

@@ -36,8 +36,8 @@ import blake3
 
 from dedup.bases import BaseFinder, Target, layout_value, put_layout
 from dedup.chunking import ChunkerParams
-from dedup.codecs import RAW, encode
-from dedup.delta import DELTA, Fragments, encode_delta, op_for, smaller
+from dedup.codecs import RAW, encode, width_of
+from dedup.delta import DELTA, SURE, Fragments, encode_delta, op_for, smaller
 from dedup.errors import CorruptFragment
 from dedup.index import Txn
 from dedup.manifests import Fragment, abandon_pending, add_fragments
@@ -170,33 +170,38 @@ class Ingest:
                 stored: bytes | memoryview = piece
                 codec = RAW
                 if policy != "off" and txn.get(digest, db=fragments) is None:
-                    codec, stored = encode(policy, piece, base + start)
-                    if finder is not None:
-                        frags.append(self._delta(txn, finder, cutter, Fragment(digest, end - start, codec, stored),
-                                                 piece, base + start))
+                    found = self._delta(txn, finder, cutter, digest, piece, base + start) if finder else None
+                    if found is not None:
+                        frags.append(found)
                         start = end
                         continue
+                    codec, stored = encode(policy, piece, base + start)
                 frags.append(Fragment(digest, end - start, codec, stored))
                 start = end
         return frags, consumed
 
-    def _delta(self, txn: Txn, finder: BaseFinder, cutter: Cutter, own: Fragment, piece: memoryview,
-               offset: int) -> Fragment:
-        """``own`` (the fragment's own best form), or a delta on its aligned
-        base fragment when that stores less by the margin."""
+    def _delta(self, txn: Txn, finder: BaseFinder, cutter: Cutter, digest: bytes, piece: memoryview,
+               offset: int) -> Fragment | None:
+        """The fragment as a delta on its aligned base fragment, when that
+        stores ``GAIN`` less than its own best form; else None. A delta that
+        keeps a third of the bytes or less is taken without encoding the
+        fragment on its own (weights do not compress that well: that encoding
+        was a third of a PUT's time)."""
         found = finder.base_for(txn, cutter, offset, len(piece))
         if found is None:
-            return own
+            return None
         try:
             base = self.fragments.raw(found.digest)
         except CorruptFragment:
-            return own  # a damaged or vanished base: no delta, the read would fail
+            return None  # a damaged or vanished base: no delta, the read would fail
         if len(base) != len(piece):
-            return own
-        stored = encode_delta(self.policy, piece, offset, found.digest, base, op_for(own.codec))
-        if not smaller(len(stored), len(own.data)):
-            return own
-        return Fragment(own.digest, own.raw_length, DELTA, stored, found.digest, found.depth, piece)
+            return None
+        stored = encode_delta(self.policy, piece, offset, found.digest, base, op_for(width_of(piece, offset)))
+        if len(stored) > len(piece) * SURE:
+            _, own = encode(self.policy, piece, offset)
+            if not smaller(len(stored), len(own)):
+                return None
+        return Fragment(digest, len(piece), DELTA, stored, found.digest, found.depth, piece)
 
 
 def _hash(digests: Sequence[BodyDigest], view: memoryview) -> None:
