@@ -28,8 +28,8 @@ import random
 import struct
 import sys
 from collections.abc import Awaitable
+from functools import lru_cache
 
-import numpy
 from storetest import SMALL, content, stream
 
 from dedup import ObjectMeta, Store
@@ -51,9 +51,13 @@ def body(content_id: int) -> bytes:
     return content(f"crash-{content_id}", SIZES[content_id % len(SIZES)])
 
 
+@lru_cache(maxsize=8)
 def checkpoint(step: int) -> bytes:
     """A bf16 safetensors file of ~700 KiB: one model's weights after ``step``
-    small steps (neighbouring steps differ a little in every weight)."""
+    small steps (neighbouring steps differ a little in every weight). numpy is
+    imported on first use: the writer must start fast, it is killed early."""
+    import numpy
+
     weights = numpy.random.default_rng(0).normal(0, 0.02, 350 * 1024 // 2 * 2).astype(numpy.float32)
     weights *= numpy.float32(1 + step * 1e-3)
     bf16 = (weights.view(numpy.uint32) >> 16).astype(numpy.uint16).tobytes()
