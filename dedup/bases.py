@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dedup import keys
-from dedup.delta import chain_row
+from dedup.delta import MAX_DEPTH, chain_row
 from dedup.index import U64, U64X2, Index, ObjectRow, Txn, manifest_entries
 from dedup.tensors import UNKNOWN, Cutter, Tensor
 from dedup.versioning import current
@@ -116,11 +116,19 @@ class BaseFinder:
         return self._bounded(txn, digest)
 
     def _bounded(self, txn: Txn, digest: bytes) -> Base | None:
-        """``digest`` as a base, unless the chain through it is at the bound
-        already: then the new fragment is stored whole and starts a new chain."""
+        """``digest`` as a base; if the chain through it is at the bound, the
+        root of that chain instead (a plain fragment: the new delta starts a
+        new chain of depth 1 on it, and is kept only if it still pays)."""
         chain = chain_row(txn, self.index, digest)
         depth = chain[1] if chain else 0
-        return Base(digest, depth + 1) if depth < self.target.depth else None
+        if depth < self.target.depth:
+            return Base(digest, depth + 1)
+        for _ in range(MAX_DEPTH + 1):
+            if chain is None:
+                return Base(digest, 1)
+            digest = chain[0]
+            chain = chain_row(txn, self.index, digest)
+        return None
 
     def _find_object(self, txn: Txn, fmt: int) -> None:
         target = self.target

@@ -25,14 +25,15 @@ delta fragment built on it, so it outlives every object that named it for as
 long as a delta needs its bytes; freeing the delta drops that reference
 (dedup/manifests.py). Depth 1 is a delta on a plain fragment; a chain never
 grows past the configured depth (``StoreConfig.delta_depth``): a fragment
-whose base is at the bound is stored whole and starts a new chain, so reading
-one fragment decodes at most depth + 1 records, and an old checkpoint's
-bytes are not needed for ever by every later one (they go once the objects
-and the chains through them are gone). The other way, a delta at the bound
-on its base's own base, kept the first checkpoint's bytes for ever and, on
-the LM fine-tune at depth 4, stored as much (2.69x against 2.71x) but read at
-0.07x of the speed without deltas, against 0.35x (benchmarks/delta_speed.py,
-two runs on a shared machine).
+whose base is at the bound is encoded against the root of that chain (a
+plain fragment) and starts a new chain of depth 1, so reading one fragment
+decodes at most depth + 1 records. Measured on the LM fine-tune's weights
+(benchmarks/delta_speed.py, engine alone, shared machine), at depth 1 / 2 / 4:
+2.31x / 2.69x / 2.93x, where storing it whole (a new root) gave 2.00x /
+2.43x / 2.71x at about the same GET speed, and a delta on the base's own base
+(always depth K) 2.69x at depth 4 with GETs 4x slower. A root stays needed
+while deltas anchor on it; when a delta on it no longer pays (the weights
+drifted), the fragment is stored whole and becomes the next root.
 
 Subtraction or XOR: on float32 checkpoints subtracting the bit patterns as
 32-bit integers stored 1-4 % less than XOR (delta_margin.md); the element
