@@ -160,8 +160,9 @@ def store_xor(data: bytes, prev: bytes | None, seen: set[bytes], mode: str = "xo
 
 def series_key(path: Path) -> str:
     """Checkpoints of one series: the same extension (``step-0005/model.safetensors``
-    follows the last ``.safetensors`` file, not ``step-0005/state.pt``)."""
-    return path.suffix
+    follows the last ``.safetensors`` file, not ``step-0005/state.pt``; the
+    meter's ``~N`` of an overwritten key's N-th version left out)."""
+    return Path(path.name.split("~")[0]).suffix
 
 
 def measure(root: Path) -> Iterator[dict[str, object]]:
