@@ -35,6 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from dedup import errors, gc, lifecycle, locks, multipart, objects, versioning
+from dedup.bases import Target
 from dedup.check import repair as repair_refcounts
 from dedup.check import run_check
 from dedup.chunking import ChunkerParams
@@ -207,7 +208,8 @@ class Store:
         content_md5: bytes | None = None, expect: Expectation | None = None,
     ) -> PutResult:
         encode_key(key)
-        await self.head_bucket(bucket)
+        with self.index.read() as txn:
+            bid = int(self._bucket_doc(txn, bucket)["id"])
         mid = next(self._mids)
 
         def finish(got: IngestResult) -> Callable[[WriteTxn], ObjectInfo]:
@@ -221,7 +223,8 @@ class Store:
 
             return publish
 
-        got, info = await self.ingest.run(mid, body, finish)
+        target = Target(bid, key, self.config.delta_depth)
+        got, info = await self.ingest.run(mid, body, finish, target)
         return PutResult(info, got.new_bytes)
 
     def _locate(self, bucket: str, key: str, version_id: str | None) -> tuple[ObjectRow, bool]:
@@ -338,6 +341,7 @@ class Store:
     ) -> tuple[PartInfo, int]:
         with self.index.read() as txn:
             multipart.load_upload(txn, self.index, bucket, key, upload_id)
+            bid = int(self._bucket_doc(txn, bucket)["id"])
         mid = next(self._mids)
 
         def finish(got: IngestResult) -> Callable[[WriteTxn], PartInfo]:
@@ -350,7 +354,8 @@ class Store:
 
             return add
 
-        got, part = await self.ingest.run(mid, body, finish)
+        target = Target(bid, key, self.config.delta_depth, part=True)
+        got, part = await self.ingest.run(mid, body, finish, target)
         return part, got.new_bytes
 
     async def list_parts(
