@@ -23,7 +23,7 @@ from benchmarks.savings_meter import Growth
 
 RECORD_HEADER = 48
 BLOCK = 4096
-KINDS = ("dataset", "checkpoints", "samples", "logs")
+KINDS = ("dataset", "checkpoints", "samples", "logs", "weights", "state")
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
 """``check``: recompute what the index claims and verify every fragment.
 
-- fragment refcounts recomputed from the manifest rows (invariant 3);
+- fragment refcounts recomputed from the manifest rows and the delta
+  fragments built on them (invariant 3);
 - manifest refcounts recomputed from object version rows (current and
   noncurrent) and part rows (invariant 5);
 - every manifest row's fragment exists (invariant 2);
-- every fragment's stored bytes decode to bytes whose BLAKE3 is its name;
+- every fragment's stored bytes decode to bytes whose BLAKE3 is its name (a
+  delta decoded on its base, dedup/delta.py);
 - every version under Object Lock (retention not yet over, or a legal hold)
   still has all its bytes: a lock violation otherwise.
 
@@ -22,8 +24,9 @@ from collections import Counter
 import blake3
 
 from dedup.codecs import decode
+from dedup.delta import DELTA, Fragments, decode_delta
 from dedup.format import HEADER_SIZE, unpack_header
-from dedup.index import SEGMENT, U64, FragmentRow, Index, ObjectRow, Txn, manifest_entries
+from dedup.index import SEGMENT, U8_HASH, U64, FragmentRow, Index, ObjectRow, Txn, manifest_entries
 from dedup.keys import every_row
 from dedup.manifests import decref_fragment
 from dedup.packstore import PackStore
@@ -37,6 +40,8 @@ def count_references(index: Index, txn: Txn) -> tuple[Counter[bytes], Counter[in
     for _key, value in txn.cursor(db=index.db["manifests"]):
         for digest, _length in manifest_entries(value):
             frag_refs[digest] += 1
+    for _key, value in txn.cursor(db=index.db["bases"]):  # type: ignore[attr-defined]
+        frag_refs[U8_HASH.unpack(value)[0]] += 1
     mid_refs: Counter[int] = Counter()
     for _bid, raw, value in every_row(txn, index.db["objects"]):
         for mid, _ in ObjectRow.decode(raw.decode(), value).segments:
@@ -49,7 +54,7 @@ def count_references(index: Index, txn: Txn) -> tuple[Counter[bytes], Counter[in
     return frag_refs, mid_refs
 
 
-def verify_fragment(files: PackStore, digest: bytes, row: FragmentRow) -> bool:
+def verify_fragment(files: PackStore, digest: bytes, row: FragmentRow, bases: Fragments) -> bool:
     try:
         data = files.read(row.pack, row.offset, HEADER_SIZE + row.stored)
     except OSError:
@@ -60,13 +65,19 @@ def verify_fragment(files: PackStore, digest: bytes, row: FragmentRow) -> bool:
             or header.intact(stored) is False):  # the CRC32C reads check too (version 2 records)
         return False
     try:
-        raw = decode(row.codec, stored)
+        if row.codec == DELTA:
+            out = memoryview(bytearray(row.raw))
+            decode_delta(stored, bases.raw, out)
+            raw: bytes | memoryview = out
+        else:
+            raw = decode(row.codec, stored)
     except Exception:
         return False
     return len(raw) == row.raw and blake3.blake3(raw).digest() == digest
 
 
 def run_check(index: Index, files: PackStore, verify: bool = True) -> CheckReport:
+    bases = Fragments(index, files)
     with index.read() as txn:
         frag_refs, mid_refs = count_references(index, txn)
         checked = refcount_errors = orphans = 0
@@ -79,7 +90,7 @@ def run_check(index: Index, files: PackStore, verify: bool = True) -> CheckRepor
                 orphans += 1
             elif row.refcount != expected:
                 refcount_errors += 1
-            if verify and not verify_fragment(files, digest, row):
+            if verify and not verify_fragment(files, digest, row, bases):
                 corrupt.append(digest.hex())
         missing = [d.hex() for d in frag_refs]
         for key, value in txn.cursor(db=index.db["mrefs"]):

@@ -34,7 +34,8 @@ try:
 except ImportError:  # pragma: no cover - numpy is a core dependency; plain buffers do
     numpy = None  # type: ignore[assignment]
 
-from dedup.codecs import RAW, WIDTHS, CodecError, decode, decode_into, split_planes
+from dedup.codecs import RAW, WIDTHS, CodecError, decode_into, split_planes
+from dedup.delta import DELTA, Fragments, decode_delta
 from dedup.errors import CorruptFragment
 from dedup.format import HEADER_SIZE, MAGIC, RECORD_VERSION, crc32c
 from dedup.index import FRAGMENT, U64X2, FragmentRow, Index, manifest_entries
@@ -93,6 +94,7 @@ class ObjectReader:
         self.part_count = len(info.part_sizes)
         self._index = index
         self._files = files
+        self._bases = Fragments(index, files)
         self._pieces = plan_pieces(segments, start, length)
         self._piece = 0
         self._pos = self._pieces[0].start if self._pieces else 0
@@ -272,12 +274,13 @@ class ObjectReader:
             checked = _check_record(f, data[at - HEADER_SIZE : at], stored)
             if f.raw == f.size:  # the whole fragment: decoded straight into out
                 whole = out[filled : filled + f.raw]
-                decode_into(f.codec, stored, whole)
-                if not checked:
+                self._decode_into(f.codec, stored, whole)
+                if not checked or f.codec == DELTA:  # a delta's base is read unchecked
                     _verify(f, whole)
             else:
-                raw = decode(f.codec, stored)
-                if not checked:
+                raw = memoryview(bytearray(f.size))
+                self._decode_into(f.codec, stored, raw)
+                if not checked or f.codec == DELTA:
                     _verify(f, raw)
                 out[filled : filled + f.raw] = memoryview(raw)[f.offset : f.offset + f.raw]
             filled += f.raw
@@ -317,6 +320,12 @@ class ObjectReader:
         for f, at in unchecked:  # version 1 records: BLAKE3 of the decoded bytes
             _verify(f, whole[at : at + f.raw])
         return filled + total
+
+    def _decode_into(self, codec: int, stored: memoryview, out: memoryview) -> None:
+        if codec == DELTA:  # on its base (dedup/delta.py); the caller checks the result's hash
+            decode_delta(stored, self._bases.unchecked, out)
+        else:
+            decode_into(codec, stored, out)
 
     def _read_direct(self, run: list[_Frag], out: memoryview, filled: int) -> int:
         """Whole raw fragments: one preadv puts their bytes straight into

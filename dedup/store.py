@@ -35,6 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from dedup import errors, gc, lifecycle, locks, multipart, objects, versioning
+from dedup.bases import Target
 from dedup.check import repair as repair_refcounts
 from dedup.check import run_check
 from dedup.chunking import ChunkerParams
@@ -237,7 +238,8 @@ class Store:
         content_md5: bytes | None = None, expect: Expectation | None = None,
     ) -> PutResult:
         encode_key(key)
-        await self.head_bucket(bucket)
+        with self.index.read() as txn:
+            bid = int(self._bucket_doc(txn, bucket)["id"])
         mid = await self._new_mid()
 
         def finish(got: IngestResult) -> Callable[[WriteTxn], ObjectInfo]:
@@ -251,7 +253,8 @@ class Store:
 
             return publish
 
-        got, info = await self.ingest.run(mid, body, finish)
+        target = Target(bid, key, self.config.delta_depth)
+        got, info = await self.ingest.run(mid, body, finish, target)
         return PutResult(info, got.new_bytes)
 
     def _locate(self, bucket: str, key: str, version_id: str | None) -> tuple[ObjectRow, bool]:
@@ -368,6 +371,7 @@ class Store:
     ) -> tuple[PartInfo, int]:
         with self.index.read() as txn:
             multipart.load_upload(txn, self.index, bucket, key, upload_id)
+            bid = int(self._bucket_doc(txn, bucket)["id"])
         mid = await self._new_mid()
 
         def finish(got: IngestResult) -> Callable[[WriteTxn], PartInfo]:
@@ -380,7 +384,8 @@ class Store:
 
             return add
 
-        got, part = await self.ingest.run(mid, body, finish)
+        target = Target(bid, key, self.config.delta_depth, part=True)
+        got, part = await self.ingest.run(mid, body, finish, target)
         return part, got.new_bytes
 
     async def list_parts(
