@@ -4,7 +4,11 @@
 - manifest refcounts recomputed from object version rows (current and
   noncurrent) and part rows (invariant 5);
 - every manifest row's fragment exists (invariant 2);
-- every fragment's stored bytes decode to bytes whose BLAKE3 is its name;
+- every fragment's stored bytes decode to bytes whose BLAKE3 is its name
+  (a sealed record is first authenticated and decrypted with its data key
+  from the keyring, and its name is the keyed BLAKE3 of its domain; a record
+  sealed under a customer key can only have its header checked: the key is
+  never stored);
 - every version under Object Lock (retention not yet over, or a legal hold)
   still has all its bytes: a lock violation otherwise.
 
@@ -22,6 +26,8 @@ from collections import Counter
 import blake3
 
 from dedup.codecs import decode
+from dedup.encryption import CODEC_MASK, CUSTOMER_KEY_ID, SEALED, Keyring, record_key_id
+from dedup.errors import EncryptionKeyError
 from dedup.format import HEADER_SIZE, unpack_header
 from dedup.index import SEGMENT, U64, FragmentRow, Index, ObjectRow, manifest_entries
 from dedup.keys import every_row
@@ -49,7 +55,7 @@ def count_references(index: Index, txn: object) -> tuple[Counter[bytes], Counter
     return frag_refs, mid_refs
 
 
-def verify_fragment(files: PackFiles, digest: bytes, row: FragmentRow) -> bool:
+def verify_fragment(files: PackFiles, digest: bytes, row: FragmentRow, keyring: Keyring | None = None) -> bool:
     try:
         data = files.read(row.pack, row.offset, HEADER_SIZE + row.stored)
     except OSError:
@@ -57,14 +63,31 @@ def verify_fragment(files: PackFiles, digest: bytes, row: FragmentRow) -> bool:
     header = unpack_header(data)
     if header is None or header.digest != digest or header.stored_length != row.stored:
         return False
+    stored = memoryview(data)[HEADER_SIZE:]
+    codec = row.codec
+    domain = None
+    if codec & SEALED:
+        codec &= CODEC_MASK
+        if record_key_id(stored) == CUSTOMER_KEY_ID:
+            return True  # sealed under a customer key: only its header can be checked
+        if keyring is None:
+            raise EncryptionKeyError("verifying encrypted fragments needs the master key")
+        try:
+            domain = keyring.by_id(record_key_id(stored))
+            stored = memoryview(domain.open(stored, digest, codec))
+        except EncryptionKeyError:
+            if keyring.master is None:
+                raise
+            return False
     try:
-        raw = decode(row.codec, memoryview(data)[HEADER_SIZE:])
+        raw = decode(codec, stored)
     except Exception:
         return False
-    return len(raw) == row.raw and blake3.blake3(raw).digest() == digest
+    name = blake3.blake3(raw).digest() if domain is None else domain.name(raw)
+    return len(raw) == row.raw and name == digest
 
 
-def run_check(index: Index, files: PackFiles, verify: bool = True) -> CheckReport:
+def run_check(index: Index, files: PackFiles, verify: bool = True, keyring: Keyring | None = None) -> CheckReport:
     with index.read() as txn:
         frag_refs, mid_refs = count_references(index, txn)
         checked = refcount_errors = orphans = 0
@@ -77,7 +100,7 @@ def run_check(index: Index, files: PackFiles, verify: bool = True) -> CheckRepor
                 orphans += 1
             elif row.refcount != expected:
                 refcount_errors += 1
-            if verify and not verify_fragment(files, digest, row):
+            if verify and not verify_fragment(files, digest, row, keyring):
                 corrupt.append(digest.hex())
         missing = [d.hex() for d in frag_refs]
         for key, value in txn.cursor(db=index.db["mrefs"]):

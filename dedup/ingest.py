@@ -21,6 +21,10 @@ beside MD5, so no byte is hashed on the event loop or copied for hashing, and
 its ``verify`` runs after the last
 byte is hashed, before the finishing job is queued. A failed check abandons
 the manifest like any other failure: nothing is published.
+
+An encrypted put names its fragments in its encryption domain and seals the
+new ones after encoding, in the same worker step (dedup/encryption.py): no
+plaintext byte of it reaches a pack.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import blake3
 
 from dedup.chunking import ChunkerParams, cut_points
 from dedup.codecs import RAW, encode
+from dedup.encryption import SEALED, Domain
 from dedup.manifests import Fragment, abandon_pending, add_fragments
 from dedup.types import BodyDigest, CheckedBody
 from dedup.writer import Writer, WriteTxn
@@ -103,7 +108,8 @@ class Ingest:
         self.cdc_threads.shutdown()
 
     async def run(
-        self, mid: int, body: AsyncIterable[bytes], finish: Callable[[IngestResult], Callable[[WriteTxn], T]]
+        self, mid: int, body: AsyncIterable[bytes], finish: Callable[[IngestResult], Callable[[WriteTxn], T]],
+        domain: Domain | None = None,
     ) -> tuple[IngestResult, T]:
         """Stream ``body`` into pending manifest ``mid``, then run the job that
         ``finish`` builds from the result (publishing the key or the part).
@@ -113,9 +119,10 @@ class Ingest:
         flushes. A longer body's finishing job is queued behind its last
         fragment batch; it must check that the manifest is complete, since it
         may run before a failed batch is reported. On any failure the manifest
-        is abandoned (its rows reclaimed) and the error re-raised."""
+        is abandoned (its rows reclaimed) and the error re-raised. ``domain``:
+        the encryption domain its fragments are named and sealed in."""
         checked = body if isinstance(body, CheckedBody) else None
-        state = _PutState(self, mid, checked.take_digests() if checked is not None else ())
+        state = _PutState(self, mid, checked.take_digests() if checked is not None else (), domain)
         done: asyncio.Future[T] | None = None
         try:
             result = await state.consume(body)
@@ -133,9 +140,11 @@ class Ingest:
             await self.writer.run(lambda w: abandon_pending(w, mid))
             raise
 
-    def digest_fragments(self, view: memoryview, final: bool, base: int) -> tuple[list[Fragment], int]:
-        """Cut, name and encode the fragments of ``view``, whose first byte is
-        at offset ``base`` of the object (codecs align float planes by it)."""
+    def digest_fragments(self, view: memoryview, final: bool, base: int,
+                         domain: Domain | None = None) -> tuple[list[Fragment], int]:
+        """Cut, name and encode (and in a ``domain``, seal) the fragments of
+        ``view``, whose first byte is at offset ``base`` of the object (codecs
+        align float planes by it)."""
         ends, consumed = cut_points(view, self.params, final)
         frags = []
         start = 0
@@ -144,12 +153,16 @@ class Ingest:
             fragments = self.writer.index.db["fragments"]
             for end in ends:
                 piece = view[start:end]
-                digest = blake3.blake3(piece).digest()
+                digest = blake3.blake3(piece).digest() if domain is None else domain.name(piece)
                 # a fragment the store already holds is only referenced: don't encode it
                 stored: bytes | memoryview = piece
                 codec = RAW
-                if policy != "off" and txn.get(digest, db=fragments) is None:
-                    codec, stored = encode(policy, piece, base + start)
+                if (policy != "off" or domain is not None) and txn.get(digest, db=fragments) is None:
+                    if policy != "off":
+                        codec, stored = encode(policy, piece, base + start)
+                    if domain is not None:
+                        stored = domain.seal(stored, digest, codec)
+                        codec |= SEALED
                 frags.append(Fragment(digest, end - start, codec, stored))
                 start = end
         return frags, consumed
@@ -162,9 +175,11 @@ def _hash(digests: Sequence[BodyDigest], view: memoryview) -> None:
 
 
 class _PutState:
-    def __init__(self, ingest: Ingest, mid: int, body_digests: Sequence[BodyDigest] = ()) -> None:
+    def __init__(self, ingest: Ingest, mid: int, body_digests: Sequence[BodyDigest] = (),
+                 domain: Domain | None = None) -> None:
         self.ing = ingest
         self.mid = mid
+        self.domain = domain
         self.md5 = hashlib.md5()
         self.digests: tuple[BodyDigest, ...] = (self.md5, *body_digests)
         # MD5 alone in one thread, the body's own digests in another: two
@@ -285,7 +300,8 @@ class _PutState:
             batch.work = [step]
             return await step
         hashed = [loop.run_in_executor(self.ing.md5_threads, _hash, group, fresh) for group in self.groups]
-        cut = loop.run_in_executor(self.ing.cdc_threads, self.ing.digest_fragments, whole, final, self.offset)
+        cut = loop.run_in_executor(self.ing.cdc_threads, self.ing.digest_fragments, whole, final, self.offset,
+                                   self.domain)
         batch.work = [*hashed, cut]
         await asyncio.wait(batch.work)  # all of them, even when one fails: they read the buffer
         for done in hashed:
@@ -295,7 +311,7 @@ class _PutState:
     def _digest_all(self, whole: memoryview, fresh: memoryview, final: bool,
                     base: int) -> tuple[list[Fragment], int]:
         _hash(self.digests, fresh)
-        return self.ing.digest_fragments(whole, final, base)
+        return self.ing.digest_fragments(whole, final, base, self.domain)
 
     def _release_when_idle(self, batch: _Batch) -> None:
         """Give the batch's buffer back once no worker thread reads it any more."""

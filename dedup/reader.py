@@ -8,6 +8,10 @@ byte of it is served (a damaged fragment raises CorruptFragment). Batches of
 1 MiB load in a worker thread, up to AHEAD of them ready while one is sent:
 small batches keep the socket busy from the first, and memory per reader
 stays near (AHEAD + 2) MiB.
+
+An encrypted object is read in its encryption domain (dedup/encryption.py):
+each sealed record is authenticated and decrypted, then decoded, then checked
+against its keyed name; a range of it costs the whole fragments it touches.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ except ImportError:  # pragma: no cover - numpy is a core dependency; plain buff
     numpy = None  # type: ignore[assignment]
 
 from dedup.codecs import RAW, decode, decode_into
+from dedup.encryption import CODEC_MASK, SEALED, Domain
 from dedup.errors import CorruptFragment
 from dedup.format import HEADER_SIZE
 from dedup.index import FRAGMENT, U64X2, FragmentRow, Index, manifest_entries
@@ -74,8 +79,10 @@ class ObjectReader:
     memoryviews, each over a buffer of its own (a transport may keep it)."""
 
     def __init__(self, index: Index, files: PackFiles, info: ObjectInfo,
-                 segments: tuple[tuple[int, int], ...], start: int, length: int) -> None:
+                 segments: tuple[tuple[int, int], ...], start: int, length: int,
+                 domain: Domain | None = None) -> None:
         self.info = info
+        self._domain = domain
         self.start = start
         self.length = length
         self.part_count = len(info.part_sizes)
@@ -223,16 +230,23 @@ class ObjectReader:
             self._read = bytearray(max(span, 2 * len(self._read)))
         data = memoryview(self._read)[:span]
         self._files.readinto(first.pack, first.pos, data)
+        domain = self._domain
         for f in run:
             at = f.pos - first.pos + HEADER_SIZE
             stored = data[at : at + f.stored]
+            codec = f.codec
+            if codec & SEALED:
+                if domain is None:
+                    raise CorruptFragment(f"fragment {f.digest.hex()} is sealed, and the object is not encrypted")
+                codec &= CODEC_MASK
+                stored = memoryview(domain.open(stored, f.digest, codec))
             if f.raw == f.size:  # the whole fragment: decoded straight into out
                 whole = out[filled : filled + f.raw]
-                decode_into(f.codec, stored, whole)
-                _verify(f, whole)
+                decode_into(codec, stored, whole)
+                _verify(f, whole, domain)
             else:
-                raw = decode(f.codec, stored)
-                _verify(f, raw)
+                raw = decode(codec, stored)
+                _verify(f, raw, domain)
                 out[filled : filled + f.raw] = memoryview(raw)[f.offset : f.offset + f.raw]
             filled += f.raw
         return filled
@@ -251,7 +265,7 @@ class ObjectReader:
             filled += f.raw
         self._files.readv(run[0].pack, run[0].pos, parts)
         for f in run:
-            _verify(f, out[start : start + f.raw])
+            _verify(f, out[start : start + f.raw], self._domain)
             start += f.raw
         return filled
 
@@ -270,8 +284,9 @@ def _direct(f: _Frag) -> bool:
     return f.codec == RAW and f.raw == f.size
 
 
-def _verify(f: _Frag, raw: memoryview | bytes) -> None:
-    if blake3.blake3(raw).digest() != f.digest:
+def _verify(f: _Frag, raw: memoryview | bytes, domain: Domain | None) -> None:
+    name = blake3.blake3(raw).digest() if domain is None else domain.name(raw)
+    if name != f.digest:
         raise CorruptFragment(f"fragment {f.digest.hex()} in pack {f.pack:08x} fails its hash")
 
 

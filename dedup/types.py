@@ -71,6 +71,10 @@ class ObjectMeta:
     # it is not the default (private). Both empty cost nothing in the row.
     owner: str = ""
     acl: str = ""
+    # Encryption at rest (dedup/encryption.py): "" none, "AES256" (SSE-S3) or
+    # "SSE-C"; an SSE-C version keeps a salted verifier of its key, never the key
+    encryption: str = ""
+    key_check: str = ""
 
     def to_json(self) -> dict[str, object]:
         """The fields that differ from the defaults (every object row holds
@@ -85,7 +89,8 @@ class ObjectMeta:
             doc["lm"], doc["lu"] = self.lock_mode, self.lock_until
         if self.legal_hold:
             doc["lh"] = True
-        for name, text in ((OWNER_FIELD, self.owner), ("a", self.acl)):
+        for name, text in ((OWNER_FIELD, self.owner), ("a", self.acl), ("e", self.encryption),
+                           ("ek", self.key_check)):
             if text:
                 doc[name] = text
         return doc
@@ -103,6 +108,8 @@ class ObjectMeta:
             legal_hold=bool(d.get("lh", False)),
             owner=str(d.get(OWNER_FIELD, "")),
             acl=str(d.get("a", "")),
+            encryption=str(d.get("e", "")),
+            key_check=str(d.get("ek", "")),
         )
 
 
@@ -124,6 +131,19 @@ class ObjectInfo:
     version_id: str = "null"
     delete_marker: bool = False
     versioned: bool = False
+
+
+SSE_S3 = "AES256"  # ObjectMeta.encryption of an SSE-S3 version (S3's own name)
+SSE_C = "SSE-C"
+
+
+@dataclass(frozen=True)
+class Encryption:
+    """How a new body is to be encrypted at rest: ``mode`` :data:`SSE_S3` or
+    :data:`SSE_C` with the 32-byte ``customer_key`` (used, never stored)."""
+
+    mode: str
+    customer_key: bytes = field(default=b"", repr=False)
 
 
 # Called inside the write transaction with the object the write would

@@ -26,10 +26,11 @@ import signal
 import sys
 from collections.abc import Callable
 
-from dedup.errors import DataDirLocked
+from dedup.errors import DataDirLocked, EncryptionKeyError, EngineError
 from dedup.store import Store
 from server.admin import logs, memory
 from server.admin.config import ServerConfig
+from server.admin.masterkey import load_master_key
 from server.auth.credentials import CredentialsError, load_credentials
 
 log = logging.getLogger("fragstore.server")
@@ -68,7 +69,15 @@ async def _serve(config: ServerConfig) -> int:
     from server.http.limits import LimitedHttpToolsProtocol
 
     try:
-        store = await Store.open(config.data_dir, config.store_config())
+        master_key, master_source = load_master_key(config.data_dir, config.master_key_file)
+    except (EngineError, OSError) as exc:
+        print(f"fragstore: master key: {exc}", file=sys.stderr)
+        return 2
+    try:
+        store = await Store.open(config.data_dir, config.store_config(), master_key=master_key)
+    except EncryptionKeyError as exc:
+        print(f"fragstore: {exc}", file=sys.stderr)
+        return 2
     except DataDirLocked:
         print(f"fragstore: the data directory {config.data_dir} is in use by another process "
               "(one fragstore server per data directory)", file=sys.stderr)
@@ -80,6 +89,7 @@ async def _serve(config: ServerConfig) -> int:
             print(f"fragstore: {exc}", file=sys.stderr)
             return 2
         log.info("root access key %s, %s", credentials.root_access_key, credentials.root_source)
+        log.info("master key of encryption at rest %s", master_source)
         server = uvicorn.Server(uvicorn.Config(
             create_app(config, credentials, store), host=config.host, port=config.port,
             http=LimitedHttpToolsProtocol, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
