@@ -215,7 +215,7 @@ class Keyring:
         secret = os.urandom(KEY_BYTES)
         doc["master"] = master_fingerprint(master)
         doc["keys"].append({"id": key_id, "domain": name, "wrapped": _wrap(master, secret, key_id)})
-        publish_file(self.path, (json.dumps(doc, indent=2) + "\n").encode())
+        publish_file(self.path, (json.dumps(doc, indent=2) + "\n").encode(), mode=0o600)
         self._domains[key_id] = Domain.from_secret(key_id, secret)
         self._by_name[name] = key_id
         return self._domains[key_id]
@@ -249,5 +249,5 @@ def rotate_master_key(data_dir: Path, old: bytes, new: bytes) -> int:
         secret = _unwrap(old, entry["wrapped"], int(entry["id"]))
         entry["wrapped"] = _wrap(new, secret, int(entry["id"]))
     doc["master"] = master_fingerprint(new)
-    publish_file(path, (json.dumps(doc, indent=2) + "\n").encode())
+    publish_file(path, (json.dumps(doc, indent=2) + "\n").encode(), mode=0o600)
     return len(doc["keys"])

@@ -24,6 +24,7 @@ import lmdb
 
 from dedup import errors, gc, holes
 from dedup.check import run_check
+from dedup.encryption import Keyring
 from dedup.format import FORMAT_VERSION, FormatError, read_format
 from dedup.fsutil import lock_data_dir
 from dedup.index import Index
@@ -85,9 +86,12 @@ class ReadOnlyStore:
     async def stats(self, exact: bool = False, dead: bool = False) -> StoreStats:
         return await asyncio.to_thread(collect_stats, self.index, self.packs_dir, exact, dead)
 
-    async def check(self, verify: bool = True) -> CheckReport:
+    async def check(self, verify: bool = True, master_key: bytes | None = None) -> CheckReport:
+        """``master_key``: encrypted fragments are verified with it (without it,
+        a directory with encrypted data cannot be verified: EncryptionKeyError)."""
+        keyring = Keyring(self.path, master_key)
         """The check without repair (repairing writes: open a Store for it)."""
-        return await asyncio.to_thread(run_check, self.index, self.files, verify)
+        return await asyncio.to_thread(run_check, self.index, self.files, verify, keyring)
 
     async def plan_garbage_collection(self, grace_seconds: float | None = None) -> GcReport:
         """What ``Store.collect_garbage`` would free now (its dry run)."""

@@ -1,0 +1,200 @@
+"""Encryption at rest in the engine (dedup/encryption.py): sealed records,
+the keyring and its master key, rotation without rewriting packs, check of
+sealed fragments, GC compaction that moves sealed records without their key,
+and the `fragstore key rotate` command on a stopped data directory."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import random
+import stat
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from storetest import OWNER, SMALL
+
+from dedup.encryption import SEALED, create_master_key, read_master_key
+from dedup.errors import (
+    CustomerKeyMismatch,
+    CustomerKeyRequired,
+    EncryptionKeyError,
+    WrongMasterKey,
+)
+from dedup.index import FragmentRow
+from dedup.store import Store
+from dedup.types import SSE_C, SSE_S3, ByteRange, Encryption, ObjectMeta
+
+ROOT = Path(__file__).resolve().parents[2]
+MARKER = b"engine-known-plaintext-51c2"
+CONFIG = replace(SMALL, compression="fast")
+
+
+def body_of(size: int, seed: int) -> bytes:
+    rnd = random.Random(seed)
+    out = bytearray()
+    while len(out) < size:
+        out += MARKER * rnd.randint(10, 200) + rnd.randbytes(rnd.randint(500, 9000))
+    return bytes(out[:size])
+
+
+async def chunks(data: bytes) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), 50000):
+        yield data[i : i + 50000]
+
+
+async def put(store: Store, key: str, data: bytes, enc: Encryption | None) -> int:
+    return (await store.put_object("bkt", key, chunks(data), ObjectMeta(), encryption=enc)).new_bytes
+
+
+async def get(store: Store, key: str, rng: ByteRange | None = None, customer_key: bytes | None = None) -> bytes:
+    reader = await store.open_object("bkt", key, rng, customer_key=customer_key)
+    try:
+        return b"".join([bytes(v) async for v in reader])
+    finally:
+        await reader.aclose()
+
+
+def pack_bytes(data_dir: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted((data_dir / "packs").glob("*.pack")))
+
+
+def on_disk(data_dir: Path, needle: bytes) -> list[str]:
+    return [str(p) for p in data_dir.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+async def _open(path: Path, key: bytes | None) -> Store:
+    return await Store.open(path, CONFIG, master_key=key)
+
+
+def test_sealed_records_dedup_and_read(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = await _open(tmp_path, os.urandom(32))
+        await store.create_bucket("bkt", OWNER)
+        data = body_of(400000, 1)
+        first = await put(store, "a", data, Encryption(SSE_S3))
+        again = await put(store, "b", data, Encryption(SSE_S3))
+        plain = await put(store, "p", data, None)
+        assert first == plain == len(data) and again == 0  # dedup within a domain, none across
+        assert await get(store, "a", ByteRange(12345, 300000)) == data[12345:300001]
+        with store.index.read() as txn:
+            codecs = [FragmentRow.decode(v).codec for _, v in txn.cursor(db=store.index.db["fragments"])]
+        assert sum(1 for c in codecs if c & SEALED) == sum(1 for c in codecs if not c & SEALED)
+        assert any(c & 0x7F for c in codecs if c & SEALED)  # compressed, then sealed
+        report = await store.check()
+        assert report.ok and report.fragments_checked == len(codecs)
+        await store.close()
+
+    asyncio.run(main())
+
+
+def test_keys_are_needed_and_checked(tmp_path: Path) -> None:
+    master = os.urandom(32)
+    customer = os.urandom(32)
+
+    async def main() -> None:
+        store = await _open(tmp_path, master)
+        await store.create_bucket("bkt", OWNER)
+        await put(store, "s3", b"x" * 5000, Encryption(SSE_S3))
+        await put(store, "c", b"y" * 5000, Encryption(SSE_C, customer))
+        with pytest.raises(CustomerKeyRequired):
+            await store.open_object("bkt", "c")
+        with pytest.raises(CustomerKeyMismatch):
+            await store.open_object("bkt", "c", customer_key=os.urandom(32))
+        assert await get(store, "c", customer_key=customer) == b"y" * 5000
+        await store.close()
+        with pytest.raises(WrongMasterKey):
+            await _open(tmp_path, os.urandom(32))
+        store = await _open(tmp_path, None)  # opens (GC, plaintext objects), cannot read SSE-S3 ones
+        with pytest.raises(EncryptionKeyError):
+            await store.open_object("bkt", "s3")
+        await store.close()
+
+    asyncio.run(main())
+    assert stat.S_IMODE((tmp_path / "keyring").stat().st_mode) == 0o600
+    assert master.hex().encode() not in (tmp_path / "keyring").read_bytes()
+
+
+def test_check_finds_a_damaged_sealed_record(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = await _open(tmp_path, os.urandom(32))
+        await store.create_bucket("bkt", OWNER)
+        await put(store, "a", body_of(100000, 2), Encryption(SSE_S3))
+        with store.index.read() as txn:
+            digest, value = next(iter(txn.cursor(db=store.index.db["fragments"])))
+        row = FragmentRow.decode(value)
+        path = tmp_path / "packs" / f"{row.pack:08x}.pack"
+        with open(path, "r+b") as f:  # one bit of the ciphertext, past the record's header
+            f.seek(row.offset + 48 + 40)
+            byte = f.read(1)
+            f.seek(row.offset + 48 + 40)
+            f.write(bytes([byte[0] ^ 1]))
+        report = await store.check()
+        assert report.corrupt_fragments == (digest.hex(),)
+        await store.close()
+
+    asyncio.run(main())
+
+
+def test_compaction_moves_sealed_records_without_the_key(tmp_path: Path) -> None:
+    master = os.urandom(32)
+    keep, drop = body_of(300000, 3), body_of(300000, 4)
+
+    async def main() -> None:
+        store = await _open(tmp_path, master)
+        await store.create_bucket("bkt", OWNER)
+        await put(store, "keep", keep, Encryption(SSE_S3))
+        await put(store, "drop", drop, Encryption(SSE_S3))
+        await store.close()
+        store = await Store.open(tmp_path, replace(CONFIG, compact_threshold=1.0), master_key=None)
+        await store.delete_object("bkt", "drop")
+        report = await store.collect_garbage(grace_seconds=0)
+        assert report.packs_compacted > 0
+        await store.close()
+        store = await _open(tmp_path, master)
+        assert await get(store, "keep") == keep
+        assert (await store.check()).ok
+        await store.close()
+
+    asyncio.run(main())
+    assert on_disk(tmp_path, MARKER) == []
+
+
+def test_key_rotate_command_rewraps_without_rewriting_packs(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    old = create_master_key(data_dir / "master-key")
+    data = body_of(200000, 5)
+
+    async def write() -> None:
+        store = await _open(data_dir, old)
+        await store.create_bucket("bkt", OWNER)
+        await put(store, "a", data, Encryption(SSE_S3))
+        await store.close()
+
+    asyncio.run(write())
+    packs = hashlib.sha256(pack_bytes(data_dir)).hexdigest()
+    new_file = tmp_path / "new-key"
+    done = subprocess.run([sys.executable, "-m", "server", "key", "rotate", "--data", str(data_dir),
+                           "--new-master-key-file", str(new_file)], cwd=ROOT, capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("FRAGSTORE_")})
+    assert done.returncode == 0, done.stderr
+    assert "1 data key re-wrapped" in done.stdout
+    new = read_master_key(new_file)
+    assert stat.S_IMODE(new_file.stat().st_mode) == 0o600
+    assert read_master_key(data_dir / "master-key") == new != old
+    assert hashlib.sha256(pack_bytes(data_dir)).hexdigest() == packs  # no pack rewritten
+
+    async def read_back() -> None:
+        with pytest.raises(WrongMasterKey):
+            await _open(data_dir, old)
+        store = await _open(data_dir, new)
+        assert await get(store, "a") == data
+        await store.close()
+
+    asyncio.run(read_back())
