@@ -27,7 +27,7 @@ import blake3
 
 from dedup.codecs import decode
 from dedup.encryption import CODEC_MASK, CUSTOMER_KEY_ID, SEALED, Keyring, record_key_id
-from dedup.errors import EncryptionKeyError
+from dedup.errors import EncryptionKeyError, UndecryptableFragment
 from dedup.format import HEADER_SIZE, unpack_header
 from dedup.index import SEGMENT, U64, FragmentRow, Index, ObjectRow, manifest_entries
 from dedup.keys import every_row
@@ -72,12 +72,10 @@ def verify_fragment(files: PackFiles, digest: bytes, row: FragmentRow, keyring: 
             return True  # sealed under a customer key: only its header can be checked
         if keyring is None:
             raise EncryptionKeyError("verifying encrypted fragments needs the master key")
+        domain = keyring.by_id(record_key_id(stored))  # no key to verify with: raised, not "corrupt"
         try:
-            domain = keyring.by_id(record_key_id(stored))
             stored = memoryview(domain.open(stored, digest, codec))
-        except EncryptionKeyError:
-            if keyring.master is None:
-                raise
+        except UndecryptableFragment:
             return False
     try:
         raw = decode(codec, stored)

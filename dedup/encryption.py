@@ -8,7 +8,7 @@ with the record's codec byte marked :data:`SEALED` and the fragment's name and
 codec as associated data (a record cannot be swapped for another one).
 
 Every sealed fragment belongs to an *encryption domain* (:class:`Domain`): SSE-S3
-(one domain for the whole store), or one customer key (SSE-C). A domain has
+(one domain for the whole store), one SSE-KMS key, or one customer key (SSE-C). A domain has
 two keys derived from its secret: one encrypts, the other names. A fragment's
 name inside a domain is the keyed BLAKE3 of its plaintext under the domain's
 name key (the plain BLAKE3 outside any domain), so
@@ -24,7 +24,8 @@ name key (the plain BLAKE3 outside any domain), so
 The SSE-S3 domain's secret is a random *data key* kept in ``<data>/keyring``
 wrapped (AES-256-GCM) by the *master key*, which lives outside the index (a
 file, mode 0600; see docs/OPERATIONS.md). Rotating the master key re-wraps the
-data keys: no pack is rewritten. A customer key is never stored: its domain is
+data keys: no pack is rewritten. The data key of an SSE-KMS key's domain is
+wrapped by that key's material instead (a local keyring of named keys). A customer key is never stored: its domain is
 derived from it on each request (HKDF-SHA256), and objects keep only a salted
 verifier (HMAC-SHA256) that tells a wrong key from the right one.
 """
@@ -37,6 +38,7 @@ import hmac
 import json
 import os
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +61,7 @@ OVERHEAD = KEY_ID.size + NONCE_BYTES + TAG_BYTES  # 32 bytes a sealed record add
 CUSTOMER_KEY_ID = 0  # sealed under a customer key (SSE-C): nothing to look up
 KEYRING_FILE = "keyring"
 SSE_S3 = "sse-s3"
+KMS_PREFIX = "kms:"  # domain of an SSE-KMS key: "kms:<key name>"
 
 
 def _derive(secret: bytes, purpose: str) -> bytes:
@@ -179,20 +182,27 @@ class Keyring:
     Published whole (temp, fsync, rename) before any record sealed under a new
     key can be written, so a record never names a key the keyring lacks."""
 
-    def __init__(self, data_dir: Path, master: bytes | None) -> None:
+    def __init__(self, data_dir: Path, master: bytes | None,
+                 kms_keys: Mapping[str, bytes] | None = None) -> None:
+        """``kms_keys``: the material of SSE-KMS keys by name; a domain of a KMS
+        key is wrapped by that key, not by the master key (removing the key
+        from the KMS keyring makes its objects unreadable)."""
         self.path = data_dir / KEYRING_FILE
         self.master = master
+        self.kms_keys = dict(kms_keys or {})
         self._domains: dict[int, Domain] = {}
         self._by_name: dict[str, int] = {}
         doc = self._read()
-        if doc["keys"] and master is not None and doc["master"] != master_fingerprint(master):
+        mastered = [e for e in doc["keys"] if not e.get("kms")]
+        if mastered and master is not None and doc["master"] != master_fingerprint(master):
             raise WrongMasterKey(f"{self.path} was wrapped with master key {doc['master']}, "
                                  f"not with the one configured ({master_fingerprint(master)})")
         for entry in doc["keys"]:
-            self._by_name[entry["domain"]] = int(entry["id"])
-            if master is not None:
-                key = _unwrap(master, entry["wrapped"], int(entry["id"]))
-                self._domains[int(entry["id"])] = Domain.from_secret(int(entry["id"]), key)
+            key_id = int(entry["id"])
+            self._by_name[entry["domain"]] = key_id
+            wrapping = self.kms_keys.get(entry["kms"]) if entry.get("kms") else master
+            if wrapping is not None:
+                self._domains[key_id] = Domain.from_secret(key_id, _unwrap(wrapping, entry["wrapped"], key_id))
 
     def _read(self) -> dict:
         if not self.path.exists():
@@ -215,6 +225,25 @@ class Keyring:
         secret = os.urandom(KEY_BYTES)
         doc["master"] = master_fingerprint(master)
         doc["keys"].append({"id": key_id, "domain": name, "wrapped": _wrap(master, secret, key_id)})
+        return self._publish(doc, name, key_id, secret)
+
+    def kms_domain(self, kms_key: str) -> Domain:
+        """The domain of SSE-KMS key ``kms_key``, its data key made on first use
+        and wrapped by that key's material."""
+        name = kms_domain_name(kms_key)
+        key_id = self._by_name.get(name)
+        if key_id is not None:
+            return self.by_id(key_id)
+        material = self.kms_keys.get(kms_key)
+        if material is None:
+            raise EncryptionKeyError(f"KMS key {kms_key} is not in the KMS keyring")
+        doc = self._read()
+        key_id = max((int(e["id"]) for e in doc["keys"]), default=0) + 1
+        secret = os.urandom(KEY_BYTES)
+        doc["keys"].append({"id": key_id, "domain": name, "kms": kms_key, "wrapped": _wrap(material, secret, key_id)})
+        return self._publish(doc, name, key_id, secret)
+
+    def _publish(self, doc: dict, name: str, key_id: int, secret: bytes) -> Domain:
         publish_file(self.path, (json.dumps(doc, indent=2) + "\n").encode(), mode=0o600)
         self._domains[key_id] = Domain.from_secret(key_id, secret)
         self._by_name[name] = key_id
@@ -231,9 +260,17 @@ class Keyring:
     def by_id(self, key_id: int) -> Domain:
         domain = self._domains.get(key_id)
         if domain is None:
+            kms = next((n[len(KMS_PREFIX):] for n, i in self._by_name.items() if i == key_id
+                        and n.startswith(KMS_PREFIX)), None)
+            if kms is not None:
+                raise EncryptionKeyError(f"data key {key_id} is wrapped by KMS key {kms}, not in the KMS keyring")
             self._require_master()
             raise EncryptionKeyError(f"data key {key_id} is not in the keyring")
         return domain
+
+
+def kms_domain_name(kms_key: str) -> str:
+    return KMS_PREFIX + kms_key
 
 
 def rotate_master_key(data_dir: Path, old: bytes, new: bytes) -> int:
@@ -243,11 +280,12 @@ def rotate_master_key(data_dir: Path, old: bytes, new: bytes) -> int:
     if not path.exists():
         return 0
     doc = json.loads(path.read_text())
-    if doc["keys"] and doc["master"] != master_fingerprint(old):
+    if any(not e.get("kms") for e in doc["keys"]) and doc["master"] != master_fingerprint(old):
         raise WrongMasterKey(f"{path} was wrapped with master key {doc['master']}, not with the old key given")
-    for entry in doc["keys"]:
+    mastered = [e for e in doc["keys"] if not e.get("kms")]  # KMS keys wrap their own
+    for entry in mastered:
         secret = _unwrap(old, entry["wrapped"], int(entry["id"]))
         entry["wrapped"] = _wrap(new, secret, int(entry["id"]))
     doc["master"] = master_fingerprint(new)
     publish_file(path, (json.dumps(doc, indent=2) + "\n").encode(), mode=0o600)
-    return len(doc["keys"])
+    return len(mastered)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import lmdb
@@ -86,10 +87,11 @@ class ReadOnlyStore:
     async def stats(self, exact: bool = False, dead: bool = False) -> StoreStats:
         return await asyncio.to_thread(collect_stats, self.index, self.packs_dir, exact, dead)
 
-    async def check(self, verify: bool = True, master_key: bytes | None = None) -> CheckReport:
-        """``master_key``: encrypted fragments are verified with it (without it,
-        a directory with encrypted data cannot be verified: EncryptionKeyError)."""
-        keyring = Keyring(self.path, master_key)
+    async def check(self, verify: bool = True, master_key: bytes | None = None,
+                    kms_keys: Mapping[str, bytes] | None = None) -> CheckReport:
+        """``master_key``, ``kms_keys``: encrypted fragments are verified with
+        them (without them, encrypted data cannot be verified: EncryptionKeyError)."""
+        keyring = Keyring(self.path, master_key, kms_keys)
         """The check without repair (repairing writes: open a Store for it)."""
         return await asyncio.to_thread(run_check, self.index, self.files, verify, keyring)
 

@@ -56,6 +56,7 @@ from dedup.reader import ObjectReader
 from dedup.stats import collect_stats
 from dedup.types import (
     SSE_C,
+    SSE_KMS,
     SSE_S3,
     BucketInfo,
     ByteRange,
@@ -85,9 +86,9 @@ class Store:
     """One data directory. Open with ``await Store.open(path)``."""
 
     def __init__(self, path: Path, config: StoreConfig, params: ChunkerParams, lock_fd: int, found: int,
-                 master_key: bytes | None = None) -> None:
+                 master_key: bytes | None = None, kms_keys: Mapping[str, bytes] | None = None) -> None:
         self.path = path
-        self.keyring = Keyring(path, master_key)
+        self.keyring = Keyring(path, master_key, kms_keys)
         self._lock_fd = lock_fd
         self.config = config
         self.params = params
@@ -103,11 +104,12 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path | str, config: StoreConfig | None = None, *, create: bool = True,
-                   master_key: bytes | None = None) -> Store:
+                   master_key: bytes | None = None, kms_keys: Mapping[str, bytes] | None = None) -> Store:
         """Open (``create``: or make) the data directory and recover it; to read
         without writing a byte, use dedup/readonly.py instead. ``master_key``
         unwraps the data keys of encrypted objects (dedup/encryption.py):
-        without it, SSE-S3 objects can be neither written nor read."""
+        without it, SSE-S3 objects can be neither written nor read. ``kms_keys``:
+        the material of the SSE-KMS keys, by name."""
         config = config or StoreConfig()
         root = Path(path)
         if not create and not (root / "FORMAT").exists():
@@ -129,7 +131,7 @@ class Store:
         else:
             params, found = stored
         try:
-            store = await asyncio.to_thread(cls, root, config, params, lock_fd, found, master_key)
+            store = await asyncio.to_thread(cls, root, config, params, lock_fd, found, master_key, kms_keys)
         except BaseException:
             os.close(lock_fd)
             raise
@@ -239,13 +241,17 @@ class Store:
     def _write_domain(self, encryption: Encryption | None, meta: ObjectMeta) -> tuple[Domain | None, ObjectMeta]:
         """The domain a new body is written in, and its metadata saying so."""
         if encryption is None:
-            return None, replace(meta, encryption="", key_check="")
+            return None, replace(meta, encryption="", key_check="", kms_key="")
         if encryption.mode == SSE_S3:
-            return self.keyring.domain(encryption_domains.SSE_S3), replace(meta, encryption=SSE_S3, key_check="")
+            return (self.keyring.domain(encryption_domains.SSE_S3),
+                    replace(meta, encryption=SSE_S3, key_check="", kms_key=""))
+        if encryption.mode == SSE_KMS:
+            return (self.keyring.kms_domain(encryption.kms_key),
+                    replace(meta, encryption=SSE_KMS, key_check="", kms_key=encryption.kms_key))
         if encryption.mode == SSE_C:
             check = encryption_domains.customer_key_check(encryption.customer_key)
             return (encryption_domains.customer_domain(encryption.customer_key),
-                    replace(meta, encryption=SSE_C, key_check=check))
+                    replace(meta, encryption=SSE_C, key_check=check, kms_key=""))
         raise ValueError(f"unknown encryption mode {encryption.mode!r}")
 
     def read_domain(self, meta: ObjectMeta, customer_key: bytes | None = None) -> Domain | None:
@@ -261,6 +267,8 @@ class Store:
             raise errors.CustomerKeyNotApplicable()
         if meta.encryption == SSE_S3:
             return self.keyring.find(encryption_domains.SSE_S3)
+        if meta.encryption == SSE_KMS:
+            return self.keyring.find(encryption_domains.kms_domain_name(meta.kms_key))
         return None
 
     def _locate(self, bucket: str, key: str, version_id: str | None) -> tuple[ObjectRow, bool]:
@@ -336,7 +344,8 @@ class Store:
         def new_meta(src: ObjectMeta) -> ObjectMeta:
             base = locks.without_lock(src)
             chosen = base if meta is None else meta if isinstance(meta, ObjectMeta) else meta(base)
-            return replace(chosen, encryption=enc_meta.encryption, key_check=enc_meta.key_check)
+            return replace(chosen, encryption=enc_meta.encryption, key_check=enc_meta.key_check,
+                           kms_key=enc_meta.kms_key)
 
         if not _same_domain(src_domain, dst_domain):
             return await self._copy_across(src_bucket, src_key, src_version_id, dst_bucket, dst_key, new_meta,
@@ -346,7 +355,8 @@ class Store:
             return ObjectRow(dst_key, src.size, time.time(), src.segments, src.etag, new_meta(src.meta))
 
         def same_source(found: ObjectInfo) -> None:
-            if (found.meta.encryption, found.meta.key_check) != (src.encryption, src.key_check):
+            if (found.meta.encryption, found.meta.key_check, found.meta.kms_key) != (
+                    src.encryption, src.key_check, src.kms_key):
                 # replaced meanwhile by a version in another domain: not what was checked
                 raise errors.PreconditionFailed("the copy source changed")
             if expect_source is not None:

@@ -71,10 +71,12 @@ class ObjectMeta:
     # it is not the default (private). Both empty cost nothing in the row.
     owner: str = ""
     acl: str = ""
-    # Encryption at rest (dedup/encryption.py): "" none, "AES256" (SSE-S3) or
-    # "SSE-C"; an SSE-C version keeps a salted verifier of its key, never the key
+    # Encryption at rest (dedup/encryption.py): "" none, "AES256" (SSE-S3),
+    # "aws:kms" (SSE-KMS, under ``kms_key``) or "SSE-C"; an SSE-C version keeps a
+    # salted verifier of its key, never the key
     encryption: str = ""
     key_check: str = ""
+    kms_key: str = ""
 
     def to_json(self) -> dict[str, object]:
         """The fields that differ from the defaults (every object row holds
@@ -90,7 +92,7 @@ class ObjectMeta:
         if self.legal_hold:
             doc["lh"] = True
         for name, text in ((OWNER_FIELD, self.owner), ("a", self.acl), ("e", self.encryption),
-                           ("ek", self.key_check)):
+                           ("ek", self.key_check), ("kk", self.kms_key)):
             if text:
                 doc[name] = text
         return doc
@@ -110,6 +112,7 @@ class ObjectMeta:
             acl=str(d.get("a", "")),
             encryption=str(d.get("e", "")),
             key_check=str(d.get("ek", "")),
+            kms_key=str(d.get("kk", "")),
         )
 
 
@@ -135,15 +138,18 @@ class ObjectInfo:
 
 SSE_S3 = "AES256"  # ObjectMeta.encryption of an SSE-S3 version (S3's own name)
 SSE_C = "SSE-C"
+SSE_KMS = "aws:kms"
 
 
 @dataclass(frozen=True)
 class Encryption:
-    """How a new body is to be encrypted at rest: ``mode`` :data:`SSE_S3` or
-    :data:`SSE_C` with the 32-byte ``customer_key`` (used, never stored)."""
+    """How a new body is to be encrypted at rest: ``mode`` :data:`SSE_S3`,
+    :data:`SSE_KMS` under the named ``kms_key``, or :data:`SSE_C` with the
+    32-byte ``customer_key`` (used, never stored)."""
 
     mode: str
     customer_key: bytes = field(default=b"", repr=False)
+    kms_key: str = ""
 
 
 # Called inside the write transaction with the object the write would

@@ -48,6 +48,7 @@ from server.admin.settings import (
     seconds_flag,
 )
 from server.auth.credentials import CredentialsError
+from server.auth.kms import load_kms_keys
 
 # Flags the maintenance commands once took, or that a reader may expect: refused with the reason.
 REFUSED_FLAGS = {
@@ -137,7 +138,8 @@ async def _read(args: argparse.Namespace, config: ServerConfig) -> int:
             return _show_stats(await reader.stats(exact=args.exact, dead=True))
         if args.command == "gc":
             return _show_gc(await reader.plan_garbage_collection(), config.gc_grace)
-        return _show_check(await reader.check(master_key=find_master_key(config.data_dir, config.master_key_file)))
+        return _show_check(await reader.check(master_key=find_master_key(config.data_dir, config.master_key_file),
+                                              kms_keys=load_kms_keys(config.kms_keys_file).materials()))
     finally:
         await reader.close()
 
@@ -146,7 +148,8 @@ async def _write(args: argparse.Namespace, config: ServerConfig) -> int:
     from dedup.store import Store
 
     store = await Store.open(config.data_dir, config.store_config(), create=False,
-                             master_key=find_master_key(config.data_dir, config.master_key_file))
+                             master_key=find_master_key(config.data_dir, config.master_key_file),
+                             kms_keys=load_kms_keys(config.kms_keys_file).materials())
     try:
         if args.command == "gc":
             return _show_gc(await store.collect_garbage(), config.gc_grace)

@@ -32,6 +32,7 @@ from server.admin import logs, memory
 from server.admin.config import ServerConfig
 from server.admin.masterkey import load_master_key
 from server.auth.credentials import CredentialsError, load_credentials
+from server.auth.kms import KmsKeysError, load_kms_keys
 
 log = logging.getLogger("fragstore.server")
 
@@ -70,11 +71,13 @@ async def _serve(config: ServerConfig) -> int:
 
     try:
         master_key, master_source = load_master_key(config.data_dir, config.master_key_file)
-    except (EngineError, OSError) as exc:
-        print(f"fragstore: master key: {exc}", file=sys.stderr)
+        kms = load_kms_keys(config.kms_keys_file)
+    except (EngineError, OSError, KmsKeysError) as exc:
+        print(f"fragstore: {exc}", file=sys.stderr)
         return 2
     try:
-        store = await Store.open(config.data_dir, config.store_config(), master_key=master_key)
+        store = await Store.open(config.data_dir, config.store_config(), master_key=master_key,
+                                 kms_keys=kms.materials())
     except EncryptionKeyError as exc:
         print(f"fragstore: {exc}", file=sys.stderr)
         return 2

@@ -103,6 +103,9 @@ SETTINGS: tuple[Setting, ...] = (
             "file of the master key (64 hex digits) that wraps the data keys of encrypted objects; unset: "
             "<data>/master-key, made on first start (keep a copy off the data disk)", path=True, maintenance=True,
             metavar="FILE"),
+    Setting("kms_keys", "kms_keys_file", Path, None,
+            "JSON file of named SSE-KMS keys and who may use them (docs/OPERATIONS.md); unset: SSE-KMS "
+            "requests answer KMS.NotFoundException", path=True, maintenance=True, metavar="FILE"),
     Setting("log_level", "log_level", _choice(*LOG_LEVELS), "info", "least severe level logged: " + ", ".join(LOG_LEVELS), metavar="LEVEL"),
     Setting("log_format", "log_format", _choice("text", "json"), "text", "log lines as text or as JSON objects (one a line)", metavar="text|json"),
     Setting("metrics_token", "metrics_token", _text, None,

@@ -49,6 +49,7 @@ ERRORS: Final[dict[str, tuple[int, str]]] = {
     "InvalidRequest": (400, "Invalid Request"),
     "InvalidURI": (400, "Couldn't parse the specified URI."),
     "InvalidTag": (400, "The tag provided was not a valid tag."),
+    "KMS.NotFoundException": (400, "Invalid keyId"),
     "KeyTooLongError": (400, "Your key is too long."),
     "MalformedACLError": (400, "The XML you provided was not well-formed or did not validate against our published schema."),
     "MalformedXML": (400, "The XML you provided was not well-formed or did not validate against our published schema."),

@@ -1,11 +1,14 @@
 """Server-side encryption on the wire: the request headers that ask for it,
 the bucket's default encryption, and the response headers that report it.
 
-SSE-S3 (``x-amz-server-side-encryption: AES256``) and SSE-C (the three
-``x-amz-server-side-encryption-customer-*`` headers, and for a copy's source
-the ``x-amz-copy-source-server-side-encryption-customer-*`` ones) are honoured;
-SSE-KMS (``aws:kms``, ``aws:kms:dsse``) and bucket keys answer NotImplemented,
-never silently. Each malformed header answers AWS's error.
+SSE-S3 (``x-amz-server-side-encryption: AES256``), SSE-KMS (``aws:kms`` with
+``x-amz-server-side-encryption-aws-kms-key-id``, keys from the local keyring
+of server/auth/kms.py, each use checked against its key's policy) and SSE-C
+(the three ``x-amz-server-side-encryption-customer-*`` headers, and for a
+copy's source the ``x-amz-copy-source-server-side-encryption-customer-*``
+ones) are honoured; DSSE-KMS (``aws:kms:dsse``), encryption contexts and S3
+Bucket Keys answer NotImplemented, never silently. Each malformed header
+answers AWS's error.
 
 AWS refuses SSE-C over plain HTTP (the key would cross the network in the
 clear). fragstore does too, except from a loopback address: a TLS-terminating
@@ -20,8 +23,10 @@ import binascii
 import hashlib
 import ipaddress
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from dedup.types import SSE_C, SSE_S3, Encryption, ObjectMeta
+from dedup.types import SSE_C, SSE_KMS, SSE_S3, Encryption, ObjectMeta
+from server.auth.kms import DECRYPT, GENERATE, KmsKeys
 from server.s3.context import RequestContext
 from server.s3.errors import S3Error
 
@@ -32,7 +37,7 @@ BUCKET_KEY = "x-amz-server-side-encryption-bucket-key-enabled"
 CUSTOMER = "x-amz-server-side-encryption-customer-"
 COPY_CUSTOMER = "x-amz-copy-source-server-side-encryption-customer-"
 CONFIG_DOC = "encryption"  # the bucket configuration document: the default algorithm
-_KMS = ("aws:kms", "aws:kms:dsse")
+DSSE = "aws:kms:dsse"
 
 
 def _argument(message: str, name: str, value: str = "") -> S3Error:
@@ -43,11 +48,14 @@ def _argument(message: str, name: str, value: str = "") -> S3Error:
 
 
 def refuse_kms(headers: Mapping[str, str]) -> None:
-    """NotImplemented for SSE-KMS and bucket keys, before anything is read."""
+    """NotImplemented for DSSE-KMS, encryption contexts and bucket keys, before anything is read."""
     value = headers.get(SSE, "").strip()
-    if value in _KMS or KMS_KEY in headers or KMS_CONTEXT in headers:
-        raise S3Error("NotImplemented", "SSE-KMS is not implemented: use AES256 (SSE-S3) or SSE-C.",
+    if value == DSSE:
+        raise S3Error("NotImplemented", "DSSE-KMS is not implemented: use AES256, aws:kms or SSE-C.",
                       extra={"Header": SSE})
+    if KMS_CONTEXT in headers:
+        raise S3Error("NotImplemented", "SSE-KMS encryption contexts are not implemented.",
+                      extra={"Header": KMS_CONTEXT})
     if headers.get(BUCKET_KEY, "").strip().lower() == "true":
         raise S3Error("NotImplemented", "S3 Bucket Keys are not implemented (they apply to SSE-KMS only).",
                       extra={"Header": BUCKET_KEY})
@@ -102,7 +110,28 @@ def is_secure(tls: bool, client_host: str | None) -> bool:
         return False
 
 
-def new_encryption(headers: Mapping[str, str], secure: bool, bucket_default: bytes | None) -> Encryption | None:
+@dataclass(frozen=True)
+class Caller:
+    """Who asks to use a KMS key, and the keyring that says whether they may."""
+
+    kms: KmsKeys
+    access_key: str
+    root: str
+
+    def use(self, key_id: str | None, action: str) -> str:
+        """The name of the KMS key ``key_id`` names, if the caller may do ``action`` with it."""
+        name = self.kms.resolve(key_id)
+        if name is None:
+            shown = key_id or "the default key (none configured)"
+            raise S3Error("KMS.NotFoundException", f"Key '{shown}' does not exist")
+        if not self.kms.may(name, action, self.access_key, self.root):
+            raise S3Error("AccessDenied", f"User: {self.access_key or 'anonymous'} is not authorized to "
+                          f"perform: kms:{action} on resource: {name}")
+        return name
+
+
+def new_encryption(headers: Mapping[str, str], secure: bool, bucket_default: bytes | None,
+                   caller: Caller | None = None) -> Encryption | None:
     """How a PUT, POST, copy or CreateMultipartUpload asks its new bytes to be
     encrypted: its own headers, else the bucket's default encryption."""
     refuse_kms(headers)
@@ -113,26 +142,37 @@ def new_encryption(headers: Mapping[str, str], secure: bool, bucket_default: byt
             raise _argument("Server Side Encryption with Customer provided key is incompatible with the "
                             "encryption method specified", SSE, value)
         return Encryption(SSE_C, key)
-    if value is not None:
-        if value.strip() != SSE_S3:
-            raise _argument("The encryption method specified is not supported", SSE, value)
+    if KMS_KEY in headers and (value or "").strip() != SSE_KMS:
+        raise _argument("Server Side Encryption with AWS KMS managed key requires HTTP header "
+                        "x-amz-server-side-encryption : aws:kms", KMS_KEY)
+    if value is None and bucket_default is not None:
+        value, _, default_key = bucket_default.decode().partition(" ")
+        if value == SSE_KMS:
+            headers = {KMS_KEY: default_key} if default_key else {}
+    if value is None:
+        return None
+    if value.strip() == SSE_S3:
         return Encryption(SSE_S3)
-    if bucket_default is not None and bucket_default.decode() == SSE_S3:
-        return Encryption(SSE_S3)
-    return None
+    if value.strip() == SSE_KMS:
+        if caller is None:
+            raise S3Error("NotImplemented", "SSE-KMS is not available for this operation.", extra={"Header": SSE})
+        return Encryption(SSE_KMS, kms_key=caller.use(headers.get(KMS_KEY), GENERATE))
+    raise _argument("The encryption method specified is not supported", SSE, value)
 
 
 def response_headers(meta: ObjectMeta, customer: bytes | None = None) -> dict[str, str]:
     """What AWS reports of a version's (or upload's) encryption."""
     if meta.encryption == SSE_S3:
         return {SSE: SSE_S3}
+    if meta.encryption == SSE_KMS:
+        return {SSE: SSE_KMS, KMS_KEY: meta.kms_key}
     if meta.encryption == SSE_C and customer is not None:
         return {CUSTOMER + "algorithm": "AES256", CUSTOMER + "key-MD5": key_md5(customer)}
     return {}
 
 
 def refuse_on_read(headers: Mapping[str, str]) -> None:
-    """GET and HEAD take SSE-C headers only: AWS refuses x-amz-server-side-encryption there."""
+    """GET, HEAD and UploadPart take SSE-C headers only: AWS refuses x-amz-server-side-encryption there."""
     if SSE in headers or KMS_KEY in headers:
         raise S3Error("InvalidArgument", "x-amz-server-side-encryption header is not supported for this operation.")
 
@@ -142,10 +182,27 @@ def secure(ctx: RequestContext) -> bool:
     return is_secure(ctx.config.tls, client.host if client is not None else None)
 
 
+def caller(ctx: RequestContext) -> Caller:
+    access_key = ctx.auth.access_key if ctx.auth is not None else ""
+    return Caller(ctx.request.app.state.kms, access_key, ctx.credentials.root_access_key)
+
+
 async def for_new(ctx: RequestContext) -> Encryption | None:
     """The encryption a request that writes new bytes asks for (its bucket's default included)."""
     default = await ctx.store.get_bucket_config(ctx.bucket, CONFIG_DOC)
-    return new_encryption(ctx.headers, secure(ctx), default)
+    return new_encryption(ctx.headers, secure(ctx), default, caller(ctx))
+
+
+def may_read(ctx: RequestContext, meta: ObjectMeta) -> None:
+    """kms:Decrypt on the key of an SSE-KMS version the request reads."""
+    if meta.encryption == SSE_KMS:
+        caller(ctx).use(meta.kms_key, DECRYPT)
+
+
+def may_write(ctx: RequestContext, meta: ObjectMeta) -> None:
+    """kms:GenerateDataKey on the key of an SSE-KMS upload a part is written into."""
+    if meta.encryption == SSE_KMS:
+        caller(ctx).use(meta.kms_key, GENERATE)
 
 
 def read_key(ctx: RequestContext) -> bytes | None:

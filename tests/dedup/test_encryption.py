@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from storetest import OWNER, SMALL
 
-from dedup.encryption import SEALED, create_master_key, read_master_key
+from dedup.encryption import SEALED, create_master_key, read_master_key, rotate_master_key
 from dedup.errors import (
     CustomerKeyMismatch,
     CustomerKeyRequired,
@@ -28,7 +28,7 @@ from dedup.errors import (
 )
 from dedup.index import FragmentRow
 from dedup.store import Store
-from dedup.types import SSE_C, SSE_S3, ByteRange, Encryption, ObjectMeta
+from dedup.types import SSE_C, SSE_KMS, SSE_S3, ByteRange, Encryption, ObjectMeta
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = b"engine-known-plaintext-51c2"
@@ -198,3 +198,31 @@ def test_key_rotate_command_rewraps_without_rewriting_packs(tmp_path: Path) -> N
         await store.close()
 
     asyncio.run(read_back())
+
+
+def test_kms_domains_are_wrapped_by_their_key(tmp_path: Path) -> None:
+    master, team, other = os.urandom(32), os.urandom(32), os.urandom(32)
+    data = body_of(150000, 6)
+
+    async def main() -> None:
+        store = await Store.open(tmp_path, CONFIG, master_key=master, kms_keys={"team": team})
+        await store.create_bucket("bkt", OWNER)
+        assert await put(store, "k", data, Encryption(SSE_KMS, kms_key="team")) == len(data)
+        assert await put(store, "k2", data, Encryption(SSE_KMS, kms_key="team")) == 0
+        assert await put(store, "s", data, Encryption(SSE_S3)) == len(data)
+        with pytest.raises(EncryptionKeyError):
+            await put(store, "x", data, Encryption(SSE_KMS, kms_key="unknown"))
+        await store.close()
+        assert rotate_master_key(tmp_path, master, other) == 1  # the SSE-S3 key; KMS keys wrap their own
+        store = await Store.open(tmp_path, CONFIG, master_key=other, kms_keys={"team": team})
+        assert await get(store, "k", ByteRange(100, 120000)) == data[100:120001]
+        assert await get(store, "s") == data
+        assert (await store.check()).ok
+        await store.close()
+        store = await Store.open(tmp_path, CONFIG, master_key=other)  # the KMS key withdrawn
+        with pytest.raises(EncryptionKeyError):
+            await store.open_object("bkt", "k")
+        assert await get(store, "s") == data
+        await store.close()
+
+    asyncio.run(main())

@@ -149,7 +149,9 @@ def test_bucket_default_encryption(client: Any, bkt: str) -> None:
 
 
 @pytest.mark.parametrize(("rule", "error"), [
-    ({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k"}}, "NotImplemented"),
+    ({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k"}},
+     "KMS.NotFoundException"),  # this server has no KMS keyring: tests/server/test_kms_api.py has one
+    ({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms:dsse"}}, "NotImplemented"),
     ({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}, "NotImplemented"),
     ({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "DES"}}, "MalformedXML"),
 ])
@@ -162,6 +164,9 @@ def test_bucket_encryption_refusals(client: Any, bkt: str, rule: dict[str, Any],
 def test_request_refusals(client: Any, bkt: str) -> None:
     with pytest.raises(ClientError) as info:
         client.put_object(Bucket=bkt, Key="k", Body=b"x", ServerSideEncryption="aws:kms")
+    assert code(info) == "KMS.NotFoundException"  # no KMS keyring on this server
+    with pytest.raises(ClientError) as info:
+        client.put_object(Bucket=bkt, Key="k", Body=b"x", ServerSideEncryption="aws:kms:dsse")
     assert code(info) == "NotImplemented"
     with pytest.raises(ClientError) as info:
         client.put_object(Bucket=bkt, Key="k", Body=b"x", ServerSideEncryption="AES256", BucketKeyEnabled=True)

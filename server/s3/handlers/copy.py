@@ -81,6 +81,12 @@ async def copy_object(ctx: RequestContext) -> Response:
     # restoring an older version onto its own key is a copy that changes something
     meta = _new_meta(ctx, (src_bucket, src_key) == (ctx.bucket, ctx.key) and src_version is None)
     encryption = await sse.for_new(ctx)
+    if ctx.request.app.state.kms.keys:  # kms:Decrypt on an SSE-KMS source
+        try:
+            source_meta = (await ctx.store.head_object(src_bucket, src_key, src_version)).meta
+        except engine.EngineError:
+            source_meta = ObjectMeta()  # the copy answers with its own error
+        sse.may_read(ctx, source_meta)
     source, info = await ctx.store.copy_object(
         src_bucket, src_key, ctx.bucket, ctx.key, meta, src_version_id=src_version,
         expect_source=lambda found: check_copy_source(ctx.headers, found), expect=write_expectation(ctx.headers),
@@ -123,8 +129,10 @@ async def upload_part_copy(ctx: RequestContext) -> Response:
     page = await ctx.store.list_parts(ctx.bucket, ctx.key, uid, max_parts=1)
     algorithm = mpc.of_upload(page.upload.meta).algorithm
     key = sse.read_key(ctx)
+    sse.may_write(ctx, page.upload.meta)
     reader = await _open_source(ctx, src_bucket, src_key, src_version, byte_range)
     try:
+        sse.may_read(ctx, reader.info.meta)
         check_copy_source(ctx.headers, reader.info)
         body = _Hashing(reader, algorithm)
         part, new_bytes = await ctx.store.upload_part(

@@ -43,13 +43,14 @@ async def upload_part(ctx: RequestContext) -> Response:
     assert number is not None
     uid = upload_id(ctx.query)
     key = sse.read_key(ctx)
+    upload = await ctx.store.get_upload(ctx.bucket, ctx.key, uid)
+    sse.may_write(ctx, upload.meta)
     body = upload_body(ctx)
     part, new_bytes = await ctx.store.upload_part(
         ctx.bucket, ctx.key, uid, number, body.stream,
         content_md5=body.content_md5, checksums=body.checksums, customer_key=key,
     )
     headers = {"ETag": f'"{part.etag}"', NEW_BYTES_HEADER: str(new_bytes)}
-    upload = await ctx.store.get_upload(ctx.bucket, ctx.key, uid)
     headers.update(sse.response_headers(upload.meta, key))
     headers.update(checksum_headers(body.payload.checksums))
     return empty_response(200, headers)

@@ -88,6 +88,7 @@ async def get_object(ctx: RequestContext) -> Response:
     byte_range, part = _read_request(ctx)
     reader = await _open(ctx, byte_range, part)
     try:
+        sse.may_read(ctx, reader.info.meta)
         check_read(ctx.headers, reader.info)
         partial = byte_range is not None or (part is not None and len(reader.info.part_sizes) > 1)
         status, headers = _read_headers(ctx, reader.info, reader.start, reader.length, part, partial)

@@ -26,7 +26,7 @@ from server.s3.errors import S3Error
 from server.s3.objmeta import check_key
 from server.s3.post_fields import SSE_FIELD, form_object, success_action
 from server.s3.routing import virtual_host_bucket
-from server.s3.sse import CONFIG_DOC, new_encryption, response_headers
+from server.s3.sse import CONFIG_DOC, caller, new_encryption, response_headers
 from server.s3.xmlrender import document
 
 
@@ -64,7 +64,8 @@ async def post_object(ctx: RequestContext) -> Response:
     if ctx.form.file is None:
         raise S3Error("IncorrectNumberOfFilesInPostRequest")
     requested = {SSE_FIELD: fields[SSE_FIELD]} if SSE_FIELD in fields else {}
-    encryption = new_encryption(requested, False, await ctx.store.get_bucket_config(ctx.bucket, CONFIG_DOC))
+    encryption = new_encryption(requested, False, await ctx.store.get_bucket_config(ctx.bucket, CONFIG_DOC),
+                                caller(ctx))
     payload = Payload(sized(ctx.form.file.data, ctx.grant.length_range), ctx.auth, stored.checksum_headers)
     result = await ctx.store.put_object(
         ctx.bucket, key, UploadStream(payload),
