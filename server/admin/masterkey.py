@@ -36,9 +36,11 @@ def load_master_key(data_dir: Path, configured: Path | None, create: bool = True
     path = default_path(data_dir)
     if path.exists():
         return read_master_key(path), f"read from {path}"
-    if not create or _keyring_in_use(data_dir):
+    if _keyring_in_use(data_dir):
         raise MasterKeyMissing(f"no master key: {path} is missing and no --master-key-file is given, "
                                "but the data directory holds encrypted data")
+    if not create:
+        raise MasterKeyMissing(f"no master key: {path} is missing and no --master-key-file is given")
     data_dir.mkdir(parents=True, exist_ok=True)
     return create_master_key(path), f"created in {path} (mode 0600): keep a copy off the data disk"
 
