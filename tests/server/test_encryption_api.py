@@ -289,3 +289,24 @@ def test_sse_c_multipart_and_copies(client: Any, bkt: str) -> None:
     with pytest.raises(ClientError) as info:
         client.copy_object(Bucket=bkt, Key="m3", CopySource={"Bucket": bkt, "Key": "m"})
     assert code(info) == "InvalidRequest"
+
+
+def test_the_master_key_a_server_starts_with(tmp_path: Path) -> None:
+    """--master-key-file and its variable; a start without the key the keyring
+    needs, or with another one, is refused with the reason, and makes no key."""
+    data = tmp_path / "data"
+    first, other = tmp_path / "first.key", tmp_path / "other.key"
+    first.write_text(os.urandom(32).hex() + "\n")
+    other.write_text(os.urandom(32).hex() + "\n")
+    with start_server(data, extra_args=["--master-key-file", str(first)]) as srv:
+        srv.client().create_bucket(Bucket="keys")
+        srv.client().put_object(Bucket="keys", Key="k", Body=b"under the first key", ServerSideEncryption="AES256")
+        assert f"master key of encryption at rest read from {first}" in srv.log()
+    assert not (data / "master-key").exists()
+    for args, why in (([], "no master key"), (["--master-key-file", str(other)], "was wrapped with master key")):
+        with pytest.raises(RuntimeError, match="server exited with 2") as info:
+            start_server(data, extra_args=args)
+        assert why in str(info.value)
+    assert not (data / "master-key").exists()
+    with start_server(data, env={"FRAGSTORE_MASTER_KEY_FILE": str(first)}) as srv:
+        assert srv.client().get_object(Bucket="keys", Key="k")["Body"].read() == b"under the first key"
