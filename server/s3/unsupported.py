@@ -30,7 +30,7 @@ _HARMLESS: dict[str, frozenset[str]] = {
 # operations whose handlers read the encryption headers (server/s3/sse.py)
 ENCRYPTING = frozenset({
     "PutObject", "PostObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy",
-    "CompleteMultipartUpload", "GetObject", "HeadObject",
+    "CompleteMultipartUpload", "GetObject", "HeadObject", "GetObjectAttributes",
 })
 
 

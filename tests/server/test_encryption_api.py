@@ -243,6 +243,11 @@ def test_sse_c_wrong_or_missing_key(client: Any, bkt: str) -> None:
     with pytest.raises(ClientError) as info:
         client.get_object(Bucket=bkt, Key="p", **sse_c(key))
     assert (code(info), status(info)) == ("InvalidRequest", 400)
+    with pytest.raises(ClientError) as info:
+        client.get_object_attributes(Bucket=bkt, Key="c", ObjectAttributes=["ObjectSize"])
+    assert (code(info), status(info)) == ("InvalidRequest", 400)
+    attrs = client.get_object_attributes(Bucket=bkt, Key="c", ObjectAttributes=["ObjectSize"], **sse_c(key))
+    assert attrs["ObjectSize"] == len(b"secret")
     bad_md5 = {**sse_c(key), "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(b"other").digest()).decode()}
     with pytest.raises(ClientError) as info:
         client.get_object(Bucket=bkt, Key="c", **bad_md5)
