@@ -12,8 +12,9 @@ answers AWS's error.
 
 AWS refuses SSE-C over plain HTTP (the key would cross the network in the
 clear). fragstore does too, except from a loopback address: a TLS-terminating
-proxy on the same host, and the test suite, reach it that way, and a key sent
-to 127.0.0.1 never leaves the machine (docs/DESIGN.md).
+proxy on the same host (which uvicorn trusts for X-Forwarded-Proto: https),
+and the test suite, reach it that way, and a key sent to 127.0.0.1 never
+leaves the machine (docs/DESIGN.md).
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ def key_md5(key: bytes) -> str:
 
 
 def is_secure(tls: bool, client_host: str | None) -> bool:
-    """Whether an SSE-C key may travel on this connection: TLS, or loopback."""
+    """Whether an SSE-C key may travel on this connection: TLS (here, or at a
+    proxy on this host that says so: uvicorn takes X-Forwarded-Proto from
+    127.0.0.1 only, and the scheme is then https), or loopback."""
     if tls:
         return True
     try:
@@ -179,7 +182,8 @@ def refuse_on_read(headers: Mapping[str, str]) -> None:
 
 def secure(ctx: RequestContext) -> bool:
     client = ctx.request.client
-    return is_secure(ctx.config.tls, client.host if client is not None else None)
+    tls = ctx.config.tls or ctx.request.url.scheme == "https"
+    return is_secure(tls, client.host if client is not None else None)
 
 
 def caller(ctx: RequestContext) -> Caller:

@@ -315,3 +315,31 @@ def test_the_master_key_a_server_starts_with(tmp_path: Path) -> None:
     assert not (data / "master-key").exists()
     with start_server(data, env={"FRAGSTORE_MASTER_KEY_FILE": str(first)}) as srv:
         assert srv.client().get_object(Bucket="keys", Key="k")["Body"].read() == b"under the first key"
+
+
+def test_sse_c_needs_tls_or_loopback(server: LiveServer, bkt: str) -> None:
+    """AWS refuses customer keys over plain HTTP. Here: accepted from loopback
+    (this test) or over TLS, refused from another address, as uvicorn sees a
+    client behind a proxy on this host (X-Forwarded-For), unless that proxy
+    says it took the request over TLS (X-Forwarded-Proto: https)."""
+    def via_proxy(headers: dict[str, str]) -> Any:
+        client = server.client()
+
+        def add(request: Any, **_: Any) -> None:
+            for name, value in headers.items():
+                request.headers[name] = value
+
+        client.meta.events.register("before-send.s3.PutObject", add)
+        return client
+
+    key = os.urandom(32)
+    with pytest.raises(ClientError) as info:
+        via_proxy({"X-Forwarded-For": "10.1.2.3"}).put_object(Bucket=bkt, Key="k", Body=b"x", **sse_c(key))
+    assert code(info) == "InvalidRequest"
+    assert "secure connection" in info.value.response["Error"]["Message"]
+    via_proxy({"X-Forwarded-For": "10.1.2.3", "X-Forwarded-Proto": "https"}).put_object(
+        Bucket=bkt, Key="k", Body=b"x", **sse_c(key))
+    from server.s3.sse import is_secure
+
+    assert is_secure(False, "127.0.0.1") and is_secure(False, "::1") and is_secure(True, "10.1.2.3")
+    assert not is_secure(False, "10.1.2.3") and not is_secure(False, None) and not is_secure(False, "garbage")
