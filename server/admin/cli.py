@@ -32,7 +32,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from dedup.errors import DataDirLocked, NotADataDir, ReadOnlyRefused
+from dedup.errors import DataDirLocked, EncryptionKeyError, NotADataDir, ReadOnlyRefused
 from dedup.readonly import ReadOnlyStore
 from dedup.types import CheckReport, GcReport, LifecycleReport, StoreStats
 from server.admin import client as adminclient
@@ -48,7 +48,7 @@ from server.admin.settings import (
     seconds_flag,
 )
 from server.auth.credentials import CredentialsError
-from server.auth.kms import load_kms_keys
+from server.auth.kms import KmsKeysError, load_kms_keys
 
 # Flags the maintenance commands once took, or that a reader may expect: refused with the reason.
 REFUSED_FLAGS = {
@@ -280,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return keys_cli.run(args, config)
     try:
         done = asyncio.run(_direct(args, config))
-    except (NotADataDir, ReadOnlyRefused) as exc:
+    except (NotADataDir, ReadOnlyRefused, EncryptionKeyError, KmsKeysError) as exc:
         print(f"fragstore: {exc}", file=sys.stderr)
         return 2
     return _remote(args, resolved) if done is None else done

@@ -257,3 +257,30 @@ def test_savings_with_sse_s3_equal_those_without(tmp_path: Path) -> None:
     assert plain[:3] == sealed[:3]  # logical, unique (dedup) and fragment count: identical
     assert plain[1] < plain[0] / 3  # and dedup did save
     assert sealed[3] - plain[3] == OVERHEAD * plain[2]  # stored: +32 B per fragment, compression the same
+
+
+def test_check_command_needs_the_master_key(tmp_path: Path) -> None:
+    """`fragstore check` on a stopped directory verifies sealed fragments with
+    the master key it finds, and says so plainly when it has none."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    key_file = tmp_path / "elsewhere.key"
+    key = create_master_key(key_file)
+
+    async def write() -> None:
+        store = await _open(data_dir, key)
+        await store.create_bucket("bkt", OWNER)
+        await put(store, "a", body_of(100000, 8), Encryption(SSE_S3))
+        await store.close()
+
+    asyncio.run(write())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAGSTORE_")}
+
+    def check(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "server", "check", "--data", str(data_dir), *extra],
+                              cwd=ROOT, capture_output=True, text=True, env=env)
+
+    without = check()
+    assert without.returncode == 2 and "needs the master key" in without.stderr, without.stderr
+    with_key = check("--master-key-file", str(key_file))
+    assert with_key.returncode == 0, with_key.stdout + with_key.stderr
