@@ -26,10 +26,11 @@ from collections import Counter
 import blake3
 
 from dedup.codecs import decode
-from dedup.encryption import CODEC_MASK, CUSTOMER_KEY_ID, SEALED, Keyring, record_key_id
+from dedup.encryption import CODEC_MASK, CUSTOMER_KEY_ID, SEALED, record_key_id
 from dedup.errors import EncryptionKeyError, UndecryptableFragment
 from dedup.format import HEADER_SIZE, unpack_header
 from dedup.index import SEGMENT, U64, FragmentRow, Index, ObjectRow, manifest_entries
+from dedup.keyring import Keyring
 from dedup.keys import every_row
 from dedup.manifests import decref_fragment
 from dedup.packs import PackFiles

@@ -25,10 +25,10 @@ import lmdb
 
 from dedup import errors, gc, holes
 from dedup.check import run_check
-from dedup.encryption import Keyring
 from dedup.format import FORMAT_VERSION, FormatError, read_format
 from dedup.fsutil import lock_data_dir
 from dedup.index import Index
+from dedup.keyring import Keyring
 from dedup.packs import PackFiles
 from dedup.stats import collect_stats
 from dedup.types import BucketInfo, CheckReport, GcReport, StoreConfig, StoreStats

@@ -34,16 +34,16 @@ from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from dedup import encryption as encryption_domains
 from dedup import errors, gc, lifecycle, locks, multipart, objects, versioning
 from dedup.check import repair as repair_refcounts
 from dedup.check import run_check
 from dedup.chunking import ChunkerParams
-from dedup.encryption import Domain, Keyring
+from dedup.encryption import Domain, same_domain
 from dedup.format import FORMAT_VERSION, read_format, write_format
 from dedup.fsutil import lock_data_dir
 from dedup.index import U32, U64, Index, ObjectRow, Txn
 from dedup.ingest import Ingest, IngestResult
+from dedup.keyring import Keyring
 from dedup.lifecycle import Due, LifecycleConfiguration
 from dedup.lifecycle_jobs import config_of
 from dedup.lifecycle_run import OnAction, run_lifecycle
@@ -55,9 +55,6 @@ from dedup.packs import PackFiles
 from dedup.reader import ObjectReader
 from dedup.stats import collect_stats
 from dedup.types import (
-    SSE_C,
-    SSE_KMS,
-    SSE_S3,
     BucketInfo,
     ByteRange,
     CheckReport,
@@ -237,39 +234,15 @@ class Store:
         got, info = await self.ingest.run(mid, body, finish, domain)
         return PutResult(info, got.new_bytes)
 
-    # -- encryption (dedup/encryption.py) ----------------------------------------------
+    # -- encryption (dedup/encryption.py, dedup/keyring.py) -----------------------------
     def _write_domain(self, encryption: Encryption | None, meta: ObjectMeta) -> tuple[Domain | None, ObjectMeta]:
-        """The domain a new body is written in, and its metadata saying so."""
-        if encryption is None:
-            return None, replace(meta, encryption="", key_check="", kms_key="")
-        if encryption.mode == SSE_S3:
-            return (self.keyring.domain(encryption_domains.SSE_S3),
-                    replace(meta, encryption=SSE_S3, key_check="", kms_key=""))
-        if encryption.mode == SSE_KMS:
-            return (self.keyring.kms_domain(encryption.kms_key),
-                    replace(meta, encryption=SSE_KMS, key_check="", kms_key=encryption.kms_key))
-        if encryption.mode == SSE_C:
-            check = encryption_domains.customer_key_check(encryption.customer_key)
-            return (encryption_domains.customer_domain(encryption.customer_key),
-                    replace(meta, encryption=SSE_C, key_check=check, kms_key=""))
-        raise ValueError(f"unknown encryption mode {encryption.mode!r}")
+        return self.keyring.for_write(encryption, meta)
 
     def read_domain(self, meta: ObjectMeta, customer_key: bytes | None = None) -> Domain | None:
         """The domain a version (or an upload) with ``meta`` is read in; for an
-        SSE-C one, ``customer_key`` must be its key (checked against its verifier)."""
-        if meta.encryption == SSE_C:
-            if customer_key is None:
-                raise errors.CustomerKeyRequired()
-            if not encryption_domains.customer_key_matches(customer_key, meta.key_check):
-                raise errors.CustomerKeyMismatch()
-            return encryption_domains.customer_domain(customer_key)
-        if customer_key is not None:
-            raise errors.CustomerKeyNotApplicable()
-        if meta.encryption == SSE_S3:
-            return self.keyring.find(encryption_domains.SSE_S3)
-        if meta.encryption == SSE_KMS:
-            return self.keyring.find(encryption_domains.kms_domain_name(meta.kms_key))
-        return None
+        SSE-C one, ``customer_key`` must be its key (CustomerKeyRequired,
+        CustomerKeyMismatch; CustomerKeyNotApplicable for a key not needed)."""
+        return self.keyring.for_read(meta, customer_key)
 
     def _locate(self, bucket: str, key: str, version_id: str | None) -> tuple[ObjectRow, bool]:
         """(the row of the version asked for, whether the bucket is versioned)."""
@@ -347,7 +320,7 @@ class Store:
             return replace(chosen, encryption=enc_meta.encryption, key_check=enc_meta.key_check,
                            kms_key=enc_meta.kms_key)
 
-        if not _same_domain(src_domain, dst_domain):
+        if not same_domain(src_domain, dst_domain):
             return await self._copy_across(src_bucket, src_key, src_version_id, dst_bucket, dst_key, new_meta,
                                            expect_source, expect, encryption, src_customer_key)
 
@@ -532,12 +505,6 @@ class Store:
 
     def writer_queue_depth(self) -> int:
         return self.writer.depth()
-
-
-def _same_domain(a: Domain | None, b: Domain | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return a.name_key == b.name_key
 
 
 def _check_md5(expected: bytes | None, got: bytes) -> None:

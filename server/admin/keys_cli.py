@@ -3,7 +3,7 @@
     fragstore key rotate --new-master-key-file NEW [--master-key-file OLD] [--data DIR]
 
 Re-wraps every data key of ``<data>/keyring`` under the new master key
-(dedup/encryption.py ``rotate_master_key``): no pack is rewritten, since the
+(dedup/keyring.py ``rotate_master_key``): no pack is rewritten, since the
 data keys themselves do not change, so it takes milliseconds whatever the
 size of the store. NEW is read if it exists, else made (64 hex digits, mode
 0600). The old key is the configured one (``--master-key-file``, env or
@@ -21,14 +21,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from dedup.encryption import (
+from dedup.errors import DataDirLocked, EngineError
+from dedup.fsutil import lock_data_dir, publish_file
+from dedup.keyring import (
     create_master_key,
     master_fingerprint,
     read_master_key,
     rotate_master_key,
 )
-from dedup.errors import DataDirLocked, EngineError
-from dedup.fsutil import lock_data_dir, publish_file
 from server.admin.config import ServerConfig
 from server.admin.masterkey import default_path, load_master_key
 

@@ -1,4 +1,4 @@
-"""Where the master key of encryption at rest comes from (dedup/encryption.py).
+"""Where the master key of encryption at rest comes from (dedup/keyring.py).
 
 ``--master-key-file`` (env ``FRAGSTORE_MASTER_KEY_FILE``, or ``master_key_file``
 in the settings file) names it; unset, it is ``<data>/master-key``, beside the
@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dedup.encryption import KEYRING_FILE, create_master_key, read_master_key
 from dedup.errors import MasterKeyMissing
+from dedup.keyring import KEYRING_FILE, create_master_key, read_master_key
 
 DEFAULT_NAME = "master-key"
 

@@ -1,7 +1,8 @@
 """Encryption at rest in the engine (dedup/encryption.py): sealed records,
 the keyring and its master key, rotation without rewriting packs, check of
 sealed fragments, GC compaction that moves sealed records without their key,
-and the `fragstore key rotate` command on a stopped data directory."""
+and the `fragstore key rotate` command on a stopped data directory
+(dedup/encryption.py, dedup/keyring.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 from storetest import OWNER, SMALL
 
-from dedup.encryption import OVERHEAD, SEALED, create_master_key, read_master_key, rotate_master_key
+from dedup.encryption import OVERHEAD, SEALED
 from dedup.errors import (
     CustomerKeyMismatch,
     CustomerKeyRequired,
@@ -27,6 +28,7 @@ from dedup.errors import (
     WrongMasterKey,
 )
 from dedup.index import FragmentRow
+from dedup.keyring import create_master_key, read_master_key, rotate_master_key
 from dedup.store import Store
 from dedup.types import SSE_C, SSE_KMS, SSE_S3, ByteRange, Encryption, ObjectMeta
 
