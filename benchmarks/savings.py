@@ -37,7 +37,7 @@ from benchmarks.savings_chart import draw
 from benchmarks.savings_findings import findings
 from benchmarks.savings_meter import Meter
 from benchmarks.savings_report import fmt_bytes, render
-from benchmarks.savings_results import KINDS, Row, build_rows
+from benchmarks.savings_results import KINDS, RECORD_HEADER, SEALED_RECORD, Row, build_rows
 from benchmarks.savings_scenarios import FULL, QUICK, RUNNERS, SCENARIOS, Context, Sizes
 from benchmarks.savings_server import ServerProcess, engine_numbers
 
@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         scenario_time = sum(outcome.timings.values())
         run_baselines(outcome, work, args.progress)
         keep_sample_grid(outcome.meter, args.out)
-    rows = build_rows(outcome.meter.growth, outcome.meter.totals, outcome.baselines, SCENARIOS)
+    rows = build_rows(outcome.meter.growth, outcome.meter.totals, outcome.baselines, SCENARIOS,
+                      SEALED_RECORD if args.sse else RECORD_HEADER)
     doc = {
         "command": command_line(args),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "quick": args.quick,
