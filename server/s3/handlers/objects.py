@@ -55,6 +55,11 @@ def _read_request(ctx: RequestContext) -> tuple[ByteRange | None, int | None]:
 async def _open(ctx: RequestContext, byte_range: ByteRange | None, part: int | None) -> ObjectReader:
     version = version_param(ctx.query)
     key = sse.read_key(ctx)
+    if ctx.request.app.state.kms.keys:  # kms:Decrypt before a byte is decrypted (checked again once open)
+        try:
+            sse.may_read(ctx, (await ctx.store.head_object(ctx.bucket, ctx.key, version)).meta)
+        except engine.EngineError:
+            pass  # the open answers with its own error
     try:
         return await ctx.store.open_object(ctx.bucket, ctx.key, byte_range, part, version, customer_key=key)
     except engine.InvalidRange:
