@@ -35,6 +35,7 @@ import hashlib
 import hmac
 import os
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import blake3
@@ -61,17 +62,27 @@ def derive(secret: bytes, purpose: str) -> bytes:
 
 @dataclass(frozen=True, eq=False)
 class Domain:
-    """An encryption domain: how its fragments are named, sealed and opened."""
+    """An encryption domain: how its fragments are named, sealed and opened.
+
+    A domain may hold several data keys (``aeads``, by key id): new records
+    are sealed with the newest (``key_id``), each record is opened with the
+    one its key id names, and the names never change (they come from the
+    domain's first secret), so a new data key costs dedup nothing."""
 
     key_id: int
     name_key: bytes
-    aead: AESGCM
+    aeads: Mapping[int, AESGCM]
     etag_key: bytes = b""  # SSE-C: ETags are keyed too (a plain MD5 would reveal the bytes)
 
     @classmethod
     def from_secret(cls, key_id: int, secret: bytes, keyed_etag: bool = False) -> Domain:
-        return cls(key_id, derive(secret, "fragment names"), AESGCM(derive(secret, "fragment data")),
+        return cls(key_id, derive(secret, "fragment names"), {key_id: AESGCM(derive(secret, "fragment data"))},
                    derive(secret, "etags") if keyed_etag else b"")
+
+    def with_key(self, key_id: int, secret: bytes) -> Domain:
+        """This domain with one more data key, which seals new records from now on."""
+        aeads = {**self.aeads, key_id: AESGCM(derive(secret, "fragment data"))}
+        return Domain(key_id, self.name_key, aeads, self.etag_key)
 
     def name(self, data: bytes | memoryview) -> bytes:
         """The fragment's name in this domain: keyed BLAKE3 of its plaintext."""
@@ -80,13 +91,17 @@ class Domain:
     def seal(self, data: bytes | memoryview, name: bytes, codec: int) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
         head = KEY_ID.pack(self.key_id) + nonce
-        return head + self.aead.encrypt(nonce, bytes(data), name + bytes([codec | SEALED]))
+        return head + self.aeads[self.key_id].encrypt(nonce, bytes(data), name + bytes([codec | SEALED]))
 
     def open(self, stored: bytes | memoryview, name: bytes, codec: int) -> bytes:
         """The plaintext (still encoded by ``codec``) of a sealed record."""
+        aead = self.aeads.get(record_key_id(stored))
+        if aead is None:
+            raise UndecryptableFragment(f"fragment {name.hex()} names data key {record_key_id(stored)}, "
+                                        "not one of its domain's")
         nonce = bytes(stored[KEY_ID.size : KEY_ID.size + NONCE_BYTES])
         try:
-            return self.aead.decrypt(nonce, bytes(stored[KEY_ID.size + NONCE_BYTES :]), name + bytes([codec | SEALED]))
+            return aead.decrypt(nonce, bytes(stored[KEY_ID.size + NONCE_BYTES :]), name + bytes([codec | SEALED]))
         except InvalidTag:
             raise UndecryptableFragment(f"fragment {name.hex()} fails authentication") from None
 

@@ -99,19 +99,30 @@ class Keyring:
         self.path = data_dir / KEYRING_FILE
         self.master = master
         self.kms_keys = dict(kms_keys or {})
-        self._domains: dict[int, Domain] = {}
-        self._by_name: dict[str, int] = {}
+        self._domains: dict[int, Domain] = {}  # every key id -> its domain (with all its keys)
+        self._ids: dict[str, list[int]] = {}  # domain name -> its key ids, oldest first
         doc = self._read()
         mastered = [e for e in doc["keys"] if not e.get("kms")]
         if mastered and master is not None and doc["master"] != master_fingerprint(master):
             raise WrongMasterKey(f"{self.path} was wrapped with master key {doc['master']}, "
                                  f"not with the one configured ({master_fingerprint(master)})")
-        for entry in doc["keys"]:
+        for entry in sorted(doc["keys"], key=lambda e: int(e["id"])):
             key_id = int(entry["id"])
-            self._by_name[entry["domain"]] = key_id
             wrapping = self.kms_keys.get(entry["kms"]) if entry.get("kms") else master
-            if wrapping is not None:
-                self._domains[key_id] = Domain.from_secret(key_id, _unwrap(wrapping, entry["wrapped"], key_id))
+            if wrapping is None:
+                self._ids.setdefault(entry["domain"], []).append(key_id)
+                continue
+            self._add(entry["domain"], key_id, _unwrap(wrapping, entry["wrapped"], key_id))
+
+    def _add(self, name: str, key_id: int, secret: bytes) -> Domain:
+        """Take data key ``key_id`` into domain ``name`` (its first key: the domain's names)."""
+        ids = self._ids.setdefault(name, [])
+        current = self._domains.get(ids[0]) if ids else None
+        domain = Domain.from_secret(key_id, secret) if current is None else current.with_key(key_id, secret)
+        ids.append(key_id)
+        for i in ids:
+            self._domains[i] = domain
+        return domain
 
     def _read(self) -> dict:
         if not self.path.exists():
@@ -125,38 +136,47 @@ class Keyring:
 
     def domain(self, name: str) -> Domain:
         """The domain ``name`` (e.g. :data:`SSE_S3_DOMAIN`), its data key made on first use."""
-        key_id = self._by_name.get(name)
-        if key_id is not None:
-            return self.by_id(key_id)
-        master = self._require_master()
-        doc = self._read()
-        key_id = max((int(e["id"]) for e in doc["keys"]), default=0) + 1
-        secret = os.urandom(KEY_BYTES)
-        doc["master"] = master_fingerprint(master)
-        doc["keys"].append({"id": key_id, "domain": name, "wrapped": _wrap(master, secret, key_id)})
-        return self._publish(doc, name, key_id, secret)
+        if name in self._ids:
+            return self.find(name)
+        return self._new_key(name, None)
 
     def kms_domain(self, kms_key: str) -> Domain:
         """The domain of SSE-KMS key ``kms_key``, its data key made on first use
         and wrapped by that key's material."""
         name = kms_domain_name(kms_key)
-        key_id = self._by_name.get(name)
-        if key_id is not None:
-            return self.by_id(key_id)
-        material = self.kms_keys.get(kms_key)
-        if material is None:
-            raise EncryptionKeyError(f"KMS key {kms_key} is not in the KMS keyring")
+        if name in self._ids:
+            return self.find(name)
+        return self._new_key(name, kms_key)
+
+    def roll(self, domain: Domain) -> Domain:
+        """``domain`` with a new data key that seals its new records from now on
+        (before random nonces under the current one near their bound); names,
+        and so dedup, are unchanged, and older records keep opening."""
+        name = next(n for n, ids in self._ids.items() if domain.key_id in ids)
+        kms = name[len(KMS_PREFIX):] if name.startswith(KMS_PREFIX) else None
+        return self._new_key(name, kms)
+
+    def _new_key(self, name: str, kms_key: str | None) -> Domain:
+        """A new random data key for domain ``name``, wrapped by the master key
+        (or by KMS key ``kms_key``), published before any record is sealed with it."""
+        if kms_key is None:
+            wrapping = self._require_master()
+        else:
+            material = self.kms_keys.get(kms_key)
+            if material is None:
+                raise EncryptionKeyError(f"KMS key {kms_key} is not in the KMS keyring")
+            wrapping = material
         doc = self._read()
         key_id = max((int(e["id"]) for e in doc["keys"]), default=0) + 1
         secret = os.urandom(KEY_BYTES)
-        doc["keys"].append({"id": key_id, "domain": name, "kms": kms_key, "wrapped": _wrap(material, secret, key_id)})
-        return self._publish(doc, name, key_id, secret)
-
-    def _publish(self, doc: dict, name: str, key_id: int, secret: bytes) -> Domain:
+        entry = {"id": key_id, "domain": name, "wrapped": _wrap(wrapping, secret, key_id)}
+        if kms_key is None:
+            doc["master"] = master_fingerprint(wrapping)
+        else:
+            entry["kms"] = kms_key
+        doc["keys"].append(entry)
         publish_file(self.path, (json.dumps(doc, indent=2) + "\n").encode(), mode=0o600)
-        self._domains[key_id] = Domain.from_secret(key_id, secret)
-        self._by_name[name] = key_id
-        return self._domains[key_id]
+        return self._add(name, key_id, secret)
 
     def for_write(self, encryption: Encryption | None, meta: ObjectMeta) -> tuple[Domain | None, ObjectMeta]:
         """The domain a new body is written in, and its metadata saying so."""
@@ -192,16 +212,16 @@ class Keyring:
 
     def find(self, name: str) -> Domain:
         """The existing domain ``name`` (for reading: never makes a key)."""
-        key_id = self._by_name.get(name)
-        if key_id is None:
+        ids = self._ids.get(name)
+        if not ids:
             self._require_master()
             raise EncryptionKeyError(f"no data key for {name} in the keyring")
-        return self.by_id(key_id)
+        return self.by_id(ids[-1])
 
     def by_id(self, key_id: int) -> Domain:
         domain = self._domains.get(key_id)
         if domain is None:
-            kms = next((n[len(KMS_PREFIX):] for n, i in self._by_name.items() if i == key_id
+            kms = next((n[len(KMS_PREFIX):] for n, ids in self._ids.items() if key_id in ids
                         and n.startswith(KMS_PREFIX)), None)
             if kms is not None:
                 raise EncryptionKeyError(f"data key {key_id} is wrapped by KMS key {kms}, not in the KMS keyring")

@@ -38,7 +38,7 @@ from dedup import errors, gc, lifecycle, locks, multipart, objects, versioning
 from dedup.check import repair as repair_refcounts
 from dedup.check import run_check
 from dedup.chunking import ChunkerParams
-from dedup.encryption import Domain, same_domain
+from dedup.encryption import CUSTOMER_KEY_ID, Domain, same_domain
 from dedup.format import FORMAT_VERSION, read_format, write_format
 from dedup.fsutil import lock_data_dir
 from dedup.index import U32, U64, Index, ObjectRow, Txn
@@ -48,7 +48,7 @@ from dedup.lifecycle import Due, LifecycleConfiguration
 from dedup.lifecycle_jobs import config_of
 from dedup.lifecycle_run import OnAction, run_lifecycle
 from dedup.listing import list_page, list_versions
-from dedup.manifests import abandon_pending, require_complete
+from dedup.manifests import abandon_pending, require_complete, sealed_counter
 from dedup.migrate import upgrade
 from dedup.names import encode_key, validate_bucket_name
 from dedup.packs import PackFiles
@@ -236,7 +236,15 @@ class Store:
 
     # -- encryption (dedup/encryption.py, dedup/keyring.py) -----------------------------
     def _write_domain(self, encryption: Encryption | None, meta: ObjectMeta) -> tuple[Domain | None, ObjectMeta]:
-        return self.keyring.for_write(encryption, meta)
+        """The domain a new body is written in (its data key replaced first if
+        ``seal_limit`` records were sealed with it), and its metadata."""
+        domain, meta = self.keyring.for_write(encryption, meta)
+        if domain is not None and domain.key_id != CUSTOMER_KEY_ID:
+            with self.index.read() as txn:
+                sealed = self.index.counter(txn, sealed_counter(domain.key_id))
+            if sealed >= self.config.seal_limit:
+                domain = self.keyring.roll(domain)
+        return domain, meta
 
     def read_domain(self, meta: ObjectMeta, customer_key: bytes | None = None) -> Domain | None:
         """The domain a version (or an upload) with ``meta`` is read in; for an

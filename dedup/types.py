@@ -42,6 +42,9 @@ class StoreConfig:
     map_size: int = 1 << 40
     compression: str = "fast"  # off / fast / max: see dedup/codecs.py and benchmarks/README.md
     lifecycle_day_seconds: float = 86400.0  # a lifecycle "day" (dedup/lifecycle.py); tests shorten it
+    # records sealed under one data key before its domain gets a new one: random
+    # 96-bit GCM nonces stay safe for 2^32 (dedup/encryption.py); tests lower it
+    seal_limit: int = 1 << 31
 
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 answers for an object stored without one

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import random
 import stat
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 from storetest import OWNER, SMALL
 
-from dedup.encryption import OVERHEAD, SEALED
+from dedup.encryption import OVERHEAD, SEALED, record_key_id
 from dedup.errors import (
     CustomerKeyMismatch,
     CustomerKeyRequired,
@@ -286,3 +287,36 @@ def test_check_command_needs_the_master_key(tmp_path: Path) -> None:
     assert without.returncode == 2 and "needs the master key" in without.stderr, without.stderr
     with_key = check("--master-key-file", str(key_file))
     assert with_key.returncode == 0, with_key.stdout + with_key.stderr
+
+
+def test_a_domain_gets_a_new_data_key_before_its_nonces_run_out(tmp_path: Path) -> None:
+    """With seal_limit records sealed under a data key, the next write gets a
+    new one (published in the keyring first); names, and so dedup, do not
+    change, every record still opens, and rotation re-wraps every key."""
+    master, other = os.urandom(32), os.urandom(32)
+    config = replace(CONFIG, seal_limit=5)
+    bodies = [body_of(60000, 100 + i) for i in range(4)]
+
+    async def main() -> None:
+        store = await Store.open(tmp_path, config, master_key=master)
+        await store.create_bucket("bkt", OWNER)
+        for i, body in enumerate(bodies):
+            assert await put(store, f"o{i}", body, Encryption(SSE_S3)) == len(body)
+        keys = {e["id"] for e in json.loads((tmp_path / "keyring").read_text())["keys"]}
+        assert len(keys) >= 2
+        with store.index.read() as txn:
+            used = {record_key_id(bytes(store.files.read(r.pack, r.offset + 48, 4)))
+                    for r in (FragmentRow.decode(v) for _, v in txn.cursor(db=store.index.db["fragments"]))}
+        assert used == keys  # records under the old key and under the new one
+        assert await put(store, "again", bodies[0], Encryption(SSE_S3)) == 0  # dedup across data keys
+        for i, body in enumerate(bodies):
+            assert await get(store, f"o{i}", ByteRange(1000, 40000)) == body[1000:40001]
+        assert (await store.check()).ok
+        await store.close()
+        assert rotate_master_key(tmp_path, master, other) == len(keys)
+        store = await Store.open(tmp_path, config, master_key=other)
+        for i, body in enumerate(bodies):
+            assert await get(store, f"o{i}") == body
+        await store.close()
+
+    asyncio.run(main())
