@@ -33,7 +33,7 @@ from dedup.index import SEGMENT, U64, FragmentRow, Index, ObjectRow, manifest_en
 from dedup.keyring import Keyring
 from dedup.keys import every_row
 from dedup.manifests import decref_fragment
-from dedup.packs import PackFiles
+from dedup.packstore import PackStore
 from dedup.types import CheckReport
 from dedup.versioning import every_version
 from dedup.writer import WriteTxn
@@ -56,7 +56,7 @@ def count_references(index: Index, txn: object) -> tuple[Counter[bytes], Counter
     return frag_refs, mid_refs
 
 
-def verify_fragment(files: PackFiles, digest: bytes, row: FragmentRow, keyring: Keyring | None = None) -> bool:
+def verify_fragment(files: PackStore, digest: bytes, row: FragmentRow, keyring: Keyring | None = None) -> bool:
     try:
         data = files.read(row.pack, row.offset, HEADER_SIZE + row.stored)
     except OSError:
@@ -86,7 +86,7 @@ def verify_fragment(files: PackFiles, digest: bytes, row: FragmentRow, keyring: 
     return len(raw) == row.raw and name == digest
 
 
-def run_check(index: Index, files: PackFiles, verify: bool = True, keyring: Keyring | None = None) -> CheckReport:
+def run_check(index: Index, files: PackStore, verify: bool = True, keyring: Keyring | None = None) -> CheckReport:
     with index.read() as txn:
         frag_refs, mid_refs = count_references(index, txn)
         checked = refcount_errors = orphans = 0

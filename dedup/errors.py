@@ -27,6 +27,8 @@ never knows status codes.
     +-- BadDigest                    (Content-MD5 or checksum mismatch)
     +-- InvalidRange
     +-- StorageFull                  (ENOSPC while writing; nothing was published)
+    +-- PackStoreUnavailable         (the remote pack store failed or cannot be reached)
+    +-- WrongPackStore               (a data directory opened with packs other than its own)
     +-- CorruptFragment              (a fragment failed its hash check on read)
     +-- DataDirLocked                (another process has the data directory open)
     +-- NotADataDir                  (no FORMAT file: nothing was ever stored there)
@@ -149,6 +151,15 @@ class InvalidRange(EngineError):
 class StorageFull(EngineError):
     pass
 
+
+class PackStoreUnavailable(EngineError, OSError):
+    """The remote pack store (S3) refused a request or could not be reached;
+    nothing that depended on it was published."""
+
+
+class WrongPackStore(EngineError):
+    """The data directory's packs are elsewhere than the settings say: its index
+    would point at packs that are not there."""
 
 class CorruptFragment(EngineError):
     pass

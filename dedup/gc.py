@@ -25,6 +25,13 @@ bytes stay allocated and a pack's disk space is its length: a pack, the open
 one included (it is sealed first), is compacted when its live share falls
 below the threshold, as before holes.
 
+Segmented stores (packs in S3, one segment per group commit) have no holes
+and no open pack: a segment is compacted by the live-share rule above, and
+small segments (under ``pack_size / 16``) are merged once there are
+MERGE_MIN of them. Their plans run together: the live records of all the
+packs planned are copied in batches of MOVE_BYTES, one job (so one new
+segment) per batch, and only then are the old segments retired and deleted.
+
 Records moved by compaction are not punched one by one: their old copies go
 when the whole old pack is deleted, so a reader still holding an old location
 reads the old bytes or finds the pack gone (and looks the fragment up again),
@@ -35,17 +42,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from dedup.format import HEADER_SIZE, RecordHeader, unpack_header
 from dedup.index import HOLE, PACK, U32, U64, U64X2, FragmentRow, Index, manifest_entries
 from dedup.manifests import reclaim_rows
-from dedup.packs import PackFiles, pack_path, scan_records
+from dedup.packstore import PackStore
 from dedup.types import GcReport
 from dedup.writer import NewRecord, Writer, WriteTxn
 
@@ -55,6 +60,8 @@ ROWS_PER_JOB = 20000
 HOLES_PER_JOB = 20000
 MOVE_BYTES = 8 * 1024 * 1024
 RETIRED = 2
+MERGE_MIN = 8  # small segments merged only once there are this many
+MERGE_SHARE = 16  # a segment is small under pack_size / MERGE_SHARE
 
 
 @dataclass(frozen=True)
@@ -113,7 +120,7 @@ def simulate_reclaim(index: Index, mids: list[int]) -> tuple[int, int, dict[int,
     return freed, freed_bytes, per_pack
 
 
-def pack_states(index: Index, packs_dir: Path, open_pack: int) -> list[PackState]:
+def pack_states(index: Index, packs: PackStore, open_pack: int) -> list[PackState]:
     """Every pack that holds something and is not retired, with its allocated bytes."""
     with index.read() as txn:
         rows = [(U32.unpack(k)[0], PACK.unpack(v)) for k, v in txn.cursor(db=index.db["packs"])]
@@ -121,20 +128,20 @@ def pack_states(index: Index, packs_dir: Path, open_pack: int) -> list[PackState
     for pid, (committed, live, state) in rows:
         if state == RETIRED or committed == 0:
             continue
-        try:
-            disk = os.stat(pack_path(packs_dir, pid)).st_blocks * 512
-        except FileNotFoundError:
-            disk = 0
+        disk = packs.disk(pid)
         out.append(PackState(pid, committed, live, disk, pid == open_pack))
     return out
 
 
 def plan_compaction(
-    packs: list[PackState], threshold: float, punching: bool, freed: dict[int, int] | None = None
+    packs: list[PackState], threshold: float, punching: bool, freed: dict[int, int] | None = None,
+    merge_below: int = 0,
 ) -> list[PackPlan]:
     """The packs to compact (or, with nothing live, to delete). ``punching``:
     the filesystem punches holes (see the module docstring). ``freed``: bytes
-    per pack that a dry run's reclaiming would free (and punch) first."""
+    per pack that a dry run's reclaiming would free (and punch) first.
+    ``merge_below``: also merge the sealed packs shorter than this, once there
+    are MERGE_MIN of them (segmented stores; 0: never)."""
     plans = []
     for p in packs:
         gone = (freed or {}).get(p.pack_id, 0)
@@ -147,6 +154,12 @@ def plan_compaction(
             room = p.committed
         if live == 0 or live < room * threshold:
             plans.append(PackPlan(p.pack_id, p.committed, live, p.is_open, p.disk))
+    planned = {p.pack_id for p in plans}
+    small = [p for p in packs if merge_below and p.pack_id not in planned and not p.is_open
+             and p.committed < merge_below]
+    if len(small) >= MERGE_MIN:
+        plans += [PackPlan(p.pack_id, p.committed, max(0, p.live - (freed or {}).get(p.pack_id, 0)), False, p.disk)
+                  for p in small]
     return plans
 
 
@@ -161,10 +174,19 @@ async def reclaim(writer: Writer, key: bytes, mid: int) -> tuple[int, int]:
             return freed, freed_bytes
 
 
+Moved = tuple[int, int, bytes, int, int, bytes]  # (pack, offset, digest, codec, raw length, stored bytes)
+
+
 def _move(w: WriteTxn, pack_id: int, records: list[tuple[int, bytes, int, int, bytes]]) -> None:
     """Copy still-live records of ``pack_id`` to the open pack and repoint them."""
+    _move_many(w, [(pack_id, *r) for r in records])
+
+
+def _move_many(w: WriteTxn, records: list[Moved]) -> None:
+    """Copy the still-live ones of ``records`` (of any packs) to the pack being
+    written and repoint their fragments."""
     live = []
-    for pos, digest, codec, raw, data in records:
+    for pack_id, pos, digest, codec, raw, data in records:
         row = w.index.fragment(w.txn, digest)
         if row is not None and row.pack == pack_id and row.offset == pos:
             live.append((row, NewRecord(digest, codec, raw, data)))
@@ -173,7 +195,7 @@ def _move(w: WriteTxn, pack_id: int, records: list[tuple[int, bytes, int, int, b
     places = w.append([rec for _, rec in live])
     for (row, rec), (pid, at) in zip(live, places, strict=True):
         w.index.put_fragment(w.txn, rec.digest, FragmentRow(pid, at, row.stored, row.raw, row.codec, row.refcount))
-        w.release(pack_id, HEADER_SIZE + row.stored)
+        w.release(row.pack, HEADER_SIZE + row.stored)
 
 
 def _retire(w: WriteTxn, pack_id: int) -> None:
@@ -186,7 +208,7 @@ def _seal(w: WriteTxn) -> None:
     w.writer.seal(w.txn)
 
 
-async def compact(writer: Writer, files: PackFiles, packs_dir: Path, plan: PackPlan) -> int:
+async def compact(writer: Writer, plan: PackPlan) -> int:
     """Execute one (sealed) pack's plan; returns the bytes its file occupied.
     Whether anything is still live is read now, not from the plan: earlier
     compactions may have moved records around since it was made."""
@@ -195,11 +217,49 @@ async def compact(writer: Writer, files: PackFiles, packs_dir: Path, plan: PackP
     if row is None or row[2] == RETIRED:
         return 0
     if row[1]:
-        records = scan_records(pack_path(packs_dir, plan.pack_id))
+        records = writer.packs.records(plan.pack_id)
         while batch := await asyncio.to_thread(_take, records, MOVE_BYTES):
             await writer.run(lambda w, b=batch: _move(w, plan.pack_id, b))  # type: ignore[misc]
     await writer.run(lambda w: _retire(w, plan.pack_id))
-    return await remove_retired(writer, files, packs_dir)
+    return await remove_retired(writer)
+
+
+async def compact_together(writer: Writer, plans: list[PackPlan]) -> int:
+    """Execute several packs' plans at once (segmented stores): their live
+    records are copied in batches of MOVE_BYTES, each batch one job, so small
+    segments come out merged; then every one of them is retired and deleted.
+    Returns the bytes they occupied."""
+    with writer.index.read() as txn:
+        rows = {p.pack_id: writer.index.pack(txn, p.pack_id) for p in plans}
+    todo = [pid for pid, row in rows.items() if row is not None and row[2] != RETIRED]
+    records = _records_of(writer, [pid for pid in todo if rows[pid][1]])  # type: ignore[index]
+    while batch := await asyncio.to_thread(_take_many, records, MOVE_BYTES):
+        await writer.run(lambda w, b=batch: _move_many(w, b))  # type: ignore[misc]
+
+    def retire(w: WriteTxn) -> None:
+        for pid in todo:
+            _retire(w, pid)
+
+    if todo:
+        await writer.run(retire)
+    return await remove_retired(writer)
+
+
+def _records_of(writer: Writer, pack_ids: list[int]) -> Iterator[Moved]:
+    for pid in pack_ids:
+        for pos, header, data in writer.packs.records(pid):
+            yield pid, pos, header.digest, header.codec, header.raw_length, data
+
+
+def _take_many(records: Iterator[Moved], limit: int) -> list[Moved]:
+    batch = []
+    size = 0
+    for record in records:
+        batch.append(record)
+        size += len(record[5])
+        if size >= limit:
+            break
+    return batch
 
 
 def _take(records: Iterator[tuple[int, RecordHeader, bytes]], limit: int) -> list[tuple[int, bytes, int, int, bytes]]:
@@ -213,20 +273,14 @@ def _take(records: Iterator[tuple[int, RecordHeader, bytes]], limit: int) -> lis
     return batch
 
 
-async def remove_retired(writer: Writer, files: PackFiles, packs_dir: Path) -> int:
+async def remove_retired(writer: Writer) -> int:
     """Delete the files of retired packs, then their rows. Safe to repeat."""
     index = writer.index
     with index.read() as txn:
         retired = [U32.unpack(k)[0] for k, v in txn.cursor(db=index.db["packs"]) if PACK.unpack(v)[2] == RETIRED]
     freed = 0
     for pid in retired:
-        path = pack_path(packs_dir, pid)
-        files.forget(pid)
-        try:
-            freed += os.stat(path).st_blocks * 512
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
+        freed += await asyncio.to_thread(writer.packs.delete, pid)
     if retired:
         def drop(w: WriteTxn) -> None:
             for pid in retired:
@@ -258,17 +312,17 @@ def _punch(w: WriteTxn, rows: list[tuple[bytes, int, int, int]]) -> int:
     gone or retired needs no punching; a pack whose punch fails keeps its rows
     for the next run. A range is punched only if it holds a whole record that
     no fragment row points at (:func:`_dead_record`)."""
-    holes = w.writer.holes
+    packs = w.writer.packs
     by_pack: dict[int, list[tuple[bytes, int, int, int]]] = {}
     for row in rows:
         by_pack.setdefault(row[1], []).append(row)
     returned = 0
     for pid, items in by_pack.items():
         pack = w.index.pack(w.txn, pid)
-        if pack is not None and pack[2] != RETIRED and holes.supported:
+        if pack is not None and pack[2] != RETIRED and packs.punches:
             ranges = [(off, n) for _, _, off, n in items if _dead_record(w, pid, off, n)]
             try:
-                returned += holes.punch(pack_path(w.writer.packs_dir, pid), ranges) if ranges else 0
+                returned += packs.punch(pid, ranges) if ranges else 0
             except FileNotFoundError:
                 pass
             except OSError as exc:
@@ -286,7 +340,7 @@ def _dead_record(w: WriteTxn, pack_id: int, offset: int, length: int) -> bool:
     freeing an orphan row that shares a live record's place, say). Bytes that
     are not a record header (zeros: punched already) are left alone."""
     try:
-        head = w.writer.files.read(pack_id, offset, HEADER_SIZE)
+        head = w.writer.packs.read(pack_id, offset, HEADER_SIZE)
     except OSError:
         return False
     header = unpack_header(head)
@@ -307,13 +361,16 @@ async def punch_queued(writer: Writer) -> int:
     return returned
 
 
-async def collect(
-    writer: Writer, files: PackFiles, packs_dir: Path, grace_seconds: float, threshold: float, dry_run: bool
-) -> GcReport:
+def merge_below(packs: PackStore, pack_size: int) -> int:
+    """Segments shorter than this are merged (0: a store that is not segmented)."""
+    return pack_size // MERGE_SHARE if packs.segmented else 0
+
+
+async def collect(writer: Writer, grace_seconds: float, threshold: float, dry_run: bool) -> GcReport:
     if dry_run:
         return await asyncio.to_thread(
-            dry_run_report, writer.index, packs_dir, writer.pack.pack_id, grace_seconds, threshold,
-            writer.holes.supported)
+            dry_run_report, writer.index, writer.packs, writer.open_pack, grace_seconds, threshold,
+            writer.packs.punches, merge_below(writer.packs, writer.pack_size))
     due = due_manifests(writer.index, time.time_ns() - int(grace_seconds * 1e9))
     freed = freed_bytes = 0
     for key, mid in due:
@@ -321,31 +378,35 @@ async def collect(
         freed += f
         freed_bytes += b
     punched = await punch_queued(writer)
-    plans = await _plan(writer, packs_dir, threshold)
+    plans = await _plan(writer, threshold)
     if any(p.is_open for p in plans):  # seal it first, so moved records never land in it
         await writer.run(_seal)
-        plans = await _plan(writer, packs_dir, threshold)
+        plans = await _plan(writer, threshold)
     on_disk = punched
-    for plan in plans:
-        on_disk += await compact(writer, files, packs_dir, plan)
+    if writer.packs.segmented:
+        on_disk += await compact_together(writer, plans)
+    for plan in plans if not writer.packs.segmented else ():
+        on_disk += await compact(writer, plan)
     return GcReport(False, len(due), freed, freed_bytes, sum(1 for p in plans if p.live),
                     sum(1 for p in plans if not p.live), on_disk, punched)
 
 
-async def _plan(writer: Writer, packs_dir: Path, threshold: float, freed: dict[int, int] | None = None) -> list[PackPlan]:
-    states = await asyncio.to_thread(pack_states, writer.index, packs_dir, writer.pack.pack_id)
-    return plan_compaction(states, threshold, writer.holes.supported, freed)
+async def _plan(writer: Writer, threshold: float, freed: dict[int, int] | None = None) -> list[PackPlan]:
+    states = await asyncio.to_thread(pack_states, writer.index, writer.packs, writer.open_pack)
+    return plan_compaction(states, threshold, writer.packs.punches, freed,
+                           merge_below(writer.packs, writer.pack_size))
 
 
 def dry_run_report(
-    index: Index, packs_dir: Path, open_pack: int, grace_seconds: float, threshold: float, punching: bool,
+    index: Index, packs: PackStore, open_pack: int, grace_seconds: float, threshold: float, punching: bool,
+    merge: int = 0,
 ) -> GcReport:
     """The dry run, with reads only: what reclaiming the manifests due would
     free, and the plan after it. Disk bytes are estimated: a hole returns about
     its record's bytes, a deleted pack what its file still occupies."""
     due = due_manifests(index, time.time_ns() - int(grace_seconds * 1e9))
     freed, freed_bytes, per_pack = simulate_reclaim(index, [v for _, v in due])
-    plans = plan_compaction(pack_states(index, packs_dir, open_pack), threshold, punching, per_pack)
+    plans = plan_compaction(pack_states(index, packs, open_pack), threshold, punching, per_pack, merge)
     punched = sum(per_pack.values()) if punching else 0
     deleted = sum(max(0, p.disk - per_pack.get(p.pack_id, 0)) if punching else p.disk for p in plans)
     return GcReport(True, len(due), freed, freed_bytes, sum(1 for p in plans if p.live),

@@ -1,8 +1,10 @@
 """Pack files: append-only files of self-describing fragment records.
 
-The writer thread owns the one open pack (:class:`PackWriter`); any thread reads
-through :class:`PackFiles` with ``pread``. This module never touches the index:
-it knows offsets and bytes, not fragments' meaning.
+:class:`LocalPacks` is the default pack store (dedup/packstore.py): pack files
+under ``<data>/packs``. The writer thread owns the one open pack
+(:class:`PackWriter`); any thread reads through :class:`PackFiles` with
+``pread``. This module never touches the index: it knows offsets and bytes,
+not fragments' meaning.
 
 Crash protocol (pack side): bytes are appended, then ``fdatasync``ed, and only
 then may an index transaction that points at them commit. On open, the writer
@@ -17,8 +19,11 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from dedup.format import HEADER_SIZE, RecordHeader, unpack_header
+from dedup.holes import Holes, likely_supported
+from dedup.packstore import PackFigures, PackInfo
 
 _IOV_MAX = 1000
 
@@ -137,6 +142,98 @@ class PackFiles:
         """Drop the cached descriptor of a deleted pack (readers holding it finish)."""
         with self._lock:
             self._handles.pop(pack_id, None)
+
+    def close(self) -> None:
+        with self._lock:
+            self._handles.clear()
+
+
+class LocalPacks:
+    """Pack files in one directory: the embedded pack store. ``probe``: find out
+    whether the filesystem punches holes by trying (a writer); without it
+    (read-only use) judge it from the filesystem's type and never write."""
+
+    segmented = False
+    read_ahead = 0  # the page cache and the disk's own read-ahead do this
+    max_pack = 1 << 62
+
+    def __init__(self, packs_dir: Path, probe: bool = True) -> None:
+        self.packs_dir = packs_dir
+        self.files = PackFiles(packs_dir)
+        self.holes = Holes(packs_dir) if probe else None
+        self._likely = likely_supported(packs_dir) if not probe else False
+
+    @property
+    def punches(self) -> bool:
+        return self.holes.supported if self.holes is not None else self._likely
+
+    def sink(self, pack_id: int, committed: int) -> PackWriter:
+        self.files.forget(pack_id)
+        return PackWriter(self.packs_dir, pack_id, committed)
+
+    def read(self, pack_id: int, offset: int, length: int) -> bytes:
+        return self.files.read(pack_id, offset, length)
+
+    def readinto(self, pack_id: int, offset: int, buf: memoryview) -> None:
+        self.files.readv(pack_id, offset, [buf])
+
+    def readv(self, pack_id: int, offset: int, bufs: list[memoryview]) -> None:
+        self.files.readv(pack_id, offset, bufs)
+
+    def prefetch(self, ranges: Sequence[tuple[int, int, int]]) -> None:
+        return None
+
+    def list(self) -> list[PackInfo]:
+        out = []
+        for pid in list_pack_ids(self.packs_dir):
+            try:
+                st = os.stat(pack_path(self.packs_dir, pid))
+            except FileNotFoundError:
+                continue
+            out.append(PackInfo(pid, st.st_size, min(st.st_size, st.st_blocks * 512)))
+        return out
+
+    def usage(self) -> tuple[int, int]:
+        listed = self.list()
+        return len(listed), sum(p.disk for p in listed)
+
+    def disk(self, pack_id: int) -> int:
+        try:
+            return os.stat(pack_path(self.packs_dir, pack_id)).st_blocks * 512
+        except FileNotFoundError:
+            return 0
+
+    def delete(self, pack_id: int) -> int:
+        path = pack_path(self.packs_dir, pack_id)
+        self.files.forget(pack_id)
+        try:
+            freed = os.stat(path).st_blocks * 512
+            os.unlink(path)
+        except FileNotFoundError:
+            return 0
+        return freed
+
+    def records(self, pack_id: int) -> Iterator[tuple[int, RecordHeader, bytes]]:
+        return scan_records(pack_path(self.packs_dir, pack_id))
+
+    def punch(self, pack_id: int, ranges: Sequence[tuple[int, int]]) -> int:
+        if self.holes is None:
+            return 0
+        return self.holes.punch(pack_path(self.packs_dir, pack_id), ranges)
+
+    def forget(self, pack_id: int) -> None:
+        self.files.forget(pack_id)
+
+    def describe(self) -> dict[str, Any]:
+        ok = os.access(self.packs_dir, os.W_OK)
+        return {"kind": "local", "holes": self.punches, "status": "ok" if ok else "unavailable",
+                **({} if ok else {"error": f"{self.packs_dir} is not writable"})}
+
+    def figures(self) -> PackFigures:
+        return PackFigures("local")
+
+    def close(self) -> None:
+        self.files.close()
 
 
 def scan_records(path: Path) -> Iterator[tuple[int, RecordHeader, bytes]]:

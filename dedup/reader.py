@@ -7,7 +7,10 @@ read with one ``preadv``; each is checked against its BLAKE3 name before a
 byte of it is served (a damaged fragment raises CorruptFragment). Batches of
 1 MiB load in a worker thread, up to AHEAD of them ready while one is sent:
 small batches keep the socket busy from the first, and memory per reader
-stays near (AHEAD + 2) MiB.
+stays near (AHEAD + 2) MiB. Where the pack store gains from it (packs in S3:
+``read_ahead``), the reader also looks fragments up that many bytes ahead of
+what it copies and announces them (``prefetch``), so that the store fetches
+the next segments while this batch is read and sent.
 
 An encrypted object is read in its encryption domain (dedup/encryption.py):
 each sealed record is authenticated and decrypted, then decoded, then checked
@@ -17,6 +20,7 @@ against its keyed name; a range of it costs the whole fragments it touches.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +37,7 @@ from dedup.encryption import CODEC_MASK, SEALED, Domain
 from dedup.errors import CorruptFragment
 from dedup.format import HEADER_SIZE
 from dedup.index import FRAGMENT, U64X2, FragmentRow, Index, manifest_entries
-from dedup.packs import PackFiles
+from dedup.packstore import PackStore
 from dedup.types import ObjectInfo
 
 BATCH = 1024 * 1024  # raw bytes per worker-thread load
@@ -78,7 +82,7 @@ class ObjectReader:
     """The bytes [start, start+length) of one object, as an async iterator of
     memoryviews, each over a buffer of its own (a transport may keep it)."""
 
-    def __init__(self, index: Index, files: PackFiles, info: ObjectInfo,
+    def __init__(self, index: Index, files: PackStore, info: ObjectInfo,
                  segments: tuple[tuple[int, int], ...], start: int, length: int,
                  domain: Domain | None = None) -> None:
         self.info = info
@@ -91,6 +95,8 @@ class ObjectReader:
         self._pieces = plan_pieces(segments, start, length)
         self._piece = 0
         self._pos = self._pieces[0].start if self._pieces else 0
+        self._planned: deque[list[_Frag]] = deque()  # looked up, not yet copied
+        self._plan_ahead = max(1, files.read_ahead // BATCH)
         self._read = bytearray()
         self._headers = bytearray()
         self._first: memoryview | None = None
@@ -155,9 +161,13 @@ class ObjectReader:
 
     # -- worker-thread side ---------------------------------------------------
     def _load(self) -> memoryview | None:
-        frags = self._next_fragments()
-        if not frags:
+        while len(self._planned) < self._plan_ahead and (planned := self._next_fragments()):
+            self._planned.append(planned)
+            if self._plan_ahead > 1:
+                self._files.prefetch([(f.pack, f.pos, HEADER_SIZE + f.stored) for f in planned])
+        if not self._planned:
             return None
+        frags = self._planned.popleft()
         view = _uninitialized(sum(f.raw for f in frags))
         try:
             filled = self._copy(frags, view)

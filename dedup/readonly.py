@@ -23,13 +23,13 @@ from pathlib import Path
 
 import lmdb
 
-from dedup import errors, gc, holes
+from dedup import errors, gc
 from dedup.check import run_check
 from dedup.format import FORMAT_VERSION, FormatError, read_format
 from dedup.fsutil import lock_data_dir
 from dedup.index import Index
 from dedup.keyring import Keyring
-from dedup.packs import PackFiles
+from dedup.packsopen import open_packs
 from dedup.stats import collect_stats
 from dedup.types import BucketInfo, CheckReport, GcReport, StoreConfig, StoreStats
 
@@ -42,7 +42,7 @@ class ReadOnlyStore:
         self.config = config
         self.index = index
         self.packs_dir = path / "packs"
-        self.files = PackFiles(self.packs_dir)
+        self.packs = open_packs(path, config, writer=False)
         self._lock_fd = lock_fd
 
     @classmethod
@@ -85,25 +85,26 @@ class ReadOnlyStore:
                     for k, d in ((k, json.loads(v)) for k, v in txn.cursor(db=self.index.db["buckets"]))]
 
     async def stats(self, exact: bool = False, dead: bool = False) -> StoreStats:
-        return await asyncio.to_thread(collect_stats, self.index, self.packs_dir, exact, dead)
+        return await asyncio.to_thread(collect_stats, self.index, self.packs, exact, dead)
 
     async def check(self, verify: bool = True, master_key: bytes | None = None,
                     kms_keys: Mapping[str, bytes] | None = None) -> CheckReport:
-        """``master_key``, ``kms_keys``: encrypted fragments are verified with
+        """The check without repair (repairing writes: open a Store for it).
+        ``master_key``, ``kms_keys``: encrypted fragments are verified with
         them (without them, encrypted data cannot be verified: EncryptionKeyError)."""
         keyring = Keyring(self.path, master_key, kms_keys)
-        """The check without repair (repairing writes: open a Store for it)."""
-        return await asyncio.to_thread(run_check, self.index, self.files, verify, keyring)
+        return await asyncio.to_thread(run_check, self.index, self.packs, verify, keyring)
 
     async def plan_garbage_collection(self, grace_seconds: float | None = None) -> GcReport:
         """What ``Store.collect_garbage`` would free now (its dry run)."""
         grace = self.config.manifest_grace_seconds if grace_seconds is None else grace_seconds
         # which pack is open only matters to a GC that runs: it seals that pack before compacting it.
         # Whether holes can be punched is judged from the filesystem type: a probe would write.
-        punching = holes.likely_supported(self.packs_dir)
-        return await asyncio.to_thread(gc.dry_run_report, self.index, self.packs_dir, -1, grace,
-                                       self.config.compact_threshold, punching)
+        return await asyncio.to_thread(gc.dry_run_report, self.index, self.packs, -1, grace,
+                                       self.config.compact_threshold, self.packs.punches,
+                                       gc.merge_below(self.packs, self.config.pack_size))
 
     async def close(self) -> None:
+        self.packs.close()
         self.index.close()
         os.close(self._lock_fd)

@@ -10,13 +10,11 @@ manifests: GC's own dry run, whatever their age).
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 from dedup.gc import due_manifests, simulate_reclaim
 from dedup.index import U32, U64, U64X2, Index, ObjectRow, manifest_entries
 from dedup.keys import scan
-from dedup.packs import list_pack_ids, pack_path
+from dedup.packstore import PackStore
 from dedup.types import BucketStats, StoreStats
 from dedup.versioning import every_version
 
@@ -42,7 +40,7 @@ def _unique_bytes(index: Index, txn: object, bid: int) -> int:
     return total
 
 
-def collect_stats(index: Index, packs_dir: Path, exact: bool = False, dead: bool = False) -> StoreStats:
+def collect_stats(index: Index, packs: PackStore, exact: bool = False, dead: bool = False) -> StoreStats:
     dead_unique = dead_stored = None
     if dead:
         _, dead_unique, per_pack = simulate_reclaim(index, [mid for _, mid in due_manifests(index, 2**64 - 1)])
@@ -57,18 +55,11 @@ def collect_stats(index: Index, packs_dir: Path, exact: bool = False, dead: bool
             buckets.append(BucketStats(name.decode(), objects, logical, unique))
         counters = {n: index.counter(txn, n) for n in ("objects", "logical", "fragments", "unique", "stored")}
         entries = {n: int(txn.stat(index.db[n])["entries"]) for n in ("dead", "pending", "uploads")}
-    pack_bytes = 0
-    ids = list_pack_ids(packs_dir)
-    for pid in ids:
-        try:
-            st = os.stat(pack_path(packs_dir, pid))
-        except FileNotFoundError:
-            continue
-        pack_bytes += min(st.st_size, st.st_blocks * 512)  # punched holes take no space
+    count, pack_bytes = packs.usage()  # punched holes take no space
     return StoreStats(
         objects=counters["objects"], logical_bytes=counters["logical"], fragments=counters["fragments"],
         unique_bytes=counters["unique"], stored_bytes=counters["stored"], pack_bytes=pack_bytes,
-        index_bytes=index.index_bytes(), packs=len(ids), buckets=tuple(buckets),
+        index_bytes=index.index_bytes(), packs=count, buckets=tuple(buckets),
         dead_manifests=entries["dead"], pending_manifests=entries["pending"], uploads=entries["uploads"],
         dead_unique_bytes=dead_unique, dead_stored_bytes=dead_stored,
     )

@@ -51,7 +51,7 @@ from dedup.listing import list_page, list_versions
 from dedup.manifests import abandon_pending, require_complete, sealed_counter
 from dedup.migrate import upgrade
 from dedup.names import encode_key, validate_bucket_name
-from dedup.packs import PackFiles
+from dedup.packsopen import open_packs, record_packs
 from dedup.reader import ObjectReader
 from dedup.stats import collect_stats
 from dedup.types import (
@@ -92,8 +92,8 @@ class Store:
         self.packs_dir = path / "packs"
         self.index = Index(path / "index", config.map_size)
         upgrade(self.index, path, params, found)
-        self.files = PackFiles(self.packs_dir)
-        self.writer = Writer(self.index, self.packs_dir, self.files, config.pack_size)
+        self.packs = open_packs(path, config)
+        self.writer = Writer(self.index, self.packs, config.pack_size)
         self.ingest = Ingest(self.writer, params, config.batch_bytes, buffers=8, policy=config.compression)
         with self.index.read() as txn:
             start = self.index.counter(txn, "next_mid")
@@ -125,6 +125,7 @@ class Store:
         if stored is None:
             params, found = ChunkerParams(config.min_fragment, config.avg_fragment, config.max_fragment), FORMAT_VERSION
             write_format(root, params)
+            record_packs(root, config)
         else:
             params, found = stored
         try:
@@ -140,7 +141,7 @@ class Store:
             pending = [U64.unpack(k)[0] for k, _ in txn.cursor(db=self.index.db["pending"])]
         for mid in pending:
             await self.writer.run(lambda w, v=mid: abandon_pending(w, v))  # type: ignore[misc]
-        await gc.remove_retired(self.writer, self.files, self.packs_dir)
+        await gc.remove_retired(self.writer)
         cutoff = time.time() - self.config.upload_max_age_seconds
         await self.writer.run(lambda w: multipart.abort_stale(w, cutoff))
         await self._reclaim_due(0)  # what crashes left (queued at time 0); deleted versions wait for GC
@@ -148,6 +149,7 @@ class Store:
 
     async def close(self) -> None:
         await asyncio.to_thread(self.writer.stop)
+        self.packs.close()
         self.ingest.close()
         self.index.close()
         os.close(self._lock_fd)  # releases the lock
@@ -280,7 +282,7 @@ class Store:
                 length = row.segments[part_number - 1][1]
         elif byte_range is not None:
             start, length = _resolve(byte_range, row.size)
-        reader = ObjectReader(self.index, self.files, info, row.segments, start, length, domain)
+        reader = ObjectReader(self.index, self.packs, info, row.segments, start, length, domain)
         await reader.prime()
         return reader
 
@@ -494,11 +496,11 @@ class Store:
 
     # -- maintenance -------------------------------------------------------------
     async def stats(self, exact: bool = False, dead: bool = False) -> StoreStats:
-        return await asyncio.to_thread(collect_stats, self.index, self.packs_dir, exact, dead)
+        return await asyncio.to_thread(collect_stats, self.index, self.packs, exact, dead)
 
     async def collect_garbage(self, dry_run: bool = False, grace_seconds: float | None = None) -> GcReport:
         grace = self.config.manifest_grace_seconds if grace_seconds is None else grace_seconds
-        return await gc.collect(self.writer, self.files, self.packs_dir, grace, self.config.compact_threshold, dry_run)
+        return await gc.collect(self.writer, grace, self.config.compact_threshold, dry_run)
 
     async def _reclaim_due(self, cutoff_ns: int) -> None:
         for key, mid in gc.due_manifests(self.index, cutoff_ns):
@@ -508,7 +510,7 @@ class Store:
         if repair:
             await self.writer.run(repair_refcounts)
             await gc.punch_queued(self.writer)  # the orphans it freed
-        report = await asyncio.to_thread(run_check, self.index, self.files, verify, self.keyring)
+        report = await asyncio.to_thread(run_check, self.index, self.packs, verify, self.keyring)
         return replace(report, repaired=True) if repair else report
 
     def writer_queue_depth(self) -> int:

@@ -42,6 +42,13 @@ class StoreConfig:
     map_size: int = 1 << 40
     compression: str = "fast"  # off / fast / max: see dedup/codecs.py and benchmarks/README.md
     lifecycle_day_seconds: float = 86400.0  # a lifecycle "day" (dedup/lifecycle.py); tests shorten it
+    # Where packs live (dedup/packsopen.py): "" is <data>/packs; s3://BUCKET/PREFIX a bucket
+    packs: str = ""
+    packs_endpoint: str | None = None
+    packs_access_key: str | None = field(default=None, repr=False)
+    packs_secret_key: str | None = field(default=None, repr=False)
+    packs_region: str = "us-east-1"
+    packs_cache_bytes: int = 1024 * MiB  # the local cache of remote pack bytes under <data>/cache
     # records sealed under one data key before its domain gets a new one: random
     # 96-bit GCM nonces stay safe for 2^32 (dedup/encryption.py); tests lower it
     seal_limit: int = 1 << 31

@@ -6,6 +6,15 @@ transaction of one parent, so a failing job leaves no trace; then the pack is
 ``fdatasync``ed and the parent committed (LMDB syncs). Only after that are the
 jobs' futures resolved: an acknowledged write is durable (invariant 1: an index
 row points only at pack bytes already on disk).
+
+Pack bytes go through the pack store (dedup/packstore.py). Where it is
+``segmented`` (packs in S3), there is no open pack: the first append of a group
+allocates a new pack id (in that job's transaction) and the group's records
+collect in its sink, which is written whole and sealed (``sync``: a PUT) before
+the parent commits; a segment that reaches ``pack_size`` is sealed between jobs
+and the next append starts another. A group that fails deletes the segments it
+wrote (best effort: one left behind has an id past the committed counter and
+is removed on the next open).
 """
 
 from __future__ import annotations
@@ -13,21 +22,18 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import lmdb
 
 from dedup.errors import StorageFull
 from dedup.format import HEADER_SIZE, pack_header
-from dedup.holes import Holes
 from dedup.index import HOLE, PACK, U32, Index, Txn
-from dedup.packs import PackFiles, PackWriter, list_pack_ids, pack_path
+from dedup.packstore import PackSink, PackStore
 
 log = logging.getLogger("fragstore.writer")
 T = TypeVar("T")
@@ -65,7 +71,7 @@ class WriteTxn:
         transaction. Only committed rows are punched (gc.punch_queued), so a crash
         between this commit and the punch leaves the row for the next GC."""
         self.release(pack_id, nbytes)
-        if self.writer.holes.supported:
+        if self.writer.packs.punches:
             self.txn.put(HOLE.pack(pack_id, offset), U32.pack(nbytes), db=self.index.db["holes"])
 
 
@@ -82,12 +88,12 @@ class _Job:
 class Writer:
     """Owns the writer thread, the open pack and the write transactions."""
 
-    def __init__(self, index: Index, packs_dir: Path, files: PackFiles, pack_size: int) -> None:
+    def __init__(self, index: Index, packs: PackStore, pack_size: int) -> None:
         self.index = index
-        self.packs_dir = packs_dir
-        self.files = files
+        self.packs = packs
         self.pack_size = pack_size
-        self.holes = Holes(packs_dir)
+        self._born: WriteTxn | None = None  # the job whose append started the current segment
+        self._written: list[int] = []  # segments synced in the group being committed
         self.queue: queue.Queue[_Job | None] = queue.Queue()
         self.commits = 0  # group commits made (each: one round of flushes)
         self.jobs = 0  # jobs submitted through run() (a group commit holds one or more)
@@ -119,33 +125,47 @@ class Writer:
     def stop(self) -> None:
         self.queue.put(None)
         self.thread.join()
-        self.pack.close()
+        if self.pack is not None:
+            self.pack.close()
 
     # -- packs ---------------------------------------------------------------
-    def _recover_pack(self) -> PackWriter:
-        """Open the newest pack at its committed length; remove pack files the
-        index never committed (a crash between creating and committing one)."""
+    @property
+    def open_pack(self) -> int:
+        """The id of the open pack, -1 where there is none (a segmented store)."""
+        return self.pack.pack_id if self.pack is not None and not self.packs.segmented else -1
+
+    def _recover_pack(self) -> PackSink | None:
+        """Open the newest pack at its committed length (segmented: none);
+        remove packs the index never committed (a crash between writing one and
+        committing it: its id is past the committed counter)."""
         with self.index.read() as txn:
             known = {int.from_bytes(k, "big"): v for k, v in txn.cursor(db=self.index.db["packs"])}
             current = max(known) if known else None
             committed = PACK.unpack(known[current])[0] if current is not None else 0
-        for pid in list_pack_ids(self.packs_dir):
-            if pid not in known and (current is None or pid > current):
-                self.files.forget(pid)  # created after the last commit: never referenced
-                os.unlink(pack_path(self.packs_dir, pid))
-            elif pid not in known:
-                log.warning("pack %08x is not in the index; left for `check`", pid)
+            limit = max(self.index.counter(txn, "next_pack"), current or 0)
+        for info in self.packs.list():
+            if info.pack_id not in known and info.pack_id > limit:
+                self.packs.delete(info.pack_id)  # created after the last commit: never referenced
+            elif info.pack_id not in known:
+                log.warning("pack %08x is not in the index; left for `check`", info.pack_id)
+        if self.packs.segmented:
+            return None
         if current is None:
             with self.index.write() as txn:
                 current = self.index.allocate(txn, "next_pack")
                 self.index.put_pack(txn, current, 0, 0, 0)
-        return PackWriter(self.packs_dir, current, committed)
+        return self.packs.sink(current, committed)
 
     def append(self, wtx: WriteTxn, records: Sequence[NewRecord]) -> list[tuple[int, int]]:
         buffers: list[bytes | memoryview] = []
         for r in records:
             buffers.append(pack_header(r.codec, r.raw_length, len(r.data), r.digest))
             buffers.append(r.data)
+        if self.pack is None:  # segmented: this group's first append starts a segment
+            pid = self.index.allocate(wtx.txn, "next_pack")
+            self.index.put_pack(wtx.txn, pid, 0, 0, 1)
+            self.pack = self.packs.sink(pid, 0)
+            self._born = wtx
         start = self.pack.append(buffers)
         places = []
         pos = start
@@ -157,19 +177,37 @@ class Writer:
         return places
 
     def seal(self, txn: Txn) -> None:
-        """Seal the open pack now (compaction of the open pack needs this)."""
-        self._rotate(txn)
+        """Seal the open pack now (compaction of the open pack needs this);
+        segments are sealed when they are written."""
+        if not self.packs.segmented:
+            self._rotate(txn)
+
+    def _seal_segment(self, txn: Txn) -> None:
+        """Write the current segment whole (durable once this returns) and
+        record its length; the next append starts another."""
+        seg = self.pack
+        if seg is None:
+            return
+        self.pack, self._born = None, None
+        try:
+            seg.sync()
+            self._written.append(seg.pack_id)
+        finally:
+            seg.close()
+        row = self.index.pack(txn, seg.pack_id)
+        self.index.put_pack(txn, seg.pack_id, seg.end, row[1] if row else 0, 1)
 
     def _rotate(self, txn: Txn) -> None:
         """Seal the open pack (synced, marked read-only) and start a new one."""
         old = self.pack
+        assert old is not None
         old.sync()
         row = self.index.pack(txn, old.pack_id)
         live = row[1] if row else 0
         self.index.put_pack(txn, old.pack_id, old.end, live, 1)
         new_id = self.index.allocate(txn, "next_pack")
         self.index.put_pack(txn, new_id, 0, 0, 0)
-        self.pack = PackWriter(self.packs_dir, new_id, 0)
+        self.pack = self.packs.sink(new_id, 0)
         old.close()
 
     # -- the thread ----------------------------------------------------------
@@ -194,19 +232,24 @@ class Writer:
 
     def _commit_group(self, jobs: list[_Job]) -> None:
         live: dict[int, int] = {}
+        self._written = []
         try:
             with self.index.write() as txn:
                 for job in jobs:
                     self._run_job(job, txn, live)
-                self.pack.sync()
+                if self.packs.segmented:
+                    self._seal_segment(txn)
+                elif self.pack is not None:
+                    self.pack.sync()
+                pack = self.pack
                 for pid, delta in live.items():
                     row = self.index.pack(txn, pid)
                     if row is not None:
-                        committed = self.pack.end if pid == self.pack.pack_id else row[0]
+                        committed = pack.end if pack is not None and pid == pack.pack_id else row[0]
                         self.index.put_pack(txn, pid, committed, max(0, row[1] + delta), row[2])
-                row = self.index.pack(txn, self.pack.pack_id)
-                if row is not None and row[0] != self.pack.end:
-                    self.index.put_pack(txn, self.pack.pack_id, self.pack.end, row[1], row[2])
+                row = self.index.pack(txn, pack.pack_id) if pack is not None else None
+                if pack is not None and row is not None and row[0] != pack.end:
+                    self.index.put_pack(txn, pack.pack_id, pack.end, row[1], row[2])
             self.commits += 1
         except BaseException as exc:  # the group failed to commit: nothing of it is durable
             log.error("write group of %d jobs failed: %s", len(jobs), exc)
@@ -214,12 +257,24 @@ class Writer:
             for job in jobs:
                 if job.error is None:
                     job.error = failure
-            self.pack.close()
-            self.pack = self._recover_pack()
+            if self.pack is not None:
+                self.pack.close()
+            self.pack, self._born = None, None
+            for pid in self._written:  # segments of a group that never committed: garbage
+                try:
+                    self.packs.delete(pid)
+                except Exception as err:  # left for the next open (its id is past the counter)
+                    log.warning("could not delete uncommitted segment %08x: %s", pid, err)
+            if not self.packs.segmented:  # a segmented store has no open pack to cut back
+                self.pack = self._recover_pack()
+        self._written = []
 
     def _run_job(self, job: _Job, txn: Txn, live: dict[int, int]) -> None:
-        if self.pack.end >= self.pack_size:  # rotate in the parent, between jobs
-            self._rotate(txn)
+        if self.pack is not None and self.pack.end >= min(self.pack_size, self.packs.max_pack):  # between jobs
+            if self.packs.segmented:
+                self._seal_segment(txn)
+            else:
+                self._rotate(txn)
         child = self.index.write(parent=txn)
         wtx = WriteTxn(child, self.index, self)
         try:
@@ -227,6 +282,9 @@ class Writer:
         except BaseException as exc:
             job.error = _storage_error(exc)
             child.abort()
+            if self._born is wtx and self.pack is not None:  # its segment's id went with the abort
+                self.pack.close()
+                self.pack, self._born = None, None
             return
         child.commit()
         for pid, delta in wtx.live_delta.items():

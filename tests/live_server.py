@@ -109,6 +109,16 @@ class LiveServer:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
 
+    def log_lines(self, text: str, wait_s: float = 10.0) -> list[str]:
+        """The log lines holding ``text``, once there is one (an access line is
+        written after its answer has gone out), or none after ``wait_s``."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            found = [line for line in self.log().splitlines() if text in line]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)
+
     def client(self, **kw: Any) -> Any:
         """A boto3 S3 client for this server: path style, SigV4 (presigned URLs too), us-east-1, no retries."""
         config = Config(s3={"addressing_style": "path"}, signature_version="s3v4", retries={"total_max_attempts": 1})

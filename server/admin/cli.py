@@ -32,7 +32,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from dedup.errors import DataDirLocked, EncryptionKeyError, NotADataDir, ReadOnlyRefused
+from dedup.errors import (
+    DataDirLocked,
+    EncryptionKeyError,
+    NotADataDir,
+    PackStoreUnavailable,
+    ReadOnlyRefused,
+    WrongPackStore,
+)
 from dedup.readonly import ReadOnlyStore
 from dedup.types import CheckReport, GcReport, LifecycleReport, StoreStats
 from server.admin import client as adminclient
@@ -280,7 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return keys_cli.run(args, config)
     try:
         done = asyncio.run(_direct(args, config))
-    except (NotADataDir, ReadOnlyRefused, EncryptionKeyError, KmsKeysError) as exc:
+    except (NotADataDir, ReadOnlyRefused, WrongPackStore, PackStoreUnavailable, EncryptionKeyError,
+            KmsKeysError) as exc:
         print(f"fragstore: {exc}", file=sys.stderr)
         return 2
     return _remote(args, resolved) if done is None else done

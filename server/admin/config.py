@@ -36,6 +36,12 @@ class ServerConfig:
     console: str = "on"  # on | off: the web console (server/console/)
     console_session_seconds: float = 28800.0  # how long a console login lasts
     history_interval: float = 3600.0  # seconds between savings-history samples; 0 disables them
+    packs: str | None = None  # s3://BUCKET/PREFIX: packs in S3 (dedup/s3packs.py); None: <data>/packs
+    packs_endpoint: str | None = None
+    packs_access_key: str | None = field(default=None, repr=False)
+    packs_secret_key: str | None = field(default=None, repr=False)
+    packs_region: str = DEFAULT_REGION
+    packs_cache: int = 1 << 30  # bytes of the local cache of S3 pack data
 
     @property
     def console_enabled(self) -> bool:
@@ -52,4 +58,7 @@ class ServerConfig:
     def store_config(self) -> StoreConfig:
         """The engine settings these server settings imply."""
         return StoreConfig(manifest_grace_seconds=self.gc_grace, compression=self.compression,
-                           lifecycle_day_seconds=self.lifecycle_day_seconds)
+                           lifecycle_day_seconds=self.lifecycle_day_seconds, packs=self.packs or "",
+                           packs_endpoint=self.packs_endpoint, packs_access_key=self.packs_access_key,
+                           packs_secret_key=self.packs_secret_key, packs_region=self.packs_region,
+                           packs_cache_bytes=self.packs_cache)

@@ -29,9 +29,10 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from dedup.packstore import PackFigures
 from dedup.store import Store
 from dedup.types import GcReport, StoreStats
 
@@ -133,6 +134,7 @@ class Metrics:
         """The text a scrape answers: the registry, then the store's figures now."""
         scrape = CollectorRegistry(auto_describe=False)
         scrape.register(StoreCollector(await store.stats(), store.writer_queue_depth(), per_bucket))
+        scrape.register(PackCollector(store.packs.figures()))
         return generate_latest(self.registry) + generate_latest(scrape)
 
 
@@ -174,3 +176,35 @@ class StoreCollector(Collector):
             logical.add_metric([bucket.name], bucket.logical_bytes)
         yield objects
         yield logical
+
+
+class PackCollector(Collector):
+    """The pack store's requests, errors, time and cache, by backend and request kind."""
+
+    def __init__(self, figures: PackFigures) -> None:
+        self.figures = figures
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        f = self.figures
+        labels = ["backend", "op"]
+        requests = CounterMetricFamily("fragstore_pack_store_requests", "Requests to the pack store.", labels=labels)
+        errors = CounterMetricFamily("fragstore_pack_store_errors", "Pack store requests that failed.", labels=labels)
+        seconds = CounterMetricFamily("fragstore_pack_store_seconds",
+                                      "Seconds spent in pack store requests (latency: this / requests).",
+                                      labels=labels)
+        for op in f.ops:
+            requests.add_metric([f.kind, op.op], op.count)
+            errors.add_metric([f.kind, op.op], op.errors)
+            seconds.add_metric([f.kind, op.op], op.seconds)
+        yield requests
+        yield errors
+        yield seconds
+        hits = CounterMetricFamily("fragstore_pack_cache_hits", "Pack cache blocks found.", labels=["backend"])
+        hits.add_metric([f.kind], f.cache_hits)
+        misses = CounterMetricFamily("fragstore_pack_cache_misses", "Pack cache blocks fetched.", labels=["backend"])
+        misses.add_metric([f.kind], f.cache_misses)
+        cached = GaugeMetricFamily("fragstore_pack_cache_bytes", "Bytes in the pack cache.", labels=["backend"])
+        cached.add_metric([f.kind], f.cache_bytes)
+        yield hits
+        yield misses
+        yield cached

@@ -26,7 +26,13 @@ import signal
 import sys
 from collections.abc import Callable
 
-from dedup.errors import DataDirLocked, EncryptionKeyError, EngineError
+from dedup.errors import (
+    DataDirLocked,
+    EncryptionKeyError,
+    EngineError,
+    PackStoreUnavailable,
+    WrongPackStore,
+)
 from dedup.store import Store
 from server.admin import logs, memory
 from server.admin.config import ServerConfig
@@ -84,6 +90,9 @@ async def _serve(config: ServerConfig) -> int:
     except DataDirLocked:
         print(f"fragstore: the data directory {config.data_dir} is in use by another process "
               "(one fragstore server per data directory)", file=sys.stderr)
+        return 2
+    except (WrongPackStore, PackStoreUnavailable) as exc:  # the packs are elsewhere, or cannot be reached
+        print(f"fragstore: {exc}", file=sys.stderr)
         return 2
     try:
         try:

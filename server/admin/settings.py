@@ -60,6 +60,23 @@ def _positive_seconds(value: str) -> float:
     return seconds
 
 
+def _packs(value: str) -> str:
+    scheme, sep, rest = value.partition("://")
+    if scheme not in ("s3", "rados") or not sep or not rest or rest.startswith("/"):
+        raise SettingsError(f"{value!r} is not s3://BUCKET/PREFIX or rados://POOL/PREFIX")
+    return value
+
+
+def _bytes(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise SettingsError(f"{value!r} is not a number of bytes") from None
+    if n < 0:
+        raise SettingsError(f"{value!r} is not a number of bytes (0 or more)")
+    return n
+
+
 def _choice(*options: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if value.lower() not in options:
@@ -134,6 +151,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("history_interval", "history_interval", _seconds, 3600.0,
             "seconds between samples of the savings history (<data>/stats-history.jsonl, one line a day, "
             "the console's savings dashboard); 0 turns sampling off", metavar="SECONDS"),
+    Setting("packs", "packs", _packs, None,
+            "keep packs in an S3 bucket, s3://BUCKET/PREFIX, or a Ceph pool, rados://POOL/PREFIX (the cluster "
+            "of CEPH_CONF; unset: pack files under <data>/packs); a data directory keeps the packs it was "
+            "created with", maintenance=True, metavar="URL"),
+    Setting("packs_endpoint", "packs_endpoint", _text, None,
+            "URL of the S3 service of packs (unset: AWS)", maintenance=True, metavar="URL"),
+    Setting("packs_access_key", "packs_access_key", _text, None, "access key for the packs bucket",
+            secret=True, maintenance=True, metavar="KEY"),
+    Setting("packs_secret_key", "packs_secret_key", _text, None, "secret key for the packs bucket",
+            secret=True, maintenance=True, metavar="SECRET"),
+    Setting("packs_region", "packs_region", _text, DEFAULT_REGION, "region the packs bucket is signed for",
+            maintenance=True, metavar="REGION"),
+    Setting("packs_cache", "packs_cache", _bytes, 1 << 30,
+            "bytes of S3 pack data cached under <data>/cache (least recently used dropped first); 0 turns the "
+            "cache off", metavar="BYTES"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -273,7 +305,7 @@ _DOC = """# Configuration
 
 `fragstore stats`, `fragstore gc`, `fragstore check`, `fragstore lifecycle` and
 `fragstore rotate-root-key` read the settings the same way; of the flags they
-take `--data` and `--config`. `fragstore gc` frees deleted object versions
+take `--data`, `--config` and the `--packs*` flags of S3 packs. `fragstore gc` frees deleted object versions
 older than `--grace SECONDS`, else older than the `gc_grace` it was given
 (variable or config file), else, through a running server, the server's own
 `gc_grace`. `fragstore lifecycle` takes `--lifecycle-day-seconds` (or the

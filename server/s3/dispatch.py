@@ -174,7 +174,7 @@ async def dispatch(ctx: RequestContext) -> Response:
     check_header_section(ctx.request.scope["headers"])
     target = ctx.route
     if target.operation == "Health" and target.error is None:
-        return service.health()
+        return await service.health(ctx.store)
     if target.operation == "Metrics" and target.error is None:
         return await admin.metrics(ctx)
     if target.operation == PREFLIGHT:

@@ -31,6 +31,7 @@ CODES: dict[type[engine.EngineError], str] = {
     engine.BadDigest: "BadDigest",
     engine.InvalidRange: "InvalidRange",
     engine.StorageFull: "InsufficientStorage",
+    engine.PackStoreUnavailable: "ServiceUnavailable",
     engine.CorruptFragment: "InternalError",
 }
 

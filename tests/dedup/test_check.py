@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import struct
-from pathlib import Path
 
 import pytest
 from storetest import OWNER, assert_same, content, put, read
@@ -18,13 +17,7 @@ from dedup.format import HEADER_SIZE
 from dedup.index import FragmentRow
 from dedup.types import KiB, MiB
 
-
-def _flip(path: Path, offset: int, n: int = 4) -> None:
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        data = f.read(n)
-        f.seek(offset)
-        f.write(bytes(b ^ 0xFF for b in data))
+pytestmark = pytest.mark.packstores  # every test once per pack store (conftest.py)
 
 
 def _any_fragment(store):
@@ -51,12 +44,12 @@ def test_empty_store_is_ok(store, run):
     assert report.ok and report.fragments_checked == 0
 
 
-def test_flipped_bytes_are_found_and_reading_fails(store, run, bucket):
+def test_flipped_bytes_are_found_and_reading_fails(store, run, bucket, flip):
     damaged = content("damaged", 200 * KiB)
     run(put(store, bucket, "damaged", damaged))
-    packs = sorted((store.path / "packs").glob("*.pack"))
-    assert len(packs) == 1
-    _flip(packs[0], HEADER_SIZE + 1000)  # inside the first fragment of "damaged"
+    packs = store.packs.list()
+    assert len(packs) == 1 or store.packs.segmented  # (segments: one per group commit)
+    flip(store, packs[0].pack_id, HEADER_SIZE + 1000, 4)  # inside the first fragment of "damaged"
     healthy = content("healthy", 300 * KiB)
     run(put(store, bucket, "healthy", healthy))
     report = run(store.check())
@@ -72,22 +65,22 @@ def test_flipped_bytes_are_found_and_reading_fails(store, run, bucket):
     assert not run(store.check(verify=False)).corrupt_fragments  # verify=False skips the bytes
 
 
-def test_corruption_deep_inside_a_large_object_fails_mid_stream(store, run, bucket):
+def test_corruption_deep_inside_a_large_object_fails_mid_stream(store, run, bucket, flip):
     big = content("big", 10 * MiB)
     run(put(store, bucket, "big", big))
     with store.index.read() as txn:
         rows = [FragmentRow.decode(v) for _, v in txn.cursor(db=store.index.db["fragments"])]
     last = max(rows, key=lambda r: (r.pack, r.offset))
-    _flip(store.path / "packs" / f"{last.pack:08x}.pack", last.offset + HEADER_SIZE + 5)
+    flip(store, last.pack, last.offset + HEADER_SIZE + 5, 4)
     with pytest.raises(errors.CorruptFragment):
         run(read(store, bucket, "big"))
     assert len(run(store.check()).corrupt_fragments) == 1
 
 
-def test_damaged_record_header_is_reported(store, run, bucket):
+def test_damaged_record_header_is_reported(store, run, bucket, flip):
     run(put(store, bucket, "k", content("hdr", 50 * KiB)))
     _digest, row = _any_fragment(store)
-    _flip(store.path / "packs" / f"{row.pack:08x}.pack", row.offset + 6, 1)
+    flip(store, row.pack, row.offset + 6, 1)
     assert len(run(store.check()).corrupt_fragments) == 1
 
 
@@ -125,7 +118,7 @@ def _weights(count: int) -> bytes:
     return struct.pack(f"<{count}f", *(rng.gauss(0.0, 0.05) for _ in range(count)))
 
 
-def test_compressed_fragments_are_checked_by_the_hash_of_their_raw_bytes(store, run, bucket):
+def test_compressed_fragments_are_checked_by_the_hash_of_their_raw_bytes(store, run, bucket, flip):
     """A flipped byte in a raw plane of a planes record still decodes: only the
     BLAKE3 of the decoded bytes can tell, and check and GET both catch it."""
     run(put(store, bucket, "weights", _weights(75_000)))
@@ -134,13 +127,10 @@ def test_compressed_fragments_are_checked_by_the_hash_of_their_raw_bytes(store, 
     planes = [r for r in rows if r.codec == PLANES4]
     assert planes, [r.codec for r in rows]
     row = planes[0]
-    pack = store.path / "packs" / f"{row.pack:08x}.pack"
-    with open(pack, "rb") as f:
-        f.seek(row.offset + HEADER_SIZE)
-        stored = f.read(row.stored)
+    stored = store.packs.read(row.pack, row.offset + HEADER_SIZE, row.stored)
     assert stored[1] & 1 == 0  # plane 0 (low mantissa bytes) is stored raw
     assert run(store.check()).ok
-    _flip(pack, row.offset + HEADER_SIZE + 18 + 10)  # 18: the planes header of width 4
+    flip(store, row.pack, row.offset + HEADER_SIZE + 18 + 10, 4)  # 18: the planes header of width 4
     report = run(store.check())
     assert not report.ok and len(report.corrupt_fragments) == 1
     with pytest.raises(errors.CorruptFragment):

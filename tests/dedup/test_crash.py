@@ -74,11 +74,24 @@ class Model:
 def _kill_after(data: Path, seed: int, delay: float, gc: bool, *flags: str) -> list[str]:
     args = [sys.executable, str(WRITER), str(data), str(seed)] + (["--gc"] if gc else []) + list(flags)
     proc = subprocess.Popen(args, cwd=WRITER.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    # The delay counts from the writer's READY (its store open), so that a
+    # loaded machine's slow start does not eat the time meant for writes; the
+    # shortest delays still kill it at once, during its start and recovery.
+    before = [""]
+    if delay >= 0.05:
+        before = [proc.stdout.readline()]
+        while before[-1] and before[-1].strip() != "READY":
+            before.append(proc.stdout.readline())
     time.sleep(delay)  # where the kill lands; nothing is asserted about time
     proc.send_signal(signal.SIGKILL)
-    out, err = proc.communicate()
+    # Read through the same buffered stream as readline above: communicate()
+    # would read the pipe underneath it and lose what readline buffered.
+    out = proc.stdout.read()
+    err = proc.stderr.read() if proc.stderr else ""
+    proc.wait()
     assert proc.returncode == -signal.SIGKILL, f"the writer stopped by itself:\n{err}"
-    complete = out.split("\n")[:-1]  # a line cut by the kill has no newline yet
+    complete = ("".join(before) + out).split("\n")[:-1]  # a line cut by the kill has no newline yet
     return complete
 
 

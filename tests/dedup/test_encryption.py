@@ -305,7 +305,7 @@ def test_a_domain_gets_a_new_data_key_before_its_nonces_run_out(tmp_path: Path) 
         keys = {e["id"] for e in json.loads((tmp_path / "keyring").read_text())["keys"]}
         assert len(keys) >= 2
         with store.index.read() as txn:
-            used = {record_key_id(bytes(store.files.read(r.pack, r.offset + 48, 4)))
+            used = {record_key_id(bytes(store.packs.read(r.pack, r.offset + 48, 4)))
                     for r in (FragmentRow.decode(v) for _, v in txn.cursor(db=store.index.db["fragments"]))}
         assert used == keys  # records under the old key and under the new one
         assert await put(store, "again", bodies[0], Encryption(SSE_S3)) == 0  # dedup across data keys

@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from storetest import SMALL, assert_same, content, gather, put, read
 
-from dedup import Store
+from dedup import Store, gc
 from dedup.format import HEADER_SIZE
 from dedup.index import PACK, U32, FragmentRow
 from dedup.types import KiB, StoreConfig
 
+pytestmark = pytest.mark.packstores  # every test once per pack store (conftest.py)
 
-def pack_files(store: Store) -> dict[str, int]:
-    return {p.name: p.stat().st_size for p in sorted(Path(store.packs_dir).glob("*.pack"))}
+
+def pack_files(store: Store) -> dict[int, int]:
+    """Length of each pack the pack store holds, by id."""
+    return {p.pack_id: p.length for p in store.packs.list()}
 
 
 def pack_rows(store: Store) -> dict[int, tuple[int, int, int]]:
@@ -45,7 +47,7 @@ def actual_live(store: Store) -> dict[int, int]:
 def snapshot(store: Store, run) -> tuple:
     stats = run(store.stats())
     files = {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in Path(store.packs_dir).glob("*.pack")}
-    return files, pack_rows(store), stats.fragments, stats.unique_bytes, stats.stored_bytes
+    return pack_files(store), files, pack_rows(store), stats.fragments, stats.unique_bytes, stats.stored_bytes
 
 
 def test_delete_then_gc_frees_pack_bytes(store, run, bucket):
@@ -114,20 +116,25 @@ def test_live_objects_survive_compaction_of_partially_dead_packs(punching, harne
     dead block left is rewritten) the packs are compacted. Either way every live
     object reads back and the packs hold about what is live."""
     for threshold in (SMALL.compact_threshold, 1.0):
-        harness.close()
-        shutil.rmtree(harness.path)
+        harness.wipe()
         store = harness.open(StoreConfig(**{**SMALL.__dict__, "compact_threshold": threshold}))
         run(store.create_bucket("bucket-a", "owner"))
         keep = {f"keep{i}": content(f"keep{i}", 40 * KiB) for i in range(6)}
         for i, (key, data) in enumerate(keep.items()):
-            run(put(store, "bucket-a", key, data))
-            run(put(store, "bucket-a", f"drop{i}", content(f"drop{i}", 200 * KiB)))
+            drop = put(store, "bucket-a", f"drop{i}", content(f"drop{i}", 200 * KiB))
+            if store.packs.segmented:  # at once: their records share segments (one per group commit)
+                run(gather(put(store, "bucket-a", key, data), drop))
+            else:
+                run(put(store, "bucket-a", key, data))
+                run(drop)
         assert len(pack_files(store)) >= 4
         for i in range(len(keep)):
             run(store.delete_object("bucket-a", f"drop{i}"))
         report = run(store.collect_garbage(grace_seconds=0))
         if punching and threshold < 1.0:
             assert report.packs_compacted == 0 and report.bytes_punched > 1024 * KiB
+        elif store.packs.segmented:  # segments only of dead records are deleted whole
+            assert report.packs_compacted + report.packs_deleted > 0
         else:
             assert report.packs_compacted > 0
         for key, data in keep.items():
@@ -139,7 +146,7 @@ def test_live_objects_survive_compaction_of_partially_dead_packs(punching, harne
         assert live_accounting(store) == actual_live(store)
 
 
-def test_compaction_moving_into_an_open_pack_that_is_itself_dead(harness, run):
+def test_compaction_moving_into_an_open_pack_that_is_itself_dead(harness, run, local_only):
     """A sealed pack below the threshold is compacted into the open pack; when
     the open pack held only dead records it is in the plan too (live 0)."""
     store = harness.reopen(StoreConfig(**{**SMALL.__dict__, "pack_size": 256 * KiB, "batch_bytes": 64 * KiB}))
@@ -202,7 +209,7 @@ def test_reopen_leaves_dead_versions_to_gc_which_frees_their_packs(harness, run)
 
 
 @pytest.mark.parametrize("threshold", [0.0, 1.0])
-def test_compaction_threshold(punching, harness, run, threshold):
+def test_compaction_threshold(punching, harness, run, threshold, local_only):
     """0 never compacts; 1 compacts every sealed pack with a dead byte left on
     disk (with holes: the partial blocks around them)."""
     store = harness.reopen(StoreConfig(**{**SMALL.__dict__, "compact_threshold": threshold}))
@@ -280,3 +287,28 @@ def test_a_get_of_a_deleted_object_finishes_within_the_grace_period(store, run, 
     assert_same(run(read_while_deleted()), data)
     assert run(store.collect_garbage(grace_seconds=0)).manifests_reclaimed == 1
     assert run(store.stats()).unique_bytes == 0
+
+
+def test_small_segments_are_merged(store, run, bucket, pack_store):
+    """Segmented stores write one pack per group commit: small PUTs make small
+    segments, and GC merges them (once there are MERGE_MIN) into few, with
+    every object still read back and the live bytes accounted."""
+    if pack_store == "local":
+        pytest.skip("local packs are appended to, never small")
+    bodies = {f"small{i}": content(f"small{i}", 3 * KiB + i) for i in range(12)}
+    for key, data in bodies.items():
+        run(put(store, bucket, key, data))
+    before = pack_files(store)
+    assert len(before) >= 12 and all(n < SMALL.pack_size // gc.MERGE_SHARE for n in before.values())
+    dry = run(store.collect_garbage(dry_run=True, grace_seconds=0))
+    report = run(store.collect_garbage(grace_seconds=0))
+    assert report.packs_compacted == dry.packs_compacted >= 12
+    after = pack_files(store)
+    assert len(after) <= 2 and not set(after) & set(before)
+    assert sum(after.values()) == sum(before.values())  # every record was live: all of it moved
+    for key, data in bodies.items():
+        assert_same(run(read(store, bucket, key)), data)
+    assert run(store.check()).ok
+    assert live_accounting(store) == actual_live(store)
+    again = run(store.collect_garbage(grace_seconds=0))
+    assert again.packs_compacted == 0  # one merged segment is not MERGE_MIN of them

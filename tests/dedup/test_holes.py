@@ -226,7 +226,7 @@ def test_without_punch_support_compaction_gives_the_space_back(no_holes, harness
         report = run(store.collect_garbage(grace_seconds=0))
         run(store.collect_garbage(grace_seconds=0))
     assert caplog.text.count("cannot punch holes") == 1
-    assert not store.writer.holes.supported
+    assert not store.writer.packs.punches
     assert report.bytes_punched == 0 and report.packs_compacted == 1
     assert report.bytes_reclaimed_on_disk >= 1500 * KiB - 8 * KiB
     assert allocated(store.packs_dir) <= before - 1200 * KiB
@@ -335,7 +335,7 @@ def test_a_reader_whose_old_copy_was_punched_looks_the_fragment_up_again(harness
             records = list(scan_records(path))
             batch = [(pos, h.digest, h.codec, h.raw_length, data) for pos, h, data in records]
             store.writer.run_sync(lambda w: gc._move(w, pid, batch))
-            punched.append(store.writer.holes.punch(path, [(pos, h.total) for pos, h, _ in records]))
+            punched.append(store.packs.holes.punch(path, [(pos, h.total) for pos, h, _ in records]))
         return frags
 
     reader._next_fragments = lookup_then_move_and_punch
@@ -411,7 +411,7 @@ def test_support_lost_after_open_turns_punching_off(harness, run, monkeypatch):
 
     monkeypatch.setattr(holes, "punch_hole", unsupported)
     report = run(store.collect_garbage(grace_seconds=0))
-    assert not store.writer.holes.supported
+    assert not store.writer.packs.punches
     assert report.bytes_punched == 0 and report.packs_compacted == 1  # the open pack, sealed and rewritten
     assert_same(run(read(store, B, "keep")), keep)
     assert run(store.check()).ok

@@ -14,6 +14,8 @@ from storetest import META, content, md5, put, read, split, stream
 from dedup import errors
 from dedup.types import BodyDigest, CheckedBody, KiB, MiB
 
+pytestmark = pytest.mark.packstores  # every test once per pack store (conftest.py)
+
 
 class Refused(Exception):
     pass

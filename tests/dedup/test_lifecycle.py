@@ -35,6 +35,8 @@ from dedup.lifecycle import (
 from dedup.lifecycle_jobs import expire_current, expire_noncurrent
 from dedup.types import KiB, LifecycleAction, ObjectMeta
 
+pytestmark = pytest.mark.packstores  # every test once per pack store (conftest.py)
+
 D = 10.0  # the lifecycle day of these tests, in seconds
 T0 = 1_704_067_200.0  # 2024-01-01T00:00:00Z
 B = "lifecycle"
@@ -410,7 +412,7 @@ def _kill_after_acks(data: Path, acks: int) -> list[str]:
 
 
 @pytest.mark.parametrize("acks", [1, 7, 20])
-def test_a_run_killed_part_way_is_finished_by_the_next(harness, run, clock, acks):
+def test_a_run_killed_part_way_is_finished_by_the_next(harness, run, clock, acks, local_only):
     store = harness.reopen(replace(SMALL, lifecycle_day_seconds=D))
     run(store.create_bucket(B, OWNER))
     ids = _many(run, store, clock)

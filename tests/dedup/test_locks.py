@@ -15,6 +15,8 @@ from dedup import errors, locks
 from dedup.lifecycle import Filter, LifecycleConfiguration, NoncurrentVersionExpiration, Rule
 from dedup.types import DeleteRequest
 
+pytestmark = pytest.mark.packstores  # every test once per pack store (conftest.py)
+
 DAY = 86400.0
 
 

@@ -26,6 +26,8 @@ from storetest import (
 from dedup import errors
 from dedup.types import ByteRange, KiB, ObjectMeta
 
+pytestmark = pytest.mark.packstores  # every test once per pack store (conftest.py)
+
 MIN = SMALL.min_part_size
 
 

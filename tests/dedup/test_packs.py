@@ -14,6 +14,8 @@ from dedup.holes import Holes
 from dedup.packs import PackFiles, PackWriter, list_pack_ids, pack_path, scan_records
 from dedup.types import KiB
 
+pytestmark = pytest.mark.packstores  # every test once per pack store (conftest.py)
+
 
 def _record(data: bytes, tag: int) -> list[bytes]:
     return [pack_header(0, len(data), len(data), bytes([tag]) * 32), data]
@@ -92,7 +94,7 @@ def test_list_pack_ids_ignores_other_files(tmp_path):
     assert pack_path(tmp_path, 255).name == "000000ff.pack"
 
 
-def test_store_rotates_packs(store, run, bucket):
+def test_store_rotates_packs(store, run, bucket, local_only):
     data = content("rotate", 1200 * KiB)
     run(put(store, bucket, "k", data))
     ids = list_pack_ids(store.packs_dir)

@@ -16,6 +16,8 @@ from storetest import META, assert_same, content, md5, put, read, split, stream
 from dedup import errors
 from dedup.types import ByteRange, KiB, MiB
 
+pytestmark = pytest.mark.packstores  # every test once per pack store (conftest.py)
+
 PROPS = settings(
     max_examples=40, deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -46,7 +46,7 @@ def untidy(harness: Harness) -> Path:
     run(store.delete_object("bucket-a", "gone"))
     mid = next(store._mids)
     run(store.ingest.run(mid, stream([content("pending", 100 * KiB)]), lambda got: lambda w: None))
-    open_pack = store.writer.pack.pack_id
+    open_pack = store.writer.open_pack
     harness.close()
     with open(harness.path / "packs" / f"{open_pack:08x}.pack", "ab") as pack:
         pack.write(b"a torn record that was never committed")

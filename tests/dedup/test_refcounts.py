@@ -15,6 +15,8 @@ from dedup.chunking import ChunkerParams, cut_points
 from dedup.index import U64, FragmentRow
 from dedup.types import KiB, ObjectMeta
 
+pytestmark = pytest.mark.packstores  # every test once per pack store (conftest.py)
+
 
 def fragment_refcounts(store: Store) -> dict[bytes, int]:
     with store.index.read() as txn:

@@ -26,6 +26,8 @@ from dedup import errors
 from dedup.chunking import ChunkerParams, cut_points
 from dedup.types import DeleteRequest, KiB, MiB, ObjectInfo, ObjectMeta
 
+pytestmark = pytest.mark.packstores  # every test once per pack store (conftest.py)
+
 
 def test_overwrite_replaces_bytes_and_meta(store, run, bucket):
     run(put(store, bucket, "k", b"first", meta=ObjectMeta("text/plain", {"a": "1"})))

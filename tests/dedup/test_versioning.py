@@ -16,6 +16,8 @@ from storetest import OWNER, SMALL, content, put, read
 from dedup import Store, errors
 from dedup.types import DeleteRequest, KiB
 
+pytestmark = pytest.mark.packstores  # every test once per pack store (conftest.py)
+
 KEYS = ["a", "a/b", "b", "b\u00e9", "c"]
 
 

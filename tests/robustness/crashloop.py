@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dedup.types import StoreConfig
 from tests.live_server import LiveServer, start_server
 from tests.robustness import offline
 from tests.robustness.ledger import Ledger
@@ -79,7 +80,12 @@ class CrashFigures:
 
 
 class CrashLoop:
-    def __init__(self, root: Path, plan: CrashPlan, say: Callable[[str], None] = lambda _: None) -> None:
+    def __init__(self, root: Path, plan: CrashPlan, say: Callable[[str], None] = lambda _: None,
+                 env: dict[str, str] | None = None, config: StoreConfig | None = None) -> None:
+        """``env``: the server's extra environment; ``config``: the engine
+        settings of the offline checks (both name the packs where they are in S3)."""
+        self.env = env
+        self.config = config
         self.data = root / "data"
         self.all_logs = root / "server-all.log"
         self.plan = plan
@@ -90,7 +96,7 @@ class CrashLoop:
         self.server = self._start()
 
     def _start(self) -> LiveServer:
-        return start_server(self.data)
+        return start_server(self.data, env=self.env)
 
     def _client(self) -> Any:
         return self.server.client(config=CLIENT_CONFIG)
@@ -106,7 +112,7 @@ class CrashLoop:
             out.write(text)
 
     def _check(self, where: str) -> None:
-        report = offline.check(self.data)
+        report = offline.check(self.data, self.config)
         self.figures.checks += 1
         if not report.ok:
             self.figures.check_failures.append(f"{where}: {offline.describe(report)}")
@@ -143,7 +149,7 @@ class CrashLoop:
         self._stop(kill=False)
         self._check(f"round {round_no}")
         if self.plan.gc_every and round_no % self.plan.gc_every == 0:
-            _gc, _stats, report = offline.collect(self.data)
+            _gc, _stats, report = offline.collect(self.data, self.config)
             if not report.ok:
                 self.figures.check_failures.append(f"round {round_no} after GC: {offline.describe(report)}")
         self.server = self._start()
@@ -156,7 +162,7 @@ class CrashLoop:
             s3.abort_multipart_upload(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])
         self.figures.findings.add(verify(s3, BUCKET, self.ledger))
         self._stop(kill=False)
-        _gc, stats, report = offline.collect(self.data)
+        _gc, stats, report = offline.collect(self.data, self.config)
         if not report.ok:
             self.figures.check_failures.append(f"final: {offline.describe(report)}")
         live = self.ledger.present()
@@ -170,7 +176,7 @@ class CrashLoop:
         for start in range(0, len(keys), 1000):
             s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
         self._stop(kill=False)
-        _gc, stats, report = offline.collect(self.data)
+        _gc, stats, report = offline.collect(self.data, self.config)
         if not report.ok:
             self.figures.check_failures.append(f"emptied: {offline.describe(report)}")
         self.figures.leftover_fragments = stats.fragments

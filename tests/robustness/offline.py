@@ -7,19 +7,19 @@ import asyncio
 from pathlib import Path
 
 from dedup.store import Store
-from dedup.types import CheckReport, GcReport, StoreStats
+from dedup.types import CheckReport, GcReport, StoreConfig, StoreStats
 
 
-async def _check(data_dir: Path) -> CheckReport:
-    store = await Store.open(data_dir)
+async def _check(data_dir: Path, config: StoreConfig | None) -> CheckReport:
+    store = await Store.open(data_dir, config)
     try:
         return await store.check()
     finally:
         await store.close()
 
 
-async def _collect(data_dir: Path) -> tuple[GcReport, StoreStats, CheckReport]:
-    store = await Store.open(data_dir)
+async def _collect(data_dir: Path, config: StoreConfig | None) -> tuple[GcReport, StoreStats, CheckReport]:
+    store = await Store.open(data_dir, config)
     try:
         report = await store.collect_garbage(grace_seconds=0)
         return report, await store.stats(exact=True), await store.check()
@@ -27,14 +27,15 @@ async def _collect(data_dir: Path) -> tuple[GcReport, StoreStats, CheckReport]:
         await store.close()
 
 
-def check(data_dir: Path) -> CheckReport:
-    """Open (running crash recovery if needed) and check every invariant and fragment."""
-    return asyncio.run(_check(data_dir))
+def check(data_dir: Path, config: StoreConfig | None = None) -> CheckReport:
+    """Open (running crash recovery if needed) and check every invariant and fragment
+    (``config``: where its packs are, for S3 packs)."""
+    return asyncio.run(_check(data_dir, config))
 
 
-def collect(data_dir: Path) -> tuple[GcReport, StoreStats, CheckReport]:
+def collect(data_dir: Path, config: StoreConfig | None = None) -> tuple[GcReport, StoreStats, CheckReport]:
     """GC with no grace period, then exact stats and a check."""
-    return asyncio.run(_collect(data_dir))
+    return asyncio.run(_collect(data_dir, config))
 
 
 def describe(report: CheckReport) -> str:

@@ -48,3 +48,16 @@ def test_readme_works_as_written_in_a_fresh_clone() -> None:
         pytest.skip(f"port {PORT} was taken: {done.stderr.strip()}")
     assert done.returncode == 0, f"scripts/try failed:\n{done.stderr[-10000:]}\n{done.stdout[-2000:]}"
     assert "passed: the README's quick start and aws/boto3 section work as written" in done.stderr
+
+
+@pytest.mark.skipif(not (ROOT / ".venv" / "setup-stamp").exists(), reason="needs the venv scripts/setup made")
+def test_setup_does_nothing_when_nothing_changed() -> None:
+    # scripts/run and scripts/test call scripts/setup on every start: with the
+    # same pyproject.toml and no new extra it must not run pip or print a word
+    # (issue 12: they re-installed for ~12 s and printed setuptools' banner).
+    log = ROOT / ".venv" / "setup.log"
+    before = log.stat().st_mtime_ns if log.exists() else None
+    done = subprocess.run([str(ROOT / "scripts" / "setup")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout, done.stderr) == ("", "")
+    assert (log.stat().st_mtime_ns if log.exists() else None) == before, "pip ran"

@@ -117,7 +117,7 @@ def test_a_malformed_checksum_value_is_invalid_request(live_server: LiveServer, 
 def test_the_access_log_names_an_unknown_query_key_other(live_server: LiveServer, bucket: str) -> None:
     answer = live_server.raw("GET", f"/{bucket}?frobnicate-{uuid.uuid4().hex[:6]}")
     assert answer.status == 501
-    line = next(line for line in reversed(live_server.log().splitlines()) if answer.headers["x-amz-request-id"] in line)
+    [line] = live_server.log_lines(answer.headers["x-amz-request-id"])
     assert " Other 501 " in line and "GetFrobnicate" not in line
 
 

@@ -36,7 +36,9 @@ def test_every_setting_from_every_source(tmp_path: Path) -> None:
                "log_format": "json", "metrics_token": "t0k", "gc_interval": "60", "gc_grace": "5",
                "compression": "fast", "idle_timeout": "7", "lifecycle_interval": "30",
                "lifecycle_day_seconds": "1.5",
-               "console": "off", "console_session_seconds": "60", "history_interval": "0"}
+               "console": "off", "console_session_seconds": "60", "history_interval": "0",
+               "packs": "s3://packs/gw1", "packs_endpoint": "http://127.0.0.1:9200", "packs_access_key": "AK1",
+               "packs_secret_key": "secret-key-1", "packs_region": "eu-west-1", "packs_cache": "1048576"}
     assert set(samples) == {s.name for s in SETTINGS}
     config_file = tmp_path / "conf" / "fragstore.toml"
     config_file.parent.mkdir()

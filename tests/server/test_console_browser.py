@@ -222,3 +222,52 @@ def test_usable_on_a_phone(live_server: LiveServer, driver: Any, s3: Any, bucket
             ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
             ".map(e => e.tagName + '.' + e.className + '#' + e.id)")
         assert overflow <= 0, (page, overflow, wide)  # wide tables scroll inside their own box, not the page
+
+
+# WCAG 2.1 contrast of every visible text element against the first opaque
+# background behind it, as the browser computed them (AA: 4.5, 3 for large
+# text: >= 24 px, or >= 18.66 px bold). Text drawn over an image is skipped.
+LOW_CONTRAST = """
+const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+const behind = e => {
+  for (let n = e; n; n = n.parentElement) {
+    const c = rgb(getComputedStyle(n).backgroundColor);
+    if (getComputedStyle(n).backgroundImage !== 'none') return null;
+    if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+const low = [];
+for (const e of document.querySelectorAll('body *')) {
+  const own = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+  const box = e.getBoundingClientRect();
+  const style = getComputedStyle(e);
+  if (!own || box.width === 0 || style.visibility === 'hidden' || e.closest('.visually-hidden, [hidden]')) continue;
+  const bg = behind(e);
+  if (!bg) continue;
+  const fg = rgb(style.color), alpha = fg.length === 4 ? fg[3] * Number(style.opacity) : Number(style.opacity);
+  const seen = fg.slice(0, 3).map((v, i) => v * alpha + bg[i] * (1 - alpha));
+  const [a, b] = [lum(seen), lum(bg)].sort((x, y) => y - x);
+  const ratio = (a + 0.05) / (b + 0.05);
+  const size = parseFloat(style.fontSize), bold = Number(style.fontWeight) >= 700;
+  const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+  if (ratio < need) low.push(`${e.tagName}.${e.className} "${e.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+}
+return low;
+"""
+
+
+def test_text_meets_wcag_aa_contrast(live_server: LiveServer, driver: Any, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="doc.txt", Body=b"doc")
+    log_in(driver, live_server)
+    wait_for(lambda: driver.current_url.endswith("/buckets"), what="the buckets page")
+    checked = 0
+    for page in PAGES:
+        driver.get(live_server.url + BASE + page.format(bucket=bucket))
+        assert driver.execute_script(LOW_CONTRAST) == [], page
+        checked += driver.execute_script("return document.querySelectorAll('main *').length")
+    assert checked > 100  # the pages had content to check
+    driver.get(live_server.url + BASE + "/login")  # the login page, logged in or not, and an error
+    assert driver.execute_script(LOW_CONTRAST) == []

@@ -44,12 +44,7 @@ def access_lines(server: LiveServer, request_id: str) -> list[dict[str, Any]]:
 
 
 def text_lines(server: LiveServer, request_id: str) -> list[str]:
-    deadline = time.monotonic() + WAIT_LIMIT_S
-    while True:
-        found = [line for line in server.log().splitlines() if f"id={request_id}" in line]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.02)
+    return server.log_lines(f"id={request_id}", WAIT_LIMIT_S)
 
 
 def test_json_access_line_per_request(json_server: LiveServer) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import asdict
 
 from starlette.responses import Response
 
+from dedup.store import Store
 from dedup.types import StoreStats
 from server.http.dates import iso8601
 from server.http.responses import xml_response
@@ -51,9 +53,14 @@ async def list_buckets(ctx: RequestContext) -> Response:
     return xml_response("ListAllMyBucketsResult", nodes)
 
 
-def health() -> Response:
-    """GET /_fragstore/health (no authentication)."""
-    return Response(b'{"status":"ok"}', media_type="application/json")
+async def health(store: Store) -> Response:
+    """GET /_fragstore/health (no authentication): ok, with the pack store's
+    state (S3 packs: whether the bucket answers a HEAD now); 503 when the pack
+    store cannot be used."""
+    packs = await asyncio.to_thread(store.packs.describe)
+    ok = packs.get("status") == "ok"
+    body = {"status": "ok" if ok else "unavailable", "packs": packs}
+    return Response(json.dumps(body).encode(), status_code=200 if ok else 503, media_type="application/json")
 
 
 def stats_document(stats: StoreStats, visible: set[str] | None) -> dict[str, object]:
