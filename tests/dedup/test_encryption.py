@@ -17,6 +17,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from storetest import OWNER, SMALL
@@ -32,6 +33,7 @@ from dedup.index import FragmentRow
 from dedup.keyring import create_master_key, read_master_key, rotate_master_key
 from dedup.store import Store
 from dedup.types import SSE_C, SSE_KMS, SSE_S3, ByteRange, Encryption, ObjectMeta
+from tests.live_server import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = b"engine-known-plaintext-51c2"
@@ -320,3 +322,33 @@ def test_a_domain_gets_a_new_data_key_before_its_nonces_run_out(tmp_path: Path) 
         await store.close()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("pack_store", ["s3"], indirect=True)
+def test_packs_in_s3_hold_no_plaintext(tmp_path: Path, pack_settings: dict[str, Any],
+                                       pack_server: LiveServer) -> None:
+    """With packs in an S3 store, the segments sent there carry sealed records
+    only; the same bytes stored plaintext are found there (the scan can fail)."""
+    needle = MARKER + os.urandom(8).hex().encode()
+    data = needle * 3000 + os.urandom(50000)
+    config = replace(CONFIG, **pack_settings)
+    prefix = pack_settings["packs"].split("/", 3)[3]
+    s3 = pack_server.client()
+
+    def in_segments() -> bool:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="packs", Prefix=prefix).get("Contents", [])]
+        return any(needle in s3.get_object(Bucket="packs", Key=k)["Body"].read() for k in keys)
+
+    async def main(enc: Encryption | None, key: str) -> None:
+        store = await Store.open(tmp_path / "data", replace(config, compression="off"), master_key=master)
+        if enc is not None:
+            await store.create_bucket("bkt", OWNER)
+        await put(store, key, data, enc)
+        assert await get(store, key, ByteRange(10, 20000)) == data[10:20001]
+        await store.close()
+
+    master = os.urandom(32)
+    asyncio.run(main(Encryption(SSE_S3), "sealed"))
+    assert not in_segments() and on_disk(tmp_path / "data", needle) == []
+    asyncio.run(main(None, "plain"))
+    assert in_segments()
