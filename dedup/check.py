@@ -7,8 +7,8 @@
 - every fragment's stored bytes decode to bytes whose BLAKE3 is its name
   (a sealed record is first authenticated and decrypted with its data key
   from the keyring, and its name is the keyed BLAKE3 of its domain; a record
-  sealed under a customer key can only have its header checked: the key is
-  never stored);
+  sealed under a customer key can only have its header and CRC32C checked:
+  the key is never stored);
 - every version under Object Lock (retention not yet over, or a legal hold)
   still has all its bytes: a lock violation otherwise.
 
@@ -62,15 +62,16 @@ def verify_fragment(files: PackStore, digest: bytes, row: FragmentRow, keyring: 
     except OSError:
         return False
     header = unpack_header(data)
-    if header is None or header.digest != digest or header.stored_length != row.stored:
-        return False
     stored = memoryview(data)[HEADER_SIZE:]
+    if (header is None or header.digest != digest or header.stored_length != row.stored
+            or header.intact(stored) is False):  # the CRC32C reads check too (version 2 records)
+        return False
     codec = row.codec
     domain = None
     if codec & SEALED:
         codec &= CODEC_MASK
         if record_key_id(stored) == CUSTOMER_KEY_ID:
-            return True  # sealed under a customer key: only its header can be checked
+            return True  # sealed under a customer key: only its header and CRC32C can be checked
         if keyring is None:
             raise EncryptionKeyError("verifying encrypted fragments needs the master key")
         domain = keyring.by_id(record_key_id(stored))  # no key to verify with: raised, not "corrupt"

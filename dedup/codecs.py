@@ -212,6 +212,12 @@ def decode_into(codec: int, stored: memoryview, out: memoryview) -> None:
     out[:] = raw
 
 
+def split_planes(codec: int, stored: memoryview) -> tuple[int, int, list[bytes | memoryview]]:
+    """(rotation, raw length, planes) of a planes record under ``codec``,
+    checked: a reader interleaves the planes of many records at once."""
+    return _planes_of(stored, WIDTHS[codec])
+
+
 _PLANE_HEADS = {w: struct.Struct(f">BBI{w - 1}I") for w in WIDTHS.values()}
 
 

@@ -174,22 +174,23 @@ async def reclaim(writer: Writer, key: bytes, mid: int) -> tuple[int, int]:
             return freed, freed_bytes
 
 
-Moved = tuple[int, int, bytes, int, int, bytes]  # (pack, offset, digest, codec, raw length, stored bytes)
+Moved = tuple[int, int, RecordHeader, bytes]  # (pack, offset, header as read, stored bytes)
 
 
-def _move(w: WriteTxn, pack_id: int, records: list[tuple[int, bytes, int, int, bytes]]) -> None:
+def _move(w: WriteTxn, pack_id: int, records: list[tuple[int, RecordHeader, bytes]]) -> None:
     """Copy still-live records of ``pack_id`` to the open pack and repoint them."""
     _move_many(w, [(pack_id, *r) for r in records])
 
 
 def _move_many(w: WriteTxn, records: list[Moved]) -> None:
     """Copy the still-live ones of ``records`` (of any packs) to the pack being
-    written and repoint their fragments."""
+    written, byte for byte (a damaged record stays detectably damaged: it is
+    never given a fresh checksum), and repoint their fragments."""
     live = []
-    for pack_id, pos, digest, codec, raw, data in records:
-        row = w.index.fragment(w.txn, digest)
+    for pack_id, pos, header, data in records:
+        row = w.index.fragment(w.txn, header.digest)
         if row is not None and row.pack == pack_id and row.offset == pos:
-            live.append((row, NewRecord(digest, codec, raw, data)))
+            live.append((row, NewRecord(header.digest, header.codec, header.raw_length, data, header=header)))
     if not live:
         return
     places = w.append([rec for _, rec in live])
@@ -248,7 +249,7 @@ async def compact_together(writer: Writer, plans: list[PackPlan]) -> int:
 def _records_of(writer: Writer, pack_ids: list[int]) -> Iterator[Moved]:
     for pid in pack_ids:
         for pos, header, data in writer.packs.records(pid):
-            yield pid, pos, header.digest, header.codec, header.raw_length, data
+            yield pid, pos, header, data
 
 
 def _take_many(records: Iterator[Moved], limit: int) -> list[Moved]:
@@ -256,17 +257,17 @@ def _take_many(records: Iterator[Moved], limit: int) -> list[Moved]:
     size = 0
     for record in records:
         batch.append(record)
-        size += len(record[5])
+        size += len(record[3])
         if size >= limit:
             break
     return batch
 
 
-def _take(records: Iterator[tuple[int, RecordHeader, bytes]], limit: int) -> list[tuple[int, bytes, int, int, bytes]]:
+def _take(records: Iterator[tuple[int, RecordHeader, bytes]], limit: int) -> list[tuple[int, RecordHeader, bytes]]:
     batch = []
     size = 0
     for pos, header, data in records:
-        batch.append((pos, header.digest, header.codec, header.raw_length, data))
+        batch.append((pos, header, data))
         size += len(data)
         if size >= limit:
             break

@@ -41,6 +41,7 @@ import blake3
 from dedup.chunking import ChunkerParams, cut_points
 from dedup.codecs import RAW, encode
 from dedup.encryption import SEALED, Domain
+from dedup.format import crc32c
 from dedup.manifests import Fragment, abandon_pending, add_fragments
 from dedup.types import BodyDigest, CheckedBody
 from dedup.writer import Writer, WriteTxn
@@ -154,16 +155,19 @@ class Ingest:
             for end in ends:
                 piece = view[start:end]
                 digest = blake3.blake3(piece).digest() if domain is None else domain.name(piece)
-                # a fragment the store already holds is only referenced: don't encode it
+                # a fragment the store already holds is only referenced: don't
+                # encode it, seal it nor checksum its record
                 stored: bytes | memoryview = piece
                 codec = RAW
-                if (policy != "off" or domain is not None) and txn.get(digest, db=fragments) is None:
+                crc = None
+                if txn.get(digest, db=fragments) is None:
                     if policy != "off":
                         codec, stored = encode(policy, piece, base + start)
                     if domain is not None:
                         stored = domain.seal(stored, digest, codec)
                         codec |= SEALED
-                frags.append(Fragment(digest, end - start, codec, stored))
+                    crc = crc32c(stored)
+                frags.append(Fragment(digest, end - start, codec, stored, crc))
                 start = end
         return frags, consumed
 

@@ -44,6 +44,7 @@ class Fragment:
     raw_length: int
     codec: int
     data: bytes | memoryview
+    crc: int | None = None  # crc32c(data) when computed beside its hash (new fragments)
 
 
 def note_mid(w: WriteTxn, mid: int) -> None:
@@ -80,7 +81,7 @@ def add_fragments(w: WriteTxn, mid: int, offset: int, frags: Sequence[Fragment])
             new[digest] = first[digest]
     if not new:
         return 0
-    records = [NewRecord(f.digest, f.codec, f.raw_length, f.data) for f in new.values()]
+    records = [NewRecord(f.digest, f.codec, f.raw_length, f.data, f.crc) for f in new.values()]
     places = w.append(records)
     new_raw = stored = 0
     for f, (pid, pos) in zip(new.values(), places, strict=True):

@@ -18,6 +18,15 @@ again over its own result changes nothing.
         header), so the first open punches them too. FORMAT is rewritten so
         that an older engine refuses the directory: its pack scan stops at the
         first hole, and its compaction would then drop the live records past it.
+3 -> 4  Records are written as record version 2, whose CRC32C covers the
+        stored bytes and the header (dedup/format.py): a read checks it
+        instead of hashing the fragment with BLAKE3. Nothing is rewritten: the
+        version 1 records already in the packs stay as they are and a read
+        still verifies them by their BLAKE3 name (dedup/reader.py); compaction
+        copies either version byte for byte. FORMAT is rewritten so that an
+        older engine, which knows only version 1 records (its reads would fail
+        and its pack scan stop at the first version 2 record), refuses the
+        directory.
 """
 
 from __future__ import annotations
@@ -46,6 +55,9 @@ def upgrade(index: Index, root: Path, params: ChunkerParams, found: int) -> None
     if found < 3:
         records, nbytes = _queue_dead_records(index, root / "packs")
         log.info("data format 2 -> 3: %d dead records (%d bytes) queued to be punched", records, nbytes)
+    if found < 4:
+        log.info("data format %d -> 4: new records carry a CRC32C; older ones are verified by BLAKE3 when read",
+                 max(found, 3))
     write_format(root, params)
 
 

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import lmdb
 
 from dedup.errors import StorageFull
-from dedup.format import HEADER_SIZE, pack_header
+from dedup.format import HEADER_SIZE, RecordHeader, crc32c, pack_header
 from dedup.index import HOLE, PACK, U32, Index, Txn
 from dedup.packstore import PackSink, PackStore
 
@@ -46,6 +46,14 @@ class NewRecord:
     codec: int
     raw_length: int
     data: bytes | memoryview
+    crc: int | None = None  # crc32c(data), where a worker thread computed it
+    header: RecordHeader | None = None  # a record copied as it was (compaction)
+
+    def head(self) -> bytes:
+        if self.header is not None:
+            return self.header.encode()
+        crc = crc32c(self.data) if self.crc is None else self.crc
+        return pack_header(self.codec, self.raw_length, len(self.data), self.digest, crc)
 
 
 @dataclass
@@ -159,7 +167,7 @@ class Writer:
     def append(self, wtx: WriteTxn, records: Sequence[NewRecord]) -> list[tuple[int, int]]:
         buffers: list[bytes | memoryview] = []
         for r in records:
-            buffers.append(pack_header(r.codec, r.raw_length, len(r.data), r.digest))
+            buffers.append(r.head())
             buffers.append(r.data)
         if self.pack is None:  # segmented: this group's first append starts a segment
             pid = self.index.allocate(wtx.txn, "next_pack")

@@ -1,9 +1,12 @@
 """S3's additional checksums: CRC32, CRC32C, CRC64NVME, SHA1, SHA256.
 
 Every algorithm is a :class:`Hasher` (``update`` then ``digest``), and S3 sends
-and stores the raw digest base64-encoded. CRC32 is ``zlib.crc32``; CRC32C and
-CRC64NVME come from ``awscrt``, the library botocore itself uses. All of them
-release the GIL on large buffers, so callers may hash in worker threads.
+and stores the raw digest base64-encoded. CRC32 is ISA-L's (``isal``: 0.033
+ns/B with the CPU's carry-less multiply, against 0.145 for the system zlib's
+and 0.29 for awscrt's, and botocore sends one with every PUT by default);
+CRC32C and CRC64NVME come from ``awscrt``, the library botocore itself uses.
+All of them release the GIL on large buffers, so callers may hash in worker
+threads.
 
 Multipart objects carry one of two kinds of checksum:
 
@@ -18,11 +21,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import zlib
 from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
 from awscrt import checksums as crt
+from isal import isal_zlib
 
 from server.s3.errors import S3Error
 
@@ -62,8 +65,8 @@ class _Crc:
         return self._value.to_bytes(self._size, "big")
 
 
-def _zlib_crc32(data: bytes | bytearray | memoryview, previous: int) -> int:
-    return zlib.crc32(data, previous)
+def _isal_crc32(data: bytes | bytearray | memoryview, previous: int) -> int:
+    return isal_zlib.crc32(data, previous)
 
 
 def _crt_crc32c(data: bytes | bytearray | memoryview, previous: int) -> int:
@@ -77,7 +80,7 @@ def _crt_crc64nvme(data: bytes | bytearray | memoryview, previous: int) -> int:
 def new_hasher(algorithm: str) -> Hasher:
     """A fresh hasher for one of :data:`ALGORITHMS` (upper case)."""
     if algorithm == "CRC32":
-        return _Crc(_zlib_crc32, 4)
+        return _Crc(_isal_crc32, 4)
     if algorithm == "CRC32C":
         return _Crc(_crt_crc32c, 4)
     if algorithm == "CRC64NVME":

@@ -1,7 +1,8 @@
 """``check``: a healthy store is ok; a flipped byte in a pack is found, the
 object using that fragment fails to read with CorruptFragment while others
-still read; missing and orphan fragments and wrong refcounts are reported and
-repaired."""
+still read (one flipped byte anywhere in a record, header or bytes, and after
+compaction moved the damaged record); missing and orphan fragments and wrong
+refcounts are reported and repaired."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import struct
 import pytest
 from storetest import OWNER, assert_same, content, put, read
 
-from dedup import errors
+from dedup import errors, gc
 from dedup.codecs import PLANES4
 from dedup.format import HEADER_SIZE
 from dedup.index import FragmentRow
+from dedup.packs import pack_path, scan_records
 from dedup.types import KiB, MiB
 
 pytestmark = pytest.mark.packstores  # every test once per pack store (conftest.py)
@@ -82,6 +84,37 @@ def test_damaged_record_header_is_reported(store, run, bucket, flip):
     _digest, row = _any_fragment(store)
     flip(store, row.pack, row.offset + 6, 1)
     assert len(run(store.check()).corrupt_fragments) == 1
+
+
+@pytest.mark.parametrize("where", [3, 5, 9, 20, 43, 44, 47, HEADER_SIZE, HEADER_SIZE + 777, -1])
+def test_one_flipped_byte_anywhere_in_a_record_is_never_served(store, run, bucket, flip, where):
+    """Codec, lengths, name, CRC32C or the bytes themselves: the read checks the
+    record's CRC32C and that its header names the fragment, and fails."""
+    run(put(store, bucket, "k", content("bit", 50 * KiB)))
+    digest, row = _any_fragment(store)
+    last = HEADER_SIZE + row.stored - 1
+    flip(store, row.pack, row.offset + (min(where, last) if where >= 0 else last), 1)
+    with pytest.raises(errors.CorruptFragment):
+        run(read(store, bucket, "k"))
+    assert run(store.check()).corrupt_fragments == (digest.hex(),)
+
+
+def test_compaction_moves_a_damaged_record_as_it_is(store, run, bucket, flip, local_only):
+    """Compaction copies records byte for byte: a damaged one is not given a
+    fresh checksum of its damaged bytes, and still fails where it lands."""
+    data = content("moved", 200 * KiB)
+    run(put(store, bucket, "k", data))
+    digest, row = _any_fragment(store)
+    flip(store, row.pack, row.offset + HEADER_SIZE + 7, 1)
+    run(store.writer.run(gc._seal))
+    records = list(scan_records(pack_path(store.packs_dir, row.pack)))
+    run(store.writer.run(lambda w: gc._move(w, row.pack, records)))
+    with store.index.read() as txn:
+        moved = store.index.fragment(txn, digest)
+    assert moved is not None and moved.pack != row.pack
+    with pytest.raises(errors.CorruptFragment):
+        run(read(store, bucket, "k"))
+    assert run(store.check()).corrupt_fragments == (digest.hex(),)
 
 
 def test_missing_fragment_is_reported(store, run, bucket):

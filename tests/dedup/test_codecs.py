@@ -112,6 +112,20 @@ def test_decode_into_refuses_a_buffer_of_another_length(codec):
             codecs.decode_into(codec, stored, memoryview(bytearray(wrong)))
 
 
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(predict.WORDS_FROM - 5, 3 * predict.WORDS_FROM), offset=st.integers(0, 2**40),
+       width=st.sampled_from([2, 4]), shift=st.integers(0, 3), seed=st.integers(0, 2**32))
+def test_interleave_by_words_at_any_size_rotation_and_alignment(size, offset, width, shift, seed):
+    """From WORDS_FROM bytes on, interleave_into builds 16/32-bit words; the
+    output may start anywhere in its buffer (the reader fills batches so)."""
+    data = random.Random(seed).randbytes(size)
+    parts = predict.planes(data, offset, width)
+    buf = bytearray(size + 3)
+    out = memoryview(buf)[shift : shift + size]
+    predict.interleave_into(parts, out, offset % width)
+    assert bytes(out) == data
+
+
 @settings(max_examples=300, deadline=None)
 @given(data=st.binary(max_size=300), offset=st.integers(0, 2**40), width=st.sampled_from([2, 4]),
        squeeze=st.lists(st.booleans(), min_size=4, max_size=4), slicing=st.booleans())

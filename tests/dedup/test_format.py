@@ -1,10 +1,13 @@
-"""The on-disk format: pack record headers (round trip, damage detection) and
-the FORMAT file (round trip, refusal of unknown formats, chunker parameters
+"""The on-disk format: pack record headers (round trip, damage detection:
+version 2's CRC32C over the stored bytes and the header, version 1's CRC32 of
+the header alone, still read) and the FORMAT file (round trip, refusal of unknown formats, chunker parameters
 kept across opens with another configuration)."""
 
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 
 import pytest
 from hypothesis import given
@@ -17,6 +20,7 @@ from dedup.format import (
     FORMAT_VERSION,
     HEADER_SIZE,
     FormatError,
+    crc32c,
     pack_header,
     read_format,
     unpack_header,
@@ -27,36 +31,64 @@ from dedup.types import KiB, StoreConfig
 _u32 = st.integers(0, 2**32 - 1)
 
 
-@given(codec=st.integers(0, 255), raw=_u32, stored=_u32, digest=st.binary(min_size=32, max_size=32))
-def test_header_round_trip(codec, raw, stored, digest):
-    head = pack_header(codec, raw, stored, digest)
+def _v1_header(codec: int, raw: int, stored: int, digest: bytes) -> bytes:
+    """A record header as formats 1 to 3 wrote it."""
+    head = struct.pack(">2sBBII32s", b"FR", 1, codec, raw, stored, digest)
+    return head + struct.pack(">I", zlib.crc32(head))
+
+
+@given(codec=st.integers(0, 255), raw=_u32, data=st.binary(max_size=300), digest=st.binary(min_size=32, max_size=32))
+def test_header_round_trip(codec, raw, data, digest):
+    head = pack_header(codec, raw, len(data), digest, crc32c(data))
     assert len(head) == HEADER_SIZE == 48
     parsed = unpack_header(head)
     assert parsed is not None
-    assert (parsed.codec, parsed.raw_length, parsed.stored_length, parsed.digest) == (codec, raw, stored, digest)
-    assert parsed.total == HEADER_SIZE + stored
+    assert (parsed.codec, parsed.raw_length, parsed.stored_length, parsed.digest) == (codec, raw, len(data), digest)
+    assert parsed.total == HEADER_SIZE + len(data)
+    assert parsed.version == 2 and parsed.intact(data) is True
+    assert parsed.encode() == head
     assert unpack_header(head + b"trailing data") == parsed
 
 
+def test_crc32c_is_the_castagnoli_crc():
+    assert crc32c(b"123456789") == 0xE3069283  # the check value of CRC-32C
+    assert crc32c(b"6789", crc32c(b"12345")) == 0xE3069283
+
+
+@given(pos=st.integers(0, HEADER_SIZE + 99), bit=st.integers(0, 7))
+def test_any_flipped_bit_of_a_record_is_detected(pos, bit):
+    data = bytes(range(100))
+    record = bytearray(pack_header(0, 100, 100, b"\x07" * 32, crc32c(data)) + data)
+    record[pos] ^= 1 << bit
+    parsed = unpack_header(bytes(record))
+    assert parsed is None or not parsed.intact(record[HEADER_SIZE:])
+
+
 @given(pos=st.integers(0, HEADER_SIZE - 1), bit=st.integers(0, 7))
-def test_any_flipped_bit_is_detected(pos, bit):
-    head = bytearray(pack_header(0, 1000, 1000, b"\x07" * 32))
+def test_version1_headers_are_read_and_any_flipped_bit_is_detected(pos, bit):
+    head = bytearray(_v1_header(0, 1000, 1000, b"\x07" * 32))
+    parsed = unpack_header(bytes(head))
+    assert parsed is not None and parsed.version == 1 and parsed.raw_length == 1000
+    assert parsed.intact(b"x" * 1000) is None  # no CRC of its bytes: BLAKE3 checks them
+    assert parsed.encode() == bytes(head)
     head[pos] ^= 1 << bit
     assert unpack_header(bytes(head)) is None
 
 
 def test_short_or_foreign_headers():
-    head = pack_header(0, 1, 1, b"\x00" * 32)
+    head = pack_header(0, 1, 1, b"\x00" * 32, crc32c(b"x"))
     assert unpack_header(head[:-1]) is None
     assert unpack_header(b"") is None
     assert unpack_header(b"\x00" * HEADER_SIZE) is None
+    assert unpack_header(head[:2] + b"\x03" + head[3:]) is None  # a record version this code does not know
 
 
 def test_layout_is_big_endian():
-    head = pack_header(3, 0x01020304, 0x0A0B0C0D, bytes(range(32)))
-    assert head[:2] == b"FR" and head[2] == 1 and head[3] == 3
+    head = pack_header(3, 0x01020304, 0x0A0B0C0D, bytes(range(32)), crc32c(b"stored"))
+    assert head[:2] == b"FR" and head[2] == 2 and head[3] == 3
     assert head[4:8] == b"\x01\x02\x03\x04" and head[8:12] == b"\x0a\x0b\x0c\x0d"
     assert head[12:44] == bytes(range(32))
+    assert head[44:] == crc32c(head[:44], crc32c(b"stored")).to_bytes(4, "big")
 
 
 def test_format_file_round_trip(tmp_path):

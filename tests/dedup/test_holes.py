@@ -333,7 +333,7 @@ def test_a_reader_whose_old_copy_was_punched_looks_the_fragment_up_again(harness
         if frags and not punched:
             store.writer.run_sync(gc._seal)
             records = list(scan_records(path))
-            batch = [(pos, h.digest, h.codec, h.raw_length, data) for pos, h, data in records]
+            batch = list(records)
             store.writer.run_sync(lambda w: gc._move(w, pid, batch))
             punched.append(store.packs.holes.punch(path, [(pos, h.total) for pos, h, _ in records]))
         return frags

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from storetest import can_punch, content, put, read
 
-from dedup import Store, holes
-from dedup.format import FORMAT_VERSION
+from dedup import Store, errors, holes
+from dedup.format import FORMAT_VERSION, HEADER_SIZE
+from dedup.packs import list_pack_ids, pack_path, scan_records
 from dedup.types import DeleteRequest, StoreConfig
 
 FIXTURE = Path(__file__).parent / "fixtures" / "format1.tar.gz"
@@ -70,6 +71,33 @@ def test_new_writes_after_the_upgrade_never_reuse_an_old_manifest_id(
         loop.run_until_complete(store.close())
 
 
+def test_old_records_without_a_crc_are_still_verified_by_blake3(
+        old_dir: Path, loop: asyncio.AbstractEventLoop) -> None:
+    """Records of formats 1 to 3 stay as they are (version 1, no CRC32C of their
+    bytes): a read checks them by their BLAKE3 name, so a flipped byte in one
+    is never served; records written after the upgrade are version 2."""
+    store = loop.run_until_complete(Store.open(old_dir, StoreConfig()))
+    try:
+        loop.run_until_complete(put(store, "old", "new.bin", b"new bytes" * 1000))
+        found = [(pid, pos, h) for pid in list_pack_ids(store.packs_dir)
+                 for pos, h, _ in scan_records(pack_path(store.packs_dir, pid))]
+        assert {h.version for _, _, h in found} == {1, 2}
+        assert [h.raw_length for _, _, h in found if h.version == 2] == [9000]
+        [(pid, pos, _)] = [(pid, pos, h) for pid, pos, h in found if h.version == 1 and h.raw_length == 1000]
+        with open(pack_path(store.packs_dir, pid), "r+b") as f:
+            f.seek(pos + HEADER_SIZE + 500)
+            byte = f.read(1)[0]
+            f.seek(pos + HEADER_SIZE + 500)
+            f.write(bytes([byte ^ 1]))
+        for key in ("b.bin", "c.bin"):
+            with pytest.raises(errors.CorruptFragment):
+                loop.run_until_complete(read(store, "old", key))
+        assert loop.run_until_complete(read(store, "old", "new.bin")) == b"new bytes" * 1000
+        assert len(loop.run_until_complete(store.check()).corrupt_fragments) == 1
+    finally:
+        loop.run_until_complete(store.close())
+
+
 def test_upgrade_twice_changes_nothing(old_dir: Path, loop: asyncio.AbstractEventLoop) -> None:
     for _ in range(2):
         store = loop.run_until_complete(Store.open(old_dir, StoreConfig()))
@@ -101,8 +129,8 @@ def test_format2_is_upgraded_and_older_engines_are_kept_out(tmp_path: Path, loop
     (data / "FORMAT").write_text(json.dumps({**doc, "format": 2}))
     store = loop.run_until_complete(Store.open(data, StoreConfig()))
     try:
-        assert FORMAT_VERSION == 3
-        assert json.loads((data / "FORMAT").read_text())["format"] == 3
+        assert FORMAT_VERSION == 4
+        assert json.loads((data / "FORMAT").read_text())["format"] == 4
         assert loop.run_until_complete(read(store, "bucket-two", "k")) == DATA
         assert loop.run_until_complete(store.check()).ok
     finally:

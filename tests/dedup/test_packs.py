@@ -9,7 +9,7 @@ import os
 import pytest
 from storetest import assert_same, can_punch, content, put, read
 
-from dedup.format import HEADER_SIZE, pack_header
+from dedup.format import HEADER_SIZE, crc32c, pack_header
 from dedup.holes import Holes
 from dedup.packs import PackFiles, PackWriter, list_pack_ids, pack_path, scan_records
 from dedup.types import KiB
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.packstores  # every test once per pack store (conftest.
 
 
 def _record(data: bytes, tag: int) -> list[bytes]:
-    return [pack_header(0, len(data), len(data), bytes([tag]) * 32), data]
+    return [pack_header(0, len(data), len(data), bytes([tag]) * 32, crc32c(data)), data]
 
 
 def test_append_returns_offsets_and_scan_reads_them_back(tmp_path):
