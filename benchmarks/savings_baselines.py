@@ -9,6 +9,11 @@ order they were written and answers how many bytes that step added:
   across steps (each archive stands alone, as a team's per-run tarball would).
 - ``restic`` / ``borg``: one repository for the whole benchmark, one snapshot
   (archive) per step with default settings; growth of the repository's files.
+- ``xor-delta``: fragstore's codec without its index, after a per-tensor XOR
+  against the previous checkpoint of the same extension (the issue-15
+  margin script's method, benchmarks/delta_margin.py): the record bytes
+  FastCDC fragments (and XORed tensors in 128 KiB pieces) would take, deduped
+  by BLAKE3 across the whole benchmark; no index counted.
 
 A baseline whose tool is not installed is skipped with a note.
 """
@@ -114,9 +119,28 @@ class Borg:
         return measure_dir(self.repo)["fs_total"] - before
 
 
+class XorDelta:
+    name = "xor-delta"
+
+    def __init__(self) -> None:
+        self.seen: set[bytes] = set()
+        self.last: dict[str, bytes] = {}
+
+    def add(self, step: str, directory: Path) -> int:
+        from benchmarks.delta_margin import series_key, store_xor
+
+        added = 0
+        for path in sorted(files_under(directory), key=lambda p: p.stat().st_mtime_ns):
+            data = path.read_bytes()
+            series = series_key(path)
+            added += store_xor(data, self.last.get(series), self.seen)
+            self.last[series] = data
+        return added
+
+
 def available(work: Path) -> tuple[list[Baseline], list[str]]:
     """The baselines whose tools are installed, and a note for each one skipped."""
-    chosen: list[Baseline] = [WholeFile()]
+    chosen: list[Baseline] = [WholeFile(), XorDelta()]
     notes: list[str] = []
     if shutil.which("zstd"):
         chosen += [ZstdPerFile(), TarZstd()]

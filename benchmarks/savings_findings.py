@@ -43,7 +43,7 @@ def findings(rows: list[Row]) -> list[str]:
             _line(epoch, "Per-epoch checkpoints (scenario 1)")
             + " Every weight and every optimizer moment changes in every epoch, so consecutive "
             "checkpoints share no bytes: byte-level dedup finds nothing here. The only saving is the "
-            "`latest.pt` copy, an exact repeat that whole-file dedup removes just as well."
+            "`latest.pt` copy, an exact repeat that whole-file dedup removes just as well." + _delta(epoch)
         )
     sweep = _row(rows, "2-", "checkpoints")
     if sweep:
@@ -60,16 +60,17 @@ def findings(rows: list[Row]) -> list[str]:
             _line(phase, "Phase checkpoints (scenario 3)") + " While the discriminator learns, the "
             "generator's weights and Adam state are frozen and stay byte-identical (and vice versa), "
             "so about half of each checkpoint repeats the previous one; only small batch-norm buffers "
-            "of the frozen network move, costing a few fragments around them."
+            "of the frozen network move, costing a few fragments around them." + _delta(phase)
         )
     tune = _row(rows, "4-", "checkpoints")
     if tune:
         out.append(
             _line(tune, "Fine-tune checkpoints (scenario 4)") + " The generator's frozen early blocks "
             "(weights and batch-norm statistics, in eval mode) are byte-identical in every fine-tune "
-            "checkpoint and in the source checkpoint; everything else changes."
+            "checkpoint and in the source checkpoint; everything else changes." + _delta(tune)
         )
     out.extend(_versioned(rows))
+    out.extend(_lm(rows))
     logs = _row(rows, "all scenarios", "logs")
     if logs:
         out.append(_line(logs, "Losses (`losses.json`, rewritten after every epoch)") + " Each version "
@@ -95,6 +96,28 @@ def _versioned(rows: list[Row]) -> list[str]:
                  "costs what a separate key costs, its new fragments and nothing more; whole-file dedup keeps "
                  "every version whole.")
     return [text]
+
+
+def _delta(row: Row) -> str:
+    st = row.growth.stats
+    n, raw, stored = st.get("delta_fragments", 0), st.get("delta_raw_bytes", 0), st.get("delta_stored_bytes", 0)
+    xor = row.baselines.get("xor-delta")
+    text = (f" {n} new fragments found a base in an earlier checkpoint and were stored as deltas: "
+            f"{fmt_bytes(raw)} in {fmt_bytes(stored)} ({fmt_ratio(raw, stored)}).")
+    if xor:
+        text += f" The per-tensor XOR baseline (no index) keeps {fmt_bytes(xor)} ({fmt_ratio(row.growth.logical, xor)})."
+    return text
+
+
+def _lm(rows: list[Row]) -> list[str]:
+    out = []
+    for kind, what in (("weights", "LM fine-tune, bf16 safetensors weights (scenario 7, single PUTs)"),
+                       ("state", "LM fine-tune, full training state: fp32 weights + AdamW (scenario 7, "
+                                 "torch.save, multipart uploads)")):
+        row = _row(rows, "7-", kind)
+        if row and row.growth.files:
+            out.append(_line(row, what) + _delta(row))
+    return out
 
 
 def _agreement(rows: list[Row]) -> list[str]:

@@ -32,15 +32,21 @@ HOW_MEASURED = """\
   bytes of distinct fragments: the dedup result) and `stored_bytes` (those
   fragments as stored, record headers included: the compression result).
   dedup ratio = logical / unique; compression ratio = unique / stored.
+  `delta_fragments`, `delta_raw_bytes`, `delta_stored_bytes`: new fragments
+  stored as a delta on a base fragment of an earlier checkpoint, their raw
+  bytes (part of unique) and their records (part of stored): the delta
+  result, inside the compression ratio.
 - **baselines**: computed locally on a copy of exactly the uploaded bytes,
   fed step by step (scenario, then kind) like the store:
   `whole-file` (SHA-256 per file, repeats free), `zstd-3` (each file alone),
   `tar+zstd-19` (`tar | zstd -19 --long`, one archive per step, no dedup
   across steps), `restic` and `borg` (one repository for the whole benchmark,
   one snapshot per step, default chunker and compression; growth of the
-  repository's files, their local caches not counted). The whole-file
-  baseline counts file bytes only: it has no index at all, so it is a lower
-  bound for any real content-addressed store.
+  repository's files, their local caches not counted), and `xor-delta`
+  (fragstore's codec after a per-tensor XOR with the previous checkpoint of
+  the same file extension, benchmarks/delta_margin.py: record bytes only, no
+  index). The whole-file and xor-delta baselines count no index at all, so
+  they are lower bounds for any real content-addressed store.
 - **ratio** = logical / bytes kept; higher is better, 1.0 = no saving.
 """
 
@@ -79,7 +85,8 @@ def comparison_table(rows: list[Row], methods: list[str]) -> list[str]:
 
 def detail_table(rows: list[Row]) -> list[str]:
     header = ["scenario", "kind", "logical", "fs growth", "fs blocks", "stats pack+index",
-              "fs - stats", "unique", "stored", "dedup", "compression", "new fragments", "bound"]
+              "fs - stats", "unique", "stored", "dedup", "compression", "new fragments",
+              "delta fragments", "delta raw -> stored", "bound"]
     lines = []
     for r in rows:
         fs, st = r.growth.fs, r.growth.stats
@@ -91,7 +98,9 @@ def detail_table(rows: list[Row]) -> list[str]:
             fmt_bytes(st.get("unique_bytes", 0)), fmt_bytes(st.get("stored_bytes", 0)),
             fmt_ratio(r.growth.logical, st.get("unique_bytes", 0)),
             fmt_ratio(st.get("unique_bytes", 0), st.get("stored_bytes", 0)),
-            str(st.get("fragments", 0)), "ok" if checks(r.growth, r.record_bytes)["bound_ok"] else "EXCEEDED",
+            str(st.get("fragments", 0)), str(st.get("delta_fragments", 0)),
+            f"{fmt_bytes(st.get('delta_raw_bytes', 0))} -> {fmt_bytes(st.get('delta_stored_bytes', 0))}",
+            "ok" if checks(r.growth, r.record_bytes)["bound_ok"] else "EXCEEDED",
         ])
     return _table(header, lines)
 

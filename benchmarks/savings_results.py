@@ -25,7 +25,7 @@ from benchmarks.savings_meter import Growth
 RECORD_HEADER = 48
 SEALED_RECORD = RECORD_HEADER + 32  # key id, nonce and GCM tag of a sealed record (dedup/encryption.py)
 BLOCK = 4096
-KINDS = ("dataset", "checkpoints", "samples", "logs")
+KINDS = ("dataset", "checkpoints", "samples", "logs", "weights", "state")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,12 @@
 6. ``versioned``: a run like scenario 1 (another seed, so other weights) that
    writes every checkpoint to one key of a bucket with S3 versioning on: the
    disk cost of K versions of one key, to set beside K separate keys.
+7. ``lm-fine-tune``: a small transformer language model (benchmarks/gan/lm.py)
+   pretrained briefly, then fine-tuned at a low learning rate with a
+   checkpoint every few steps: bf16 safetensors weights (kind ``weights``,
+   single PUTs) and the full training state, fp32 weights and AdamW
+   (``torch.save``, kind ``state``, boto3 managed uploads: multipart above
+   8 MiB).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
+from benchmarks.gan import lm
 from benchmarks.gan.config import TrainConfig
 from benchmarks.gan.models import ModelConfig
 from benchmarks.gan.store import Store
@@ -50,7 +57,9 @@ class Sizes:
 FULL = Sizes(32, 2048, 32, 32, 4, 5, 3, 2, 64, 64, 1)
 QUICK = Sizes(16, 16, 8, 8, 1, 2, 1, 2, 4, 16, 1)
 
-SCENARIOS = ("1-one-run", "2-sweep", "3-phase-checkpoints", "4-fine-tune", "5-re-upload", "6-versioned")
+SCENARIOS = ("1-one-run", "2-sweep", "3-phase-checkpoints", "4-fine-tune", "5-re-upload", "6-versioned",
+             "7-lm-fine-tune")
+LM_BUCKET = "lm-fine-tune"
 SWEEP = ((1, 2e-4), (2, 2e-4), (0, 1e-4))  # (seed, learning rate)
 
 
@@ -123,6 +132,23 @@ def versioned(ctx: Context) -> None:
     train(cfg, ctx.store)
 
 
+def lm_sizes(sizes: Sizes) -> lm.LmSizes:
+    return lm.QUICK_LM if sizes == QUICK else lm.LmSizes()
+
+
+def lm_fine_tune(ctx: Context) -> None:
+    """The LM's checkpoints: weights as single PUTs, training state managed."""
+    ctx.store.ensure_bucket(LM_BUCKET)
+
+    def save(key: str, data: bytes, managed: bool) -> None:
+        if managed:
+            ctx.store.put_managed("state", LM_BUCKET, key, data)
+        else:
+            ctx.store.put("weights", LM_BUCKET, key, data)
+
+    lm.run(lm_sizes(ctx.sizes), save)
+
+
 RUNNERS: dict[str, Callable[[Context], None]] = dict(
-    zip(SCENARIOS, (one_run, sweep, phase_checkpoints, fine_tune, re_upload, versioned), strict=True)
+    zip(SCENARIOS, (one_run, sweep, phase_checkpoints, fine_tune, re_upload, versioned, lm_fine_tune), strict=True)
 )

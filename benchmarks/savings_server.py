@@ -26,6 +26,7 @@ REGION = "us-east-1"
 STATS_FIELDS = (
     "objects", "logical_bytes", "fragments", "unique_bytes",
     "stored_bytes", "pack_bytes", "index_bytes", "packs",
+    "delta_fragments", "delta_raw_bytes", "delta_stored_bytes",
 )
 
 

@@ -1,14 +1,15 @@
 """``check``: recompute what the index claims and verify every fragment.
 
-- fragment refcounts recomputed from the manifest rows (invariant 3);
+- fragment refcounts recomputed from the manifest rows and the delta
+  fragments built on them (invariant 3);
 - manifest refcounts recomputed from object version rows (current and
   noncurrent) and part rows (invariant 5);
 - every manifest row's fragment exists (invariant 2);
-- every fragment's stored bytes decode to bytes whose BLAKE3 is its name
-  (a sealed record is first authenticated and decrypted with its data key
-  from the keyring, and its name is the keyed BLAKE3 of its domain; a record
-  sealed under a customer key can only have its header and CRC32C checked:
-  the key is never stored);
+- every fragment's stored bytes decode to bytes whose BLAKE3 is its name (a
+  delta decoded on its base, dedup/delta.py; a sealed record is first
+  authenticated and decrypted with its data key from the keyring, and its
+  name is the keyed BLAKE3 of its domain; a record sealed under a customer
+  key can only have its header and CRC32C checked: the key is never stored);
 - every version under Object Lock (retention not yet over, or a legal hold)
   still has all its bytes: a lock violation otherwise.
 
@@ -26,10 +27,11 @@ from collections import Counter
 import blake3
 
 from dedup.codecs import decode
+from dedup.delta import DELTA, Fragments, decode_delta
 from dedup.encryption import CODEC_MASK, CUSTOMER_KEY_ID, SEALED, record_key_id
 from dedup.errors import EncryptionKeyError, UndecryptableFragment
 from dedup.format import HEADER_SIZE, unpack_header
-from dedup.index import SEGMENT, U64, FragmentRow, Index, ObjectRow, manifest_entries
+from dedup.index import SEGMENT, U8_HASH, U64, FragmentRow, Index, ObjectRow, manifest_entries
 from dedup.keyring import Keyring
 from dedup.keys import every_row
 from dedup.manifests import decref_fragment
@@ -44,6 +46,8 @@ def count_references(index: Index, txn: object) -> tuple[Counter[bytes], Counter
     for _key, value in txn.cursor(db=index.db["manifests"]):  # type: ignore[attr-defined]
         for digest, _length in manifest_entries(value):
             frag_refs[digest] += 1
+    for _key, value in txn.cursor(db=index.db["bases"]):  # type: ignore[attr-defined]
+        frag_refs[U8_HASH.unpack(value)[0]] += 1
     mid_refs: Counter[int] = Counter()
     for _bid, raw, value in every_row(txn, index.db["objects"]):  # type: ignore[arg-type]
         for mid, _ in ObjectRow.decode(raw.decode(), value).segments:
@@ -56,7 +60,8 @@ def count_references(index: Index, txn: object) -> tuple[Counter[bytes], Counter
     return frag_refs, mid_refs
 
 
-def verify_fragment(files: PackStore, digest: bytes, row: FragmentRow, keyring: Keyring | None = None) -> bool:
+def verify_fragment(files: PackStore, digest: bytes, row: FragmentRow, bases: Fragments,
+                    keyring: Keyring | None = None) -> bool:
     try:
         data = files.read(row.pack, row.offset, HEADER_SIZE + row.stored)
     except OSError:
@@ -80,7 +85,12 @@ def verify_fragment(files: PackStore, digest: bytes, row: FragmentRow, keyring: 
         except UndecryptableFragment:
             return False
     try:
-        raw = decode(codec, stored)
+        if codec == DELTA:  # deltas are never sealed (no delta in an encryption domain)
+            out = memoryview(bytearray(row.raw))
+            decode_delta(stored, bases.raw, out)
+            raw: bytes | memoryview = out
+        else:
+            raw = decode(codec, stored)
     except Exception:
         return False
     name = blake3.blake3(raw).digest() if domain is None else domain.name(raw)
@@ -88,6 +98,7 @@ def verify_fragment(files: PackStore, digest: bytes, row: FragmentRow, keyring: 
 
 
 def run_check(index: Index, files: PackStore, verify: bool = True, keyring: Keyring | None = None) -> CheckReport:
+    bases = Fragments(index, files)
     with index.read() as txn:
         frag_refs, mid_refs = count_references(index, txn)
         checked = refcount_errors = orphans = 0
@@ -100,7 +111,7 @@ def run_check(index: Index, files: PackStore, verify: bool = True, keyring: Keyr
                 orphans += 1
             elif row.refcount != expected:
                 refcount_errors += 1
-            if verify and not verify_fragment(files, digest, row, keyring):
+            if verify and not verify_fragment(files, digest, row, bases, keyring):
                 corrupt.append(digest.hex())
         missing = [d.hex() for d in frag_refs]
         for key, value in txn.cursor(db=index.db["mrefs"]):

@@ -150,6 +150,13 @@ def _encode_max(raw: memoryview, offset: int, ctx: _Contexts) -> tuple[int, byte
     return codec, min(best, pack_planes(data, offset, width, squeezed, smallest), key=len)
 
 
+def width_of(raw: memoryview, offset: int) -> int:
+    """The element width the cheap guess sees in ``raw``: 4 or 2 for numbers,
+    1 for other compressible bytes, 0 for incompressible ones."""
+    ctx = _ctx
+    return guess(raw, offset, lambda b: len(ctx.whole.compress(b))).width
+
+
 def encode_as(codec: int, raw: memoryview, offset: int) -> bytes | memoryview:
     """``raw`` stored under ``codec`` with the cheap settings, whatever the
     gain (planes compress every plane that shrinks). For tests and tools."""

@@ -45,8 +45,10 @@ from awscrt import checksums as _checksums
 from dedup.chunking import ChunkerParams
 from dedup.fsutil import publish_file
 
-FORMAT_VERSION = 4  # 4: records carry a CRC32C; 3: punched holes (dedup/holes.py); 2: "mrefs"
-READABLE_FORMATS = (1, 2, 3, 4)  # older formats are upgraded on open (dedup/migrate.py)
+# 5: delta records and the tables bases / layouts (dedup/delta.py); 4: records carry a
+# CRC32C; 3: packs may hold punched holes (dedup/holes.py); 2: "mrefs" (dedup/migrate.py)
+FORMAT_VERSION = 5
+READABLE_FORMATS = (1, 2, 3, 4, 5)  # older formats are upgraded on open (dedup/migrate.py)
 HASH_NAME = "blake3-256"
 MAGIC = b"FR"
 RECORD_VERSION = 2  # the version of the records written; version 1 is still read

@@ -21,6 +21,10 @@ Tables (named sub-databases; integers big-endian so byte order is numeric order)
                                                    (dedup/versioning.py)
     bconfig    bucket id(4) + name -> value      bucket configurations (versioning, lifecycle, tags...)
     completed  upload id -> JSON                 completed uploads, to answer a retried completion
+    bases      hash(32) -> base hash(32) depth(1) a delta fragment's base (dedup/delta.py); the
+                                                   base holds one reference per delta on it
+    layouts    mid(8) -> format(1) + n x (name hash(8) start(8) length(8))
+                                                   the tensors of a checkpoint (dedup/bases.py)
 
 Keys are UTF-8 bytes, so a cursor walk is S3 list order.
 """
@@ -52,12 +56,14 @@ ROW_ENTRIES = 48  # entries per manifest row: ~1.7 KB, kept inline in a leaf pag
 OBJECT_HEAD = struct.Struct(">QdI")
 SEGMENT = struct.Struct(">QQ")
 HOLE = struct.Struct(">IQ")
+U8_HASH = struct.Struct(">32sB")
 OWNER_KEY = f'"{OWNER_FIELD}":'.encode()
 
 
 TABLES = (
     "meta", "buckets", "bstats", "objects", "mrefs", "pending", "dead",
     "manifests", "fragments", "packs", "uploads", "parts", "versions", "bconfig", "completed", "holes",
+    "bases", "layouts",
 )
 
 

@@ -38,11 +38,16 @@ from typing import Any, TypeVar
 
 import blake3
 
-from dedup.chunking import ChunkerParams, cut_points
-from dedup.codecs import RAW, encode
+from dedup.bases import BaseFinder, Target, layout_value, put_layout
+from dedup.chunking import ChunkerParams
+from dedup.codecs import RAW, encode, width_of
+from dedup.delta import DELTA, SURE, Fragments, encode_delta, op_for, smaller
 from dedup.encryption import SEALED, Domain
+from dedup.errors import CorruptFragment
 from dedup.format import crc32c
+from dedup.index import Txn
 from dedup.manifests import Fragment, abandon_pending, add_fragments
+from dedup.tensors import Cutter
 from dedup.types import BodyDigest, CheckedBody
 from dedup.writer import Writer, WriteTxn
 
@@ -76,9 +81,12 @@ class BufferPool:
 
 @dataclass
 class IngestResult:
+    """What a put stored: ``deltas`` new fragments stored as deltas on a base."""
+
     size: int
     md5: bytes
     new_bytes: int
+    deltas: int = 0
 
 
 @dataclass
@@ -101,6 +109,7 @@ class Ingest:
         self.policy = policy
         self.head = params.max_size
         self.pool = BufferPool(self.head + batch_bytes, buffers)
+        self.fragments = Fragments(writer.index, writer.packs)
         self.md5_threads = ThreadPoolExecutor(2, thread_name_prefix="fragstore-md5")
         self.cdc_threads = ThreadPoolExecutor(2, thread_name_prefix="fragstore-cdc")
 
@@ -110,10 +119,13 @@ class Ingest:
 
     async def run(
         self, mid: int, body: AsyncIterable[bytes], finish: Callable[[IngestResult], Callable[[WriteTxn], T]],
-        domain: Domain | None = None,
+        target: Target | None = None, domain: Domain | None = None,
     ) -> tuple[IngestResult, T]:
         """Stream ``body`` into pending manifest ``mid``, then run the job that
         ``finish`` builds from the result (publishing the key or the part).
+        With a ``target`` (a PUT, or a part of an upload), a checkpoint's
+        layout is kept with the manifest and its new fragments may be stored
+        as deltas on a base (dedup/bases.py).
 
         A body of one batch (any PUT up to ``batch_bytes``) writes its
         fragments and publishes in one writer job: one commit, one round of
@@ -124,12 +136,17 @@ class Ingest:
         the encryption domain its fragments are named and sealed in."""
         checked = body if isinstance(body, CheckedBody) else None
         state = _PutState(self, mid, checked.take_digests() if checked is not None else (), domain)
+        if target is not None:
+            state.cutter = Cutter(self.params, resync=target.part)
+            if self.policy != "off" and domain is None:  # no delta in an encryption domain (docs/DESIGN.md)
+                state.finder = BaseFinder(self.writer.index, target)
         done: asyncio.Future[T] | None = None
         try:
             result = await state.consume(body)
             if checked is not None:
                 checked.verify()
-            done = state.finish_job(finish(result))
+            result.deltas = state.deltas
+            done = state.finish_job(state.with_layout(finish(result)) if target is not None else finish(result))
             await state.settle()
             out = await done
             result.new_bytes = state.new_bytes
@@ -141,12 +158,14 @@ class Ingest:
             await self.writer.run(lambda w: abandon_pending(w, mid))
             raise
 
-    def digest_fragments(self, view: memoryview, final: bool, base: int,
+    def digest_fragments(self, view: memoryview, final: bool, base: int, cutter: Cutter,
+                         finder: BaseFinder | None = None,
                          domain: Domain | None = None) -> tuple[list[Fragment], int]:
-        """Cut, name and encode (and in a ``domain``, seal) the fragments of
-        ``view``, whose first byte is at offset ``base`` of the object (codecs
-        align float planes by it)."""
-        ends, consumed = cut_points(view, self.params, final)
+        """Cut (at tensor boundaries where ``cutter`` finds a checkpoint
+        format, else FastCDC), name and encode (and in a ``domain``, seal) the
+        fragments of ``view``, whose first byte is at offset ``base`` of the
+        object (codecs align float planes by it)."""
+        ends, consumed = cutter.cut(view, base, final)
         frags = []
         start = 0
         policy = self.policy
@@ -162,14 +181,43 @@ class Ingest:
                 crc = None
                 if txn.get(digest, db=fragments) is None:
                     if policy != "off":
+                        found = (self._delta(txn, finder, cutter, digest, piece, base + start)
+                                 if finder and domain is None else None)
+                        if found is not None:
+                            frags.append(found)
+                            start = end
+                            continue
                         codec, stored = encode(policy, piece, base + start)
                     if domain is not None:
                         stored = domain.seal(stored, digest, codec)
                         codec |= SEALED
                     crc = crc32c(stored)
-                frags.append(Fragment(digest, end - start, codec, stored, crc))
+                frags.append(Fragment(digest, end - start, codec, stored, crc=crc))
                 start = end
         return frags, consumed
+
+    def _delta(self, txn: Txn, finder: BaseFinder, cutter: Cutter, digest: bytes, piece: memoryview,
+               offset: int) -> Fragment | None:
+        """The fragment as a delta on its aligned base fragment, when that
+        stores ``GAIN`` less than its own best form; else None. A delta that
+        keeps a third of the bytes or less is taken without encoding the
+        fragment on its own (weights do not compress that well: that encoding
+        was a third of a PUT's time)."""
+        found = finder.base_for(txn, cutter, offset, len(piece))
+        if found is None:
+            return None
+        try:
+            base = self.fragments.raw(found.digest)
+        except CorruptFragment:
+            return None  # a damaged or vanished base: no delta, the read would fail
+        if len(base) != len(piece):
+            return None
+        stored = encode_delta(self.policy, piece, offset, found.digest, base, op_for(width_of(piece, offset)))
+        if len(stored) > len(piece) * SURE:
+            _, own = encode(self.policy, piece, offset)
+            if not smaller(len(stored), len(own)):
+                return None
+        return Fragment(digest, len(piece), DELTA, stored, found.digest, found.depth, piece)
 
 
 def _hash(digests: Sequence[BodyDigest], view: memoryview) -> None:
@@ -189,6 +237,9 @@ class _PutState:
         # MD5 alone in one thread, the body's own digests in another: two
         # shorter passes side by side instead of one long one
         self.groups = ((self.md5,), tuple(body_digests)) if body_digests else (self.digests,)
+        self.cutter = Cutter(ingest.params)
+        self.finder: BaseFinder | None = None
+        self.deltas = 0
         self.size = 0
         self.offset = 0  # logical offset of the next fragment
         self.new_bytes = 0
@@ -231,6 +282,20 @@ class _PutState:
         """Wait for the queued writer jobs (each adds its new bytes to ``new_bytes``)."""
         while self.jobs:
             await self._retire()
+
+    def with_layout(self, publish: Callable[[WriteTxn], T]) -> Callable[[WriteTxn], T]:
+        """``publish``, keeping the body's tensor layout with its manifest
+        when it is a checkpoint (a later PUT may take it as its base)."""
+        cutter = self.cutter
+        if not cutter.tensors:
+            return publish
+        mid, value = self.mid, layout_value(cutter.format, cutter.tensors)
+
+        def both(w: WriteTxn) -> T:
+            put_layout(w, mid, value)
+            return publish(w)
+
+        return both
 
     def finish_job(self, publish: Callable[[WriteTxn], T]) -> asyncio.Future[T]:
         """Queue the job that publishes the body; a one-batch body's
@@ -278,6 +343,7 @@ class _PutState:
             self._release_when_idle(batch)
             raise
         batch.tail = bytes(whole[consumed:])
+        self.deltas += sum(1 for f in frags if f.codec == DELTA)
         if not frags:
             self.ing.pool.release(batch.buf)
             return batch
@@ -305,7 +371,7 @@ class _PutState:
             return await step
         hashed = [loop.run_in_executor(self.ing.md5_threads, _hash, group, fresh) for group in self.groups]
         cut = loop.run_in_executor(self.ing.cdc_threads, self.ing.digest_fragments, whole, final, self.offset,
-                                   self.domain)
+                                   self.cutter, self.finder, self.domain)
         batch.work = [*hashed, cut]
         await asyncio.wait(batch.work)  # all of them, even when one fails: they read the buffer
         for done in hashed:
@@ -315,7 +381,7 @@ class _PutState:
     def _digest_all(self, whole: memoryview, fresh: memoryview, final: bool,
                     base: int) -> tuple[list[Fragment], int]:
         _hash(self.digests, fresh)
-        return self.ing.digest_fragments(whole, final, base, self.domain)
+        return self.ing.digest_fragments(whole, final, base, self.cutter, self.finder, self.domain)
 
     def _release_when_idle(self, batch: _Batch) -> None:
         """Give the batch's buffer back once no worker thread reads it any more."""

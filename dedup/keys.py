@@ -90,6 +90,28 @@ def scan(txn: Txn, db: object, bid: int, start: bytes = b"") -> Iterator[tuple[b
             yield slot[4:], value
 
 
+def scan_back(txn: Txn, db: object, bid: int, before: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(key, row) for the keys of bucket ``bid`` before ``before``, nearest first."""
+    base = U32.pack(bid)
+    cur = txn.cursor(db=db)
+    if not (cur.set_range(base + before[:LONG]) or cur.last()):
+        return
+    while True:
+        slot, value = cur.key(), cur.value()
+        if slot < base:  # past the bucket's first key
+            return
+        if not slot.startswith(base):
+            pass  # landed on the next bucket's first key: step back into this one
+        elif is_group(slot):
+            for raw, row in reversed(decode_group(value)):
+                if raw < before:
+                    yield raw, row
+        elif slot[4:] < before:
+            yield slot[4:], value
+        if not cur.prev():
+            return
+
+
 def every_row(txn: Txn, db: object) -> Iterator[tuple[int, bytes, bytes]]:
     """(bucket id, key, row) of every object of every bucket."""
     for slot, value in txn.cursor(db=db):

@@ -3,7 +3,8 @@
 A manifest (id ``mid``) is the ordered fragment list of one stored body (one PUT
 or one part): rows (mid, offset) -> (fragment, length). Invariants kept here:
 
-3. A fragment's refcount equals the number of manifest rows naming it.
+3. A fragment's refcount equals the number of manifest rows naming it, plus
+   the number of delta fragments whose base it is (dedup/delta.py).
 5. A manifest's refcount equals the number of object and part rows naming it;
    a manifest being written is in ``pending`` instead. At zero it is queued in
    ``dead`` and its rows are reclaimed after a grace period, so GETs already
@@ -17,11 +18,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dedup.delta import DELTA
 from dedup.encryption import SEALED, record_key_id
 from dedup.errors import EngineError
 from dedup.format import HEADER_SIZE
 from dedup.index import (
     ROW_ENTRIES,
+    U8_HASH,
     U64,
     U64X2,
     FragmentRow,
@@ -38,12 +41,18 @@ class IncompleteManifest(EngineError):
 
 @dataclass(frozen=True)
 class Fragment:
-    """A fragment ready to be written: its name, raw length and stored form."""
+    """A fragment ready to be written: its name, raw length and stored form;
+    a delta (codec DELTA) names its ``base`` and its chain ``depth``, and
+    keeps its ``raw`` bytes, stored as they are if the base is gone by the
+    time the writer gets to it."""
 
     digest: bytes
     raw_length: int
     codec: int
     data: bytes | memoryview
+    base: bytes | None = None
+    depth: int = 0
+    raw: bytes | memoryview | None = None
     crc: int | None = None  # crc32c(data) when computed beside its hash (new fragments)
 
 
@@ -81,6 +90,9 @@ def add_fragments(w: WriteTxn, mid: int, offset: int, frags: Sequence[Fragment])
             new[digest] = first[digest]
     if not new:
         return 0
+    for digest, f in new.items():
+        if f.base is not None:
+            new[digest] = _take_base(w, f)
     records = [NewRecord(f.digest, f.codec, f.raw_length, f.data, f.crc) for f in new.values()]
     places = w.append(records)
     new_raw = stored = 0
@@ -104,6 +116,24 @@ def add_fragments(w: WriteTxn, mid: int, offset: int, frags: Sequence[Fragment])
 def sealed_counter(key_id: int) -> str:
     """The ``meta`` counter of the records sealed with data key ``key_id``."""
     return f"sealed:{key_id}"
+
+
+def _take_base(w: WriteTxn, f: Fragment) -> Fragment:
+    """A new delta fragment takes a reference on its base (in this
+    transaction, so the base cannot be freed first); a base freed since the
+    fragment was encoded leaves it stored whole, raw."""
+    idx, txn = w.index, w.txn
+    assert f.base is not None
+    row = idx.fragment(txn, f.base)
+    if row is None:
+        assert f.raw is not None
+        return Fragment(f.digest, f.raw_length, 0, f.raw)
+    idx.put_fragment(txn, f.base, FragmentRow(row.pack, row.offset, row.stored, row.raw, row.codec, row.refcount + 1))
+    txn.put(f.digest, U8_HASH.pack(f.base, f.depth), db=idx.db["bases"])
+    idx.add(txn, "delta_fragments", 1)
+    idx.add(txn, "delta_raw", f.raw_length)
+    idx.add(txn, "delta_stored", HEADER_SIZE + len(f.data))
+    return f
 
 
 def incref_manifest(w: WriteTxn, mid: int, length: int) -> None:
@@ -160,23 +190,45 @@ def reclaim_rows(w: WriteTxn, mid: int, limit: int) -> tuple[int, int, int]:
                 break
     if rows < limit:
         txn.delete(prefix, db=idx.db["mrefs"])
+        txn.delete(prefix, db=idx.db["layouts"])
     return rows, freed, freed_bytes
 
 
 def decref_fragment(w: WriteTxn, digest: bytes) -> tuple[int, int]:
+    """Drop a reference; at zero the fragment is freed, and a delta drops
+    the reference it held on its base (which may free the base in turn)."""
+    freed = freed_bytes = 0
+    next_digest: bytes | None = digest
+    while next_digest is not None:  # a loop, not recursion: chains are short, but bounded by data
+        n, b, next_digest = _decref_one(w, next_digest)
+        freed += n
+        freed_bytes += b
+    return freed, freed_bytes
+
+
+def _decref_one(w: WriteTxn, digest: bytes) -> tuple[int, int, bytes | None]:
     idx, txn = w.index, w.txn
     row = idx.fragment(txn, digest)
     if row is None:
-        return 0, 0
+        return 0, 0, None
     if row.refcount > 1:
         idx.put_fragment(txn, digest, FragmentRow(row.pack, row.offset, row.stored, row.raw, row.codec, row.refcount - 1))
-        return 0, 0
+        return 0, 0, None
     txn.delete(digest, db=idx.db["fragments"])
     w.free(row.pack, row.offset, HEADER_SIZE + row.stored)
     idx.add(txn, "fragments", -1)
     idx.add(txn, "unique", -row.raw)
     idx.add(txn, "stored", -(HEADER_SIZE + row.stored))
-    return 1, row.raw
+    base: bytes | None = None
+    if row.codec == DELTA:
+        chain = txn.get(digest, db=idx.db["bases"])
+        if chain is not None:
+            txn.delete(digest, db=idx.db["bases"])
+            base = U8_HASH.unpack(chain)[0]
+            idx.add(txn, "delta_fragments", -1)
+            idx.add(txn, "delta_raw", -row.raw)
+            idx.add(txn, "delta_stored", -(HEADER_SIZE + row.stored))
+    return 1, row.raw, base
 
 
 def manifest_length(w: WriteTxn, mid: int) -> int:

@@ -27,6 +27,12 @@ again over its own result changes nothing.
         older engine, which knows only version 1 records (its reads would fail
         and its pack scan stop at the first version 2 record), refuses the
         directory.
+4 -> 5  Fragments may be stored as deltas on a base (dedup/delta.py, codec 4),
+        and a base's refcount counts the deltas on it (table ``bases``); the
+        tables ``bases`` and ``layouts`` start empty, so nothing is converted.
+        FORMAT is rewritten so that an older engine refuses the directory: it
+        could not decode a delta, and its ``check --repair`` would lower the
+        refcount of every base to its manifest rows and free bases in use.
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ def upgrade(index: Index, root: Path, params: ChunkerParams, found: int) -> None
     if found < 4:
         log.info("data format %d -> 4: new records carry a CRC32C; older ones are verified by BLAKE3 when read",
                  max(found, 3))
+    if found < 5:
+        log.info("data format %d -> 5: delta fragments may be written from now on", max(found, 4))
     write_format(root, params)
 
 

@@ -38,7 +38,8 @@ try:
 except ImportError:  # pragma: no cover - numpy is a core dependency; plain buffers do
     numpy = None  # type: ignore[assignment]
 
-from dedup.codecs import RAW, WIDTHS, CodecError, decode, decode_into, split_planes
+from dedup.codecs import RAW, WIDTHS, CodecError, decode_into, split_planes
+from dedup.delta import DELTA, Fragments, decode_delta
 from dedup.encryption import CODEC_MASK, SEALED, Domain
 from dedup.errors import CorruptFragment
 from dedup.format import HEADER_SIZE, MAGIC, RECORD_VERSION, crc32c
@@ -100,6 +101,7 @@ class ObjectReader:
         self.part_count = len(info.part_sizes)
         self._index = index
         self._files = files
+        self._bases = Fragments(index, files)
         self._pieces = plan_pieces(segments, start, length)
         self._piece = 0
         self._pos = self._pieces[0].start if self._pieces else 0
@@ -279,12 +281,13 @@ class ObjectReader:
                 stored = memoryview(domain.open(stored, f.digest, codec))
             if f.raw == f.size:  # the whole fragment: decoded straight into out
                 whole = out[filled : filled + f.raw]
-                decode_into(codec, stored, whole)
-                if not checked:
+                self._decode_into(codec, stored, whole)
+                if not checked or codec == DELTA:  # a delta's base is read unchecked
                     _verify(f, whole, domain)
             else:
-                raw = decode(codec, stored)
-                if not checked:
+                raw = memoryview(bytearray(f.size))
+                self._decode_into(codec, stored, raw)
+                if not checked or codec == DELTA:
                     _verify(f, raw, domain)
                 out[filled : filled + f.raw] = memoryview(raw)[f.offset : f.offset + f.raw]
             filled += f.raw
@@ -324,6 +327,12 @@ class ObjectReader:
         for f, at in unchecked:  # version 1 records: BLAKE3 of the decoded bytes
             _verify(f, whole[at : at + f.raw])
         return filled + total
+
+    def _decode_into(self, codec: int, stored: memoryview, out: memoryview) -> None:
+        if codec == DELTA:  # on its base (dedup/delta.py); the caller checks the result's hash
+            decode_delta(stored, self._bases.unchecked, out)
+        else:
+            decode_into(codec, stored, out)
 
     def _read_direct(self, run: list[_Frag], out: memoryview, filled: int) -> int:
         """Whole raw fragments: one preadv puts their bytes straight into

@@ -35,6 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from dedup import errors, gc, lifecycle, locks, multipart, objects, versioning
+from dedup.bases import Target
 from dedup.check import repair as repair_refcounts
 from dedup.check import run_check
 from dedup.chunking import ChunkerParams
@@ -217,7 +218,8 @@ class Store:
     ) -> PutResult:
         """Store a new version; ``encryption``: encrypted at rest, as it says."""
         encode_key(key)
-        await self.head_bucket(bucket)
+        with self.index.read() as txn:
+            bid = int(self._bucket_doc(txn, bucket)["id"])
         domain, meta = self._write_domain(encryption, meta)
         mid = next(self._mids)
 
@@ -233,7 +235,8 @@ class Store:
 
             return publish
 
-        got, info = await self.ingest.run(mid, body, finish, domain)
+        target = Target(bid, key, self.config.delta_depth)
+        got, info = await self.ingest.run(mid, body, finish, target, domain)
         return PutResult(info, got.new_bytes)
 
     # -- encryption (dedup/encryption.py, dedup/keyring.py) -----------------------------
@@ -420,6 +423,7 @@ class Store:
         """Store a part, encrypted as its upload says (``customer_key``: SSE-C's)."""
         with self.index.read() as txn:
             doc = multipart.load_upload(txn, self.index, bucket, key, upload_id)
+            bid = int(self._bucket_doc(txn, bucket)["id"])
         domain = self.read_domain(ObjectMeta.from_json(doc["m"]), customer_key)
         mid = next(self._mids)
 
@@ -434,7 +438,8 @@ class Store:
 
             return add
 
-        got, part = await self.ingest.run(mid, body, finish, domain)
+        target = Target(bid, key, self.config.delta_depth, part=True)
+        got, part = await self.ingest.run(mid, body, finish, target, domain)
         return part, got.new_bytes
 
     async def get_upload(self, bucket: str, key: str, upload_id: str) -> UploadInfo:

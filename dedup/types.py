@@ -41,6 +41,8 @@ class StoreConfig:
     upload_max_age_seconds: float = 7 * 24 * 3600.0
     map_size: int = 1 << 40
     compression: str = "fast"  # off / fast / max: see dedup/codecs.py and benchmarks/README.md
+    # longest chain of delta fragments (dedup/delta.py); 0 stores no deltas
+    delta_depth: int = 4
     lifecycle_day_seconds: float = 86400.0  # a lifecycle "day" (dedup/lifecycle.py); tests shorten it
     # Where packs live (dedup/packsopen.py): "" is <data>/packs; s3://BUCKET/PREFIX a bucket
     packs: str = ""
@@ -295,10 +297,20 @@ class UploadsPage:
 
 @dataclass(frozen=True)
 class BucketStats:
+    """One bucket; the figures after ``logical_bytes`` need exact stats (None
+    otherwise): distinct fragment bytes its objects reference (with the delta
+    bases those need), the objects with a fragment stored as a delta (they
+    found a base), and the delta fragments they reference with their raw and
+    stored bytes."""
+
     name: str
     objects: int
     logical_bytes: int
-    unique_bytes: int | None = None  # distinct fragment bytes it references (exact stats only)
+    unique_bytes: int | None = None
+    delta_objects: int | None = None
+    delta_fragments: int | None = None
+    delta_raw_bytes: int | None = None
+    delta_stored_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -332,6 +344,12 @@ class StoreStats:
     uploads: int = 0
     dead_unique_bytes: int | None = None
     dead_stored_bytes: int | None = None
+    # fragments stored as deltas on a base (dedup/delta.py): how many, their
+    # raw bytes (part of unique_bytes) and their records (part of stored_bytes)
+    delta_fragments: int = 0
+    delta_raw_bytes: int = 0
+    delta_stored_bytes: int = 0
+    delta_depths: tuple[int, ...] = ()  # delta fragments by chain depth 1, 2, ... (exact stats only)
 
     @property
     def disk_bytes(self) -> int:

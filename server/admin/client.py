@@ -144,8 +144,11 @@ def stats(client: AdminClient, exact: bool) -> StoreStats:
     assert isinstance(doc, dict)
     total = doc["total"]
     fields = ("objects", "logical_bytes", "fragments", "unique_bytes", "stored_bytes", "pack_bytes",
-              "index_bytes", "packs", "dead_manifests", "pending_manifests", "uploads")
-    buckets = tuple(BucketStats(b["name"], b["objects"], b["logical_bytes"], b.get("unique_bytes"))
+              "index_bytes", "packs", "dead_manifests", "pending_manifests", "uploads",
+              "delta_fragments", "delta_raw_bytes", "delta_stored_bytes")
+    buckets = tuple(BucketStats(b["name"], b["objects"], b["logical_bytes"], b.get("unique_bytes"),
+                                b.get("delta_objects"), b.get("delta_fragments"), b.get("delta_raw_bytes"),
+                                b.get("delta_stored_bytes"))
                     for b in doc["buckets"])
     counts = {f: int(total.get(f, 0)) for f in fields}
 
@@ -153,7 +156,8 @@ def stats(client: AdminClient, exact: bool) -> StoreStats:
         return None if total.get(name) is None else int(total[name])
 
     return StoreStats(**counts, buckets=buckets, dead_unique_bytes=measured("dead_unique_bytes"),  # type: ignore[arg-type]
-                      dead_stored_bytes=measured("dead_stored_bytes"))
+                      dead_stored_bytes=measured("dead_stored_bytes"),
+                      delta_depths=tuple(int(n) for n in total.get("delta_depths", ())))
 
 
 def collect_garbage(client: AdminClient, dry_run: bool, grace: float | None) -> tuple[GcReport, float | None]:

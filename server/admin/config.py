@@ -30,6 +30,7 @@ class ServerConfig:
     gc_interval: float = 3600.0  # seconds between background GC runs; 0 disables them
     gc_grace: float = 300.0  # seconds a dropped object version waits before GC may reclaim it
     compression: str = "fast"  # off | fast | max
+    delta_depth: int = StoreConfig.delta_depth  # longest chain of delta fragments; 0: no deltas
     idle_timeout: float = 20.0  # seconds a silent client may hold a request open (RequestTimeout); 0: no limit
     lifecycle_interval: float = 3600.0  # seconds between background lifecycle runs; 0 disables them
     lifecycle_day_seconds: float = 86400.0  # the length of a lifecycle "day" (tests shorten it)
@@ -58,7 +59,8 @@ class ServerConfig:
     def store_config(self) -> StoreConfig:
         """The engine settings these server settings imply."""
         return StoreConfig(manifest_grace_seconds=self.gc_grace, compression=self.compression,
-                           lifecycle_day_seconds=self.lifecycle_day_seconds, packs=self.packs or "",
+                           delta_depth=self.delta_depth, lifecycle_day_seconds=self.lifecycle_day_seconds,
+                           packs=self.packs or "",
                            packs_endpoint=self.packs_endpoint, packs_access_key=self.packs_access_key,
                            packs_secret_key=self.packs_secret_key, packs_region=self.packs_region,
                            packs_cache_bytes=self.packs_cache)

@@ -88,6 +88,15 @@ def stats_text(stats: StoreStats, top: int = TOP_BUCKETS) -> str:
         ["logical / disk", _ratio(stats.logical_bytes, stats.disk_bytes),
          "logical bytes / on disk" + (" (deleted data awaiting gc included)" if dead_rows else "")],
     ]
+    if stats.delta_fragments:  # checkpoints stored as deltas (dedup/delta.py): after the compression ratio
+        at = next(i for i, r in enumerate(rows) if r[0] == "compression ratio") + 1
+        rows[at:at] = [["delta fragments", str(stats.delta_fragments),
+                        f"stored as differences from an earlier checkpoint's: {human(stats.delta_raw_bytes)} in "
+                        f"{human(stats.delta_stored_bytes)} "
+                        f"({_ratio(stats.delta_raw_bytes, stats.delta_stored_bytes)}; part of unique and stored)"]]
+        if stats.delta_depths:
+            rows[at + 1 : at + 1] = [["  by chain depth", " ".join(str(n) for n in stats.delta_depths),
+                                      "delta fragments at depth 1, 2, ... (a GET decodes depth + 1 records)"]]
     parts = [savings_line(stats), table(["", "value", "what it is"], rows, left=(0, 2))]
     notes = _notes(stats)
     if notes:
@@ -125,8 +134,15 @@ def _buckets(stats: StoreStats, top: int) -> str:
         header = ["bucket", "objects", "logical", "unique in bucket", "dedup in bucket"]
         rows = [[b.name, str(b.objects), human(b.logical_bytes), human(b.unique_bytes),
                  _ratio(b.logical_bytes, b.unique_bytes or 0)] for b in ranked]
-        note = ("unique in bucket: distinct fragment bytes its objects use (a fragment two buckets share "
-                "counts in both); dedup in bucket: logical / unique in bucket")
+        note = ("unique in bucket: distinct fragment bytes its objects use, with the delta bases those need "
+                "(a fragment two buckets share counts in both); dedup in bucket: logical / unique in bucket")
+        if any(b.delta_fragments for b in stats.buckets):
+            header += ["found a base", "delta raw -> stored"]
+            for row, b in zip(rows, ranked, strict=True):
+                row += [str(b.delta_objects or 0),
+                        f"{human(b.delta_raw_bytes or 0)} -> {human(b.delta_stored_bytes or 0)}"]
+            note += ("; found a base: object versions with fragments stored as deltas on an earlier "
+                     "checkpoint's, delta raw -> stored: those fragments' bytes and their records")
     else:
         header = ["bucket", "objects", "logical"]
         rows = [[b.name, str(b.objects), human(b.logical_bytes)] for b in ranked]

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dedup.delta import MAX_DEPTH
+from dedup.types import StoreConfig
 from server.admin.config import DEFAULT_REGION, ServerConfig
 
 CONFIG_ENV = "FRAGSTORE_CONFIG"
@@ -75,6 +77,16 @@ def _bytes(value: str) -> int:
     if n < 0:
         raise SettingsError(f"{value!r} is not a number of bytes (0 or more)")
     return n
+
+
+def _depth(value: str) -> int:
+    try:
+        depth = int(value)
+    except ValueError:
+        raise SettingsError(f"{value!r} is not a chain depth") from None
+    if not 0 <= depth <= MAX_DEPTH:
+        raise SettingsError(f"{depth} is not a chain depth (0-{MAX_DEPTH})")
+    return depth
 
 
 def _choice(*options: str) -> Callable[[str], str]:
@@ -136,6 +148,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("compression", "compression", _choice("off", "fast", "max"), "fast",
             "fragment compression policy: off, fast, max",
             metavar="off|fast|max"),
+    Setting("delta_depth", "delta_depth", _depth, StoreConfig.delta_depth,
+            "longest chain of delta fragments (a checkpoint's fragments stored as differences from an "
+            "earlier checkpoint's; a GET decodes at most this many more records per fragment); 0 turns "
+            "deltas off", metavar="N"),
     Setting("idle_timeout", "idle_timeout", _seconds, 20.0,
             "seconds a client may send nothing in the middle of a request (head or body) before it is "
             "answered RequestTimeout and disconnected; 0 turns the limit off", metavar="SECONDS"),

@@ -8,7 +8,10 @@ the parent knows exactly which writes the store acknowledged before SIGKILL.
 Lines: ``TRY PUT <key> <content id>``, ``TRY DEL <key>``,
 ``TRY COPY <src> <dst> <content id>``; an ACK line repeats its TRY line and,
 for PUT and COPY, adds the ETag the store returned (the body's MD5). Contents are regenerated from
-their id with :func:`body` (some ids repeat, so objects dedup).
+their id with :func:`body` (some ids repeat, so objects dedup; one size in
+eight is a bf16 safetensors checkpoint of a drifting model, so that new
+fragments are stored as deltas on an older checkpoint's, bases are freed by
+GC under them and deltas are in flight at the kill).
 Operations on distinct keys run a few at a time (group commits).
 
 With ``--versioned`` the bucket has versioning enabled: ACK lines of PUT, COPY
@@ -20,9 +23,12 @@ version that this process saw acknowledged or found listed when it started.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import struct
 import sys
 from collections.abc import Awaitable
+from functools import lru_cache
 
 from storetest import SMALL, content, stream
 
@@ -35,9 +41,30 @@ CONTENTS = 40
 SIZES = (0, 1, 100, 5 * KiB, 50 * KiB, 200 * KiB, 700 * KiB, 1500 * KiB)
 
 
+CHECKPOINT = 6  # content ids of this residue (mod len(SIZES)) are checkpoints
+
+
 def body(content_id: int) -> bytes:
     """The bytes of content ``content_id``: its size cycles through SIZES."""
+    if content_id % len(SIZES) == CHECKPOINT:
+        return checkpoint(content_id)
     return content(f"crash-{content_id}", SIZES[content_id % len(SIZES)])
+
+
+@lru_cache(maxsize=8)
+def checkpoint(step: int) -> bytes:
+    """A bf16 safetensors file of ~700 KiB: one model's weights after ``step``
+    small steps (neighbouring steps differ a little in every weight). numpy is
+    imported on first use: the writer must start fast, it is killed early."""
+    import numpy
+
+    weights = numpy.random.default_rng(0).normal(0, 0.02, 350 * 1024 // 2 * 2).astype(numpy.float32)
+    weights *= numpy.float32(1 + step * 1e-3)
+    bf16 = (weights.view(numpy.uint32) >> 16).astype(numpy.uint16).tobytes()
+    half = len(bf16) // 2
+    head = json.dumps({"a": {"dtype": "BF16", "shape": [half // 2], "data_offsets": [0, half]},
+                       "b": {"dtype": "BF16", "shape": [half // 2], "data_offsets": [half, 2 * half]}}).encode()
+    return struct.pack("<Q", len(head)) + head + bf16
 
 
 def say(*words: object) -> None:

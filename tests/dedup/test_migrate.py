@@ -129,9 +129,30 @@ def test_format2_is_upgraded_and_older_engines_are_kept_out(tmp_path: Path, loop
     (data / "FORMAT").write_text(json.dumps({**doc, "format": 2}))
     store = loop.run_until_complete(Store.open(data, StoreConfig()))
     try:
-        assert FORMAT_VERSION == 4
-        assert json.loads((data / "FORMAT").read_text())["format"] == 4
+        assert json.loads((data / "FORMAT").read_text())["format"] == FORMAT_VERSION
         assert loop.run_until_complete(read(store, "bucket-two", "k")) == DATA
+        assert loop.run_until_complete(store.check()).ok
+    finally:
+        loop.run_until_complete(store.close())
+
+
+def test_format3_is_upgraded_and_older_engines_are_kept_out(tmp_path: Path, loop: asyncio.AbstractEventLoop) -> None:
+    """3 -> 4 -> 5 converts nothing (records keep their version; the delta
+    tables start empty); FORMAT says 5 so that an engine of format 3 or 4
+    (which cannot decode a delta, and would count a base's references without
+    its deltas) refuses the directory."""
+    data = tmp_path / "data"
+    store = loop.run_until_complete(Store.open(data, StoreConfig()))
+    loop.run_until_complete(store.create_bucket("bucket-three", "owner"))
+    loop.run_until_complete(put(store, "bucket-three", "k", DATA))
+    loop.run_until_complete(store.close())
+    doc = json.loads((data / "FORMAT").read_text())
+    (data / "FORMAT").write_text(json.dumps({**doc, "format": 3}))
+    store = loop.run_until_complete(Store.open(data, StoreConfig()))
+    try:
+        assert FORMAT_VERSION == 5
+        assert json.loads((data / "FORMAT").read_text())["format"] == 5
+        assert loop.run_until_complete(read(store, "bucket-three", "k")) == DATA
         assert loop.run_until_complete(store.check()).ok
     finally:
         loop.run_until_complete(store.close())

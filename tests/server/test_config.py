@@ -34,7 +34,7 @@ def test_every_setting_from_every_source(tmp_path: Path) -> None:
     samples = {"data": "d", "host": "0.0.0.0", "port": "9100", "region": "eu-west-3", "domain": "s3.test",
                "tls_cert": "c.pem", "tls_key": "k.pem", "users": "u.txt", "master_key_file": "mk.hex", "kms_keys": "kms.json", "log_level": "debug",
                "log_format": "json", "metrics_token": "t0k", "gc_interval": "60", "gc_grace": "5",
-               "compression": "fast", "idle_timeout": "7", "lifecycle_interval": "30",
+               "compression": "fast", "delta_depth": "3", "idle_timeout": "7", "lifecycle_interval": "30",
                "lifecycle_day_seconds": "1.5",
                "console": "off", "console_session_seconds": "60", "history_interval": "0",
                "packs": "s3://packs/gw1", "packs_endpoint": "http://127.0.0.1:9200", "packs_access_key": "AK1",
@@ -70,6 +70,7 @@ def test_precedence() -> None:
     assert config.port == 9300 and config.gc_interval == 7.0 and config.store_config().manifest_grace_seconds == 300.0
     assert config.lifecycle_interval == 3600.0 and config.store_config().lifecycle_day_seconds == 86400.0
     assert resolve({"lifecycle_day_seconds": 2.0}, {}).server_config().store_config().lifecycle_day_seconds == 2.0
+    assert resolve({}, {"FRAGSTORE_DELTA_DEPTH": "0"}).server_config().store_config().delta_depth == 0
 
 
 def test_config_file_named_by_environment(tmp_path: Path) -> None:
@@ -87,6 +88,8 @@ def test_config_file_named_by_environment(tmp_path: Path) -> None:
     ({}, {"FRAGSTORE_LOG_FORMAT": "xml"}, None, "FRAGSTORE_LOG_FORMAT"),
     ({}, {"FRAGSTORE_LIFECYCLE_DAY_SECONDS": "0"}, None, "FRAGSTORE_LIFECYCLE_DAY_SECONDS"),
     ({}, {}, "lifecycle_interval = -5\n", "lifecycle_interval"),
+    ({}, {"FRAGSTORE_DELTA_DEPTH": "17"}, None, "FRAGSTORE_DELTA_DEPTH"),
+    ({}, {}, "delta_depth = -1\n", "delta_depth"),
     ({}, {}, "prot = 9000\n", "unknown setting 'prot'"),
     ({}, {}, "port = true\n", "port"),
     ({}, {}, "port = 70000\n", "port"),
