@@ -352,3 +352,26 @@ def test_packs_in_s3_hold_no_plaintext(tmp_path: Path, pack_settings: dict[str, 
     assert not in_segments() and on_disk(tmp_path / "data", needle) == []
     asyncio.run(main(None, "plain"))
     assert in_segments()
+
+
+def test_no_delta_in_an_encryption_domain(tmp_path: Path) -> None:
+    """Checkpoints that plaintext stores as deltas on the previous one are
+    stored whole (compressed, sealed) under SSE-S3: a sealed fragment never
+    stands on a base, and the same checkpoints read back."""
+    from test_delta import checkpoint
+
+    one, two = checkpoint(0), checkpoint(1)
+
+    async def run_with(enc: Encryption | None, path: Path) -> int:
+        store = await _open(path, os.urandom(32))
+        await store.create_bucket("bkt", OWNER)
+        await put(store, "run/ckpt-1.safetensors", one, enc)
+        await put(store, "run/ckpt-2.safetensors", two, enc)
+        assert await get(store, "run/ckpt-2.safetensors", ByteRange(100, 50000)) == two[100:50001]
+        assert (await store.check()).ok
+        deltas = (await store.stats()).delta_fragments
+        await store.close()
+        return deltas
+
+    assert asyncio.run(run_with(None, tmp_path / "plain")) > 0  # the control: deltas happen here
+    assert asyncio.run(run_with(Encryption(SSE_S3), tmp_path / "sse")) == 0
