@@ -9,6 +9,8 @@ run, and the processes whose CPU time and memory count as the server's:
   as the tests' fixture (``tests/services/ceph.py``): radosgw, ceph-osd, ceph-mon and
   ceph-mgr (each under its ``timeout`` wrapper, which costs nothing): all the work an
   RGW PUT or GET causes, the OSD's BlueStore writes included;
+* ``--peer fragstore-sse``: a second fragstore, its bucket under default
+  encryption SSE-S3 (every object encrypted at rest): the cost of encryption;
 * ``--peer URL``: an existing endpoint; its CPU and memory are measured only where
   ``--peer-pids`` names its processes on this machine.
 """
@@ -94,6 +96,18 @@ class Server(ChildServer, Endpoint):
     def check(self) -> None:
         if self.proc.poll() is not None:
             raise RuntimeError(f"{self.name} server exited with {self.proc.returncode}")
+
+
+class SsePeer(Server):
+    """A second fragstore whose run bucket encrypts every new object (SSE-S3 by
+    bucket default encryption, so the requests are exactly the other servers')."""
+
+    def __init__(self, work: Path) -> None:
+        super().__init__("peer", [sys.executable, "-m", "server", "serve", "--data", str(work / "data-sse")],
+                         work / "fragstore-sse.log")
+        self.label = "fragstore SSE-S3"
+        self.client.put_bucket_encryption(Bucket=self.bucket, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
 
 
 class RgwPeer(Endpoint):

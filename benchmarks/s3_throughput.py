@@ -72,7 +72,7 @@ from benchmarks.rss import (  # noqa: E402
     tree_cpu_seconds,
     tree_memory,
 )
-from benchmarks.s3_endpoints import BUCKET, Endpoint, RgwPeer, Server, UrlPeer  # noqa: E402
+from benchmarks.s3_endpoints import BUCKET, Endpoint, RgwPeer, Server, SsePeer, UrlPeer  # noqa: E402
 from benchmarks.s3_figures import evaluate, figures, fmt, markdown, summary  # noqa: E402
 
 __all__ = ["BUCKET", "NewData", "Server", "Settings", "figures", "fmt", "get_streamed", "machine", "main",
@@ -173,6 +173,11 @@ def start_servers(work: Path) -> tuple[Server, Server]:
 def start_peer(args: argparse.Namespace, cfg: Settings) -> Endpoint | None:
     if not args.peer:
         return None
+    if args.peer == "fragstore-sse":
+        cfg.notes.append("Peer: a second fragstore whose bucket has default encryption SSE-S3 (AES-256-GCM "
+                         "over every new fragment, after dedup and compression): peer/fragstore is the cost "
+                         "of encryption at rest. Issue 17's targets against the peer mean nothing here.")
+        return SsePeer(cfg.work)
     if args.peer == "rgw":
         progress("starting Ceph RGW (mon, mgr, one OSD, radosgw)")
         block_gib = max(20, math.ceil(1.3 * data_bytes(cfg) / GiB))
@@ -448,9 +453,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="smoke run; defaults become 1 rep, 16 MiB, 50 ops, 1/16 GiB big")
     p.add_argument("--no-drop-cache", action="store_true", help="skip the GET after dropping the page cache")
     p.add_argument("--work", type=Path, help="scratch directory (default: a new temporary one, removed after)")
-    p.add_argument("--peer", metavar="rgw|URL",
+    p.add_argument("--peer", metavar="rgw|fragstore-sse|URL",
                    help="also measure another S3 server: 'rgw' starts a single-node Ceph RGW from Debian's "
-                        "packages for the run; a URL is an endpoint that runs already")
+                        "packages for the run; 'fragstore-sse' a second fragstore whose bucket encrypts every "
+                        "object (SSE-S3); a URL is an endpoint that runs already")
     p.add_argument("--peer-access-key", help="access key for --peer URL")
     p.add_argument("--peer-secret-key", help="secret key for --peer URL")
     p.add_argument("--peer-pids", type=lambda v: [int(x) for x in v.split(",") if x], default=[],
@@ -474,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
                    not args.no_drop_cache, work)
     peer: Endpoint | None = None
     try:
-        check_disk(cfg, 2 if args.peer == "rgw" else 1)
+        check_disk(cfg, 2 if args.peer in ("rgw", "fragstore-sse") else 1)
         peer = start_peer(args, cfg)
         runs, skipped, headers, processes = run(cfg, peer)
     finally:

@@ -1,13 +1,16 @@
 """Storage-savings benchmark: the GAN workload's data in fragstore vs other ways to keep it.
 
-    python -m benchmarks.savings --out DIR [--quick]
+    python -m benchmarks.savings --out DIR [--quick] [--sse]
 
 Starts a fresh fragstore server on a temporary data directory, runs the six
 scenarios of :mod:`benchmarks.savings_scenarios` through the GAN workload
 (boto3 only), measures the store's growth per scenario and kind of data
 (:mod:`benchmarks.savings_meter`), computes the local baselines on the same
 bytes (:mod:`benchmarks.savings_baselines`) and writes ``report.md``,
-``savings.png`` and ``savings.json`` to DIR.
+``savings.png`` and ``savings.json`` to DIR. With ``--sse`` every write asks
+for SSE-S3 (``x-amz-server-side-encryption: AES256`` on PutObject,
+CreateMultipartUpload and CopyObject), so every fragment is encrypted at rest:
+the dedup figures should not move.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from benchmarks.savings_chart import draw
 from benchmarks.savings_findings import findings
 from benchmarks.savings_meter import Meter
 from benchmarks.savings_report import fmt_bytes, render
-from benchmarks.savings_results import KINDS, Row, build_rows
+from benchmarks.savings_results import KINDS, RECORD_HEADER, SEALED_RECORD, Row, build_rows
 from benchmarks.savings_scenarios import FULL, QUICK, RUNNERS, SCENARIOS, Context, Sizes
 from benchmarks.savings_server import ServerProcess, engine_numbers
 
@@ -50,13 +53,28 @@ class Outcome:
     final_stats: dict[str, Any] = field(default_factory=dict)
 
 
-def run_scenarios(work: Path, sizes: Sizes, progress: bool) -> Outcome:
+def encrypt_every_write(client: Any) -> Any:
+    """``client``, asking for SSE-S3 on every request that writes new bytes."""
+    def add(params: dict[str, Any], **_: Any) -> None:
+        params.setdefault("ServerSideEncryption", "AES256")
+
+    for operation in ("PutObject", "CreateMultipartUpload", "CopyObject"):
+        client.meta.events.register(f"provide-client-params.s3.{operation}", add)
+    return client
+
+
+def run_scenarios(work: Path, sizes: Sizes, progress: bool, sse: bool = False) -> Outcome:
     server = ServerProcess(work / "data", REPO_ROOT, work / "server.log")
     try:
         server.wait_healthy()
         meter = Meter(work / "data", work / "files", lambda: engine_numbers(server.stats()))
         outcome = Outcome(meter)
-        ctx = Context(Store(server.endpoint.client(), observer=meter), meter, sizes, progress)
+        client = server.endpoint.client()
+        if sse:
+            encrypt_every_write(client)
+            outcome.notes.append("--sse: every PutObject, CreateMultipartUpload and CopyObject asked for SSE-S3 "
+                                 "(AES-256-GCM over every new fragment, after dedup and compression).")
+        ctx = Context(Store(client, observer=meter), meter, sizes, progress)
         for name in SCENARIOS:
             started = time.monotonic()
             with meter.scenario_of(name):
@@ -143,17 +161,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="where report.md, savings.png, savings.json go")
     p.add_argument("--quick", action="store_true", help="tiny sizes (seconds), for tests")
     p.add_argument("--progress", action="store_true", help="progress bars and step lines")
+    p.add_argument("--sse", action="store_true", help="every write asks for SSE-S3 (encryption at rest)")
     args = p.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     load_before = os.getloadavg()[0]
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fragstore-savings-") as tmp:
         work = Path(tmp)
-        outcome = run_scenarios(work, sizes, args.progress)
+        outcome = run_scenarios(work, sizes, args.progress, args.sse)
         scenario_time = sum(outcome.timings.values())
         run_baselines(outcome, work, args.progress)
         keep_sample_grid(outcome.meter, args.out)
-    rows = build_rows(outcome.meter.growth, outcome.meter.totals, outcome.baselines, SCENARIOS)
+    rows = build_rows(outcome.meter.growth, outcome.meter.totals, outcome.baselines, SCENARIOS,
+                      SEALED_RECORD if args.sse else RECORD_HEADER)
     doc = {
         "command": command_line(args),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "quick": args.quick,
@@ -175,7 +195,7 @@ def command_line(args: argparse.Namespace) -> str:
     """The command as run, with an absolute --out shown by its name only."""
     out = args.out if not args.out.is_absolute() else Path("...") / args.out.name
     parts = ["python", "-m", "benchmarks.savings", "--out", str(out)]
-    return shlex.join(parts + (["--quick"] if args.quick else []))
+    return shlex.join(parts + (["--quick"] if args.quick else []) + (["--sse"] if args.sse else []))
 
 
 def _tool_notes() -> list[str]:

@@ -100,7 +100,7 @@ def detail_table(rows: list[Row]) -> list[str]:
             fmt_ratio(st.get("unique_bytes", 0), st.get("stored_bytes", 0)),
             str(st.get("fragments", 0)), str(st.get("delta_fragments", 0)),
             f"{fmt_bytes(st.get('delta_raw_bytes', 0))} -> {fmt_bytes(st.get('delta_stored_bytes', 0))}",
-            "ok" if checks(r.growth)["bound_ok"] else "EXCEEDED",
+            "ok" if checks(r.growth, r.record_bytes)["bound_ok"] else "EXCEEDED",
         ])
     return _table(header, lines)
 
@@ -133,7 +133,8 @@ def render(doc: dict[str, Any], rows: list[Row], findings: list[str]) -> str:
     out += ["## fragstore in detail: filesystem vs the server's stats", ""]
     out += ["`fs - stats` is (pack files + index on the filesystem) minus the server's "
             "`pack_bytes + index_bytes` growth over the same segments. `bound`: disk growth <= "
-            "logical + index growth + 48 B per new fragment + a block per pack.", ""]
+            f"logical + index growth + {rows[0].record_bytes if rows else 48} B per new fragment (a record's "
+            "fixed bytes; 80 when encrypted at rest) + a block per pack.", ""]
     out += detail_table(rows)
     out += [HOW_MEASURED]
     out += ["## Notes", ""] + [f"- {n}" for n in doc["notes"]] + [""]

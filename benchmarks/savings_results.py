@@ -8,7 +8,8 @@ Ratio = logical bytes / bytes kept (higher is better; None when nothing was kept
 Checks, per row:
 - ``bound_ok``: the data directory grew by at most what was written plus the
   store's overhead (index growth, other files, a 48-byte record header per new
-  fragment, one filesystem block per pack touched);
+  fragment, 80 with encryption at rest (the 32 bytes of a sealed record), one
+  filesystem block per pack touched);
 - ``pack_diff`` / ``index_diff``: filesystem growth minus the server's
   ``pack_bytes`` / ``index_bytes`` growth (0 when they agree);
 - ``unique_ok``: new distinct fragment bytes never exceed logical bytes.
@@ -22,6 +23,7 @@ from typing import Any
 from benchmarks.savings_meter import Growth
 
 RECORD_HEADER = 48
+SEALED_RECORD = RECORD_HEADER + 32  # key id, nonce and GCM tag of a sealed record (dedup/encryption.py)
 BLOCK = 4096
 KINDS = ("dataset", "checkpoints", "samples", "logs", "weights", "state")
 
@@ -32,6 +34,7 @@ class Row:
     kind: str
     growth: Growth
     baselines: dict[str, int]
+    record_bytes: int = RECORD_HEADER  # fixed bytes a stored fragment costs beside its data
 
     @property
     def disk(self) -> int:
@@ -45,7 +48,7 @@ class Row:
                 "fs": g.fs, "stats": st, "ratio": ratio(g.logical, self.disk),
                 "dedup_ratio": ratio(g.logical, st.get("unique_bytes", 0)),
                 "compression_ratio": ratio(st.get("unique_bytes", 0), st.get("stored_bytes", 0)),
-                "checks": checks(g),
+                "checks": checks(g, self.record_bytes),
             },
             "baselines": {
                 name: {"bytes": size, "ratio": ratio(g.logical, size)} for name, size in self.baselines.items()
@@ -57,11 +60,11 @@ def ratio(logical: int, kept: int) -> float | None:
     return round(logical / kept, 3) if kept > 0 and logical > 0 else None
 
 
-def checks(g: Growth) -> dict[str, Any]:
+def checks(g: Growth, record_bytes: int = RECORD_HEADER) -> dict[str, Any]:
     fs, st = g.fs, g.stats
     allowance = (
         fs.get("fs_index", 0) + fs.get("fs_other", 0)
-        + RECORD_HEADER * max(st.get("fragments", 0), 0) + BLOCK * (max(st.get("packs", 0), 0) + 1)
+        + record_bytes * max(st.get("fragments", 0), 0) + BLOCK * (max(st.get("packs", 0), 0) + 1)
     )
     return {
         "bound_ok": fs.get("fs_total", 0) <= g.logical + allowance,
@@ -77,18 +80,19 @@ def build_rows(
     totals: dict[str, Growth],
     baselines: dict[tuple[str, str], dict[str, int]],
     scenarios: tuple[str, ...],
+    record_bytes: int = RECORD_HEADER,
 ) -> list[Row]:
     """Per-kind rows then a total row for each scenario, in scenario order."""
     rows: list[Row] = []
     for scen in scenarios:
         kinds = [k for k in KINDS if (scen, k) in growth]
         for kind in kinds:
-            rows.append(Row(scen, kind, growth[(scen, kind)], baselines.get((scen, kind), {})))
+            rows.append(Row(scen, kind, growth[(scen, kind)], baselines.get((scen, kind), {}), record_bytes))
         summed: dict[str, int] = {}
         for kind in kinds:
             for name, size in baselines.get((scen, kind), {}).items():
                 summed[name] = summed.get(name, 0) + size
-        rows.append(Row(scen, "all", totals.get(scen, Growth()), summed))
+        rows.append(Row(scen, "all", totals.get(scen, Growth()), summed, record_bytes))
     rows.extend(_kind_totals(rows))
     return rows
 
@@ -108,5 +112,5 @@ def _kind_totals(rows: list[Row]) -> list[Row]:
             g.add(r.growth.fs, r.growth.stats)
             for name, size in r.baselines.items():
                 names[name] = names.get(name, 0) + size
-        out.append(Row("all scenarios", kind, g, names))
+        out.append(Row("all scenarios", kind, g, names, mine[0].record_bytes))
     return out

@@ -6,7 +6,10 @@
   noncurrent) and part rows (invariant 5);
 - every manifest row's fragment exists (invariant 2);
 - every fragment's stored bytes decode to bytes whose BLAKE3 is its name (a
-  delta decoded on its base, dedup/delta.py);
+  delta decoded on its base, dedup/delta.py; a sealed record is first
+  authenticated and decrypted with its data key from the keyring, and its
+  name is the keyed BLAKE3 of its domain; a record sealed under a customer
+  key can only have its header and CRC32C checked: the key is never stored);
 - every version under Object Lock (retention not yet over, or a legal hold)
   still has all its bytes: a lock violation otherwise.
 
@@ -25,8 +28,11 @@ import blake3
 
 from dedup.codecs import decode
 from dedup.delta import DELTA, Fragments, decode_delta
+from dedup.encryption import CODEC_MASK, CUSTOMER_KEY_ID, SEALED, record_key_id
+from dedup.errors import EncryptionKeyError, UndecryptableFragment
 from dedup.format import HEADER_SIZE, unpack_header
 from dedup.index import SEGMENT, U8_HASH, U64, FragmentRow, Index, ObjectRow, Txn, manifest_entries
+from dedup.keyring import Keyring
 from dedup.keys import every_row
 from dedup.manifests import decref_fragment
 from dedup.packstore import PackStore
@@ -54,7 +60,8 @@ def count_references(index: Index, txn: Txn) -> tuple[Counter[bytes], Counter[in
     return frag_refs, mid_refs
 
 
-def verify_fragment(files: PackStore, digest: bytes, row: FragmentRow, bases: Fragments) -> bool:
+def verify_fragment(files: PackStore, digest: bytes, row: FragmentRow, bases: Fragments,
+                    keyring: Keyring | None = None) -> bool:
     try:
         data = files.read(row.pack, row.offset, HEADER_SIZE + row.stored)
     except OSError:
@@ -64,19 +71,33 @@ def verify_fragment(files: PackStore, digest: bytes, row: FragmentRow, bases: Fr
     if (header is None or header.digest != digest or header.stored_length != row.stored
             or header.intact(stored) is False):  # the CRC32C reads check too (version 2 records)
         return False
+    codec = row.codec
+    domain = None
+    if codec & SEALED:
+        codec &= CODEC_MASK
+        if record_key_id(stored) == CUSTOMER_KEY_ID:
+            return True  # sealed under a customer key: only its header and CRC32C can be checked
+        if keyring is None:
+            raise EncryptionKeyError("verifying encrypted fragments needs the master key")
+        domain = keyring.by_id(record_key_id(stored))  # no key to verify with: raised, not "corrupt"
+        try:
+            stored = memoryview(domain.open(stored, digest, codec))
+        except UndecryptableFragment:
+            return False
     try:
-        if row.codec == DELTA:
+        if codec == DELTA:  # deltas are never sealed (no delta in an encryption domain)
             out = memoryview(bytearray(row.raw))
             decode_delta(stored, bases.raw, out)
             raw: bytes | memoryview = out
         else:
-            raw = decode(row.codec, stored)
+            raw = decode(codec, stored)
     except Exception:
         return False
-    return len(raw) == row.raw and blake3.blake3(raw).digest() == digest
+    name = blake3.blake3(raw).digest() if domain is None else domain.name(raw)
+    return len(raw) == row.raw and name == digest
 
 
-def run_check(index: Index, files: PackStore, verify: bool = True) -> CheckReport:
+def run_check(index: Index, files: PackStore, verify: bool = True, keyring: Keyring | None = None) -> CheckReport:
     bases = Fragments(index, files)
     with index.read() as txn:
         frag_refs, mid_refs = count_references(index, txn)
@@ -90,7 +111,7 @@ def run_check(index: Index, files: PackStore, verify: bool = True) -> CheckRepor
                 orphans += 1
             elif row.refcount != expected:
                 refcount_errors += 1
-            if verify and not verify_fragment(files, digest, row, bases):
+            if verify and not verify_fragment(files, digest, row, bases, keyring):
                 corrupt.append(digest.hex())
         missing = [d.hex() for d in frag_refs]
         for key, value in txn.cursor(db=index.db["mrefs"]):

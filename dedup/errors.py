@@ -33,6 +33,13 @@ never knows status codes.
     +-- DataDirLocked                (another process has the data directory open)
     +-- NotADataDir                  (no FORMAT file: nothing was ever stored there)
     +-- ReadOnlyRefused              (a read-only open of a directory that needs a writer first)
+    +-- EncryptionKeyError           (a key for encrypted data is unavailable: dedup/encryption.py)
+    |   +-- MasterKeyMissing         (encrypted data, and no master key configured)
+    |   +-- WrongMasterKey           (the keyring was wrapped with another master key)
+    |   +-- UndecryptableFragment    (a sealed record fails authentication)
+    +-- CustomerKeyRequired          (an SSE-C object read without its key)
+    +-- CustomerKeyMismatch          (an SSE-C object read with another key)
+    +-- CustomerKeyNotApplicable     (a customer key given for an object not stored with one)
 """
 
 from __future__ import annotations
@@ -168,3 +175,31 @@ class NotADataDir(EngineError):
 
 class ReadOnlyRefused(EngineError):
     pass
+
+
+class EncryptionKeyError(EngineError):
+    """A key needed to read or write encrypted data is unavailable or wrong."""
+
+
+class MasterKeyMissing(EncryptionKeyError):
+    """Encrypted data exists (or is asked for) but no master key is configured."""
+
+
+class WrongMasterKey(EncryptionKeyError):
+    """The master key given is not the one the keyring was wrapped with."""
+
+
+class UndecryptableFragment(EncryptionKeyError):
+    """A sealed record fails authentication (damaged, or opened with the wrong key)."""
+
+
+class CustomerKeyRequired(EngineError):
+    """The object is encrypted with a customer key (SSE-C) and none was given."""
+
+
+class CustomerKeyMismatch(EngineError):
+    """The customer key given is not the one the object was stored with."""
+
+
+class CustomerKeyNotApplicable(EngineError):
+    """A customer key was given for an object that was not stored with one."""

@@ -21,6 +21,10 @@ beside MD5, so no byte is hashed on the event loop or copied for hashing, and
 its ``verify`` runs after the last
 byte is hashed, before the finishing job is queued. A failed check abandons
 the manifest like any other failure: nothing is published.
+
+An encrypted put names its fragments in its encryption domain and seals the
+new ones after encoding, in the same worker step (dedup/encryption.py): no
+plaintext byte of it reaches a pack.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from dedup.bases import BaseFinder, Target, layout_value, put_layout
 from dedup.chunking import ChunkerParams
 from dedup.codecs import RAW, encode, width_of
 from dedup.delta import DELTA, SURE, Fragments, encode_delta, op_for, smaller
+from dedup.encryption import SEALED, Domain
 from dedup.errors import CorruptFragment
 from dedup.format import crc32c
 from dedup.index import Txn
@@ -114,7 +119,7 @@ class Ingest:
 
     async def run(
         self, mid: int, body: AsyncIterable[bytes], finish: Callable[[IngestResult], Callable[[WriteTxn], T]],
-        target: Target | None = None,
+        target: Target | None = None, domain: Domain | None = None,
     ) -> tuple[IngestResult, T]:
         """Stream ``body`` into pending manifest ``mid``, then run the job that
         ``finish`` builds from the result (publishing the key or the part).
@@ -127,12 +132,13 @@ class Ingest:
         flushes. A longer body's finishing job is queued behind its last
         fragment batch; it must check that the manifest is complete, since it
         may run before a failed batch is reported. On any failure the manifest
-        is abandoned (its rows reclaimed) and the error re-raised."""
+        is abandoned (its rows reclaimed) and the error re-raised. ``domain``:
+        the encryption domain its fragments are named and sealed in."""
         checked = body if isinstance(body, CheckedBody) else None
-        state = _PutState(self, mid, checked.take_digests() if checked is not None else ())
+        state = _PutState(self, mid, checked.take_digests() if checked is not None else (), domain)
         if target is not None:
             state.cutter = Cutter(self.params, resync=target.part)
-            if self.policy != "off":
+            if self.policy != "off" and domain is None:  # no delta in an encryption domain (docs/DESIGN.md)
                 state.finder = BaseFinder(self.writer.index, target)
         done: asyncio.Future[T] | None = None
         try:
@@ -153,11 +159,12 @@ class Ingest:
             raise
 
     def digest_fragments(self, view: memoryview, final: bool, base: int, cutter: Cutter,
-                         finder: BaseFinder | None = None) -> tuple[list[Fragment], int]:
+                         finder: BaseFinder | None = None,
+                         domain: Domain | None = None) -> tuple[list[Fragment], int]:
         """Cut (at tensor boundaries where ``cutter`` finds a checkpoint
-        format, else FastCDC), name and encode the fragments of ``view``, whose
-        first byte is at offset ``base`` of the object (codecs align float
-        planes by it)."""
+        format, else FastCDC), name and encode (and in a ``domain``, seal) the
+        fragments of ``view``, whose first byte is at offset ``base`` of the
+        object (codecs align float planes by it)."""
         ends, consumed = cutter.cut(view, base, final)
         frags = []
         start = 0
@@ -166,20 +173,24 @@ class Ingest:
             fragments = self.writer.index.db["fragments"]
             for end in ends:
                 piece = view[start:end]
-                digest = blake3.blake3(piece).digest()
+                digest = blake3.blake3(piece).digest() if domain is None else domain.name(piece)
                 # a fragment the store already holds is only referenced: don't
-                # encode it nor checksum its record
+                # encode it, seal it nor checksum its record
                 stored: bytes | memoryview = piece
                 codec = RAW
                 crc = None
                 if txn.get(digest, db=fragments) is None:
                     if policy != "off":
-                        found = self._delta(txn, finder, cutter, digest, piece, base + start) if finder else None
+                        found = (self._delta(txn, finder, cutter, digest, piece, base + start)
+                                 if finder and domain is None else None)
                         if found is not None:
                             frags.append(found)
                             start = end
                             continue
                         codec, stored = encode(policy, piece, base + start)
+                    if domain is not None:
+                        stored = domain.seal(stored, digest, codec)
+                        codec |= SEALED
                     crc = crc32c(stored)
                 frags.append(Fragment(digest, end - start, codec, stored, crc=crc))
                 start = end
@@ -216,9 +227,11 @@ def _hash(digests: Sequence[BodyDigest], view: memoryview) -> None:
 
 
 class _PutState:
-    def __init__(self, ingest: Ingest, mid: int, body_digests: Sequence[BodyDigest] = ()) -> None:
+    def __init__(self, ingest: Ingest, mid: int, body_digests: Sequence[BodyDigest] = (),
+                 domain: Domain | None = None) -> None:
         self.ing = ingest
         self.mid = mid
+        self.domain = domain
         self.md5 = hashlib.md5()
         self.digests: tuple[BodyDigest, ...] = (self.md5, *body_digests)
         # MD5 alone in one thread, the body's own digests in another: two
@@ -358,7 +371,7 @@ class _PutState:
             return await step
         hashed = [loop.run_in_executor(self.ing.md5_threads, _hash, group, fresh) for group in self.groups]
         cut = loop.run_in_executor(self.ing.cdc_threads, self.ing.digest_fragments, whole, final, self.offset,
-                                   self.cutter, self.finder)
+                                   self.cutter, self.finder, self.domain)
         batch.work = [*hashed, cut]
         await asyncio.wait(batch.work)  # all of them, even when one fails: they read the buffer
         for done in hashed:
@@ -368,7 +381,7 @@ class _PutState:
     def _digest_all(self, whole: memoryview, fresh: memoryview, final: bool,
                     base: int) -> tuple[list[Fragment], int]:
         _hash(self.digests, fresh)
-        return self.ing.digest_fragments(whole, final, base, self.cutter, self.finder)
+        return self.ing.digest_fragments(whole, final, base, self.cutter, self.finder, self.domain)
 
     def _release_when_idle(self, batch: _Batch) -> None:
         """Give the batch's buffer back once no worker thread reads it any more."""

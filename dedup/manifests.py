@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dedup.delta import DELTA
+from dedup.encryption import SEALED, record_key_id
 from dedup.errors import EngineError
 from dedup.format import HEADER_SIZE
 from dedup.gateways import pending_value
@@ -110,7 +111,19 @@ def add_fragments(w: WriteTxn, mid: int, offset: int, frags: Sequence[Fragment])
     idx.add(txn, "fragments", len(new))
     idx.add(txn, "unique", new_raw)
     idx.add(txn, "stored", stored)
+    sealed: dict[int, int] = {}  # records sealed per data key: a key is replaced before its nonces run out
+    for f in new.values():
+        if f.codec & SEALED:
+            key_id = record_key_id(f.data)
+            sealed[key_id] = sealed.get(key_id, 0) + 1
+    for key_id, n in sealed.items():
+        idx.add(txn, sealed_counter(key_id), n)
     return new_raw
+
+
+def sealed_counter(key_id: int) -> str:
+    """The ``meta`` counter of the records sealed with data key ``key_id``."""
+    return f"sealed:{key_id}"
 
 
 def _take_base(w: WriteTxn, f: Fragment) -> Fragment:

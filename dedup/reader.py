@@ -15,6 +15,10 @@ holds a view of them any more (:class:`_Buffers`). Where the pack store gains
 from it (packs in S3: ``read_ahead``), the reader also looks fragments up that
 many bytes ahead of what it copies and announces them (``prefetch``), so that
 the store fetches the next segments while this batch is read and sent.
+
+An encrypted object is read in its encryption domain (dedup/encryption.py):
+each sealed record's CRC32C is checked, then it is authenticated and
+decrypted, then decoded; a range of it costs the whole fragments it touches.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ except ImportError:  # pragma: no cover - numpy is a core dependency; plain buff
 
 from dedup.codecs import RAW, WIDTHS, CodecError, decode_into, split_planes
 from dedup.delta import DELTA, Fragments, decode_delta
+from dedup.encryption import CODEC_MASK, SEALED, Domain
 from dedup.errors import CorruptFragment
 from dedup.format import HEADER_SIZE, MAGIC, RECORD_VERSION, crc32c
 from dedup.index import FRAGMENT, U64X2, FragmentRow, Index, manifest_entries
@@ -87,8 +92,10 @@ class ObjectReader:
     memoryviews, each over a buffer of its own (a transport may keep it)."""
 
     def __init__(self, index: Index, files: PackStore, info: ObjectInfo,
-                 segments: tuple[tuple[int, int], ...], start: int, length: int) -> None:
+                 segments: tuple[tuple[int, int], ...], start: int, length: int,
+                 domain: Domain | None = None) -> None:
         self.info = info
+        self._domain = domain
         self.start = start
         self.length = length
         self.part_count = len(info.part_sizes)
@@ -258,6 +265,7 @@ class ObjectReader:
             self._read = bytearray(max(span, 2 * len(self._read)))
         data = memoryview(self._read)[:span]
         self._files.readinto(first.pack, first.pos, data)
+        domain = self._domain
         i = 0
         while i < len(run):
             f = run[i]
@@ -272,16 +280,22 @@ class ObjectReader:
             at = f.pos - first.pos + HEADER_SIZE
             stored = data[at : at + f.stored]
             checked = _check_record(f, data[at - HEADER_SIZE : at], stored)
+            codec = f.codec
+            if codec & SEALED:  # authenticated and decrypted (its CRC32C is over the sealed bytes)
+                if domain is None:
+                    raise CorruptFragment(f"fragment {f.digest.hex()} is sealed, and the object is not encrypted")
+                codec &= CODEC_MASK
+                stored = memoryview(domain.open(stored, f.digest, codec))
             if f.raw == f.size:  # the whole fragment: decoded straight into out
                 whole = out[filled : filled + f.raw]
-                self._decode_into(f.codec, stored, whole)
-                if not checked or f.codec == DELTA:  # a delta's base is read unchecked
-                    _verify(f, whole)
+                self._decode_into(codec, stored, whole)
+                if not checked or codec == DELTA:  # a delta's base is read unchecked
+                    _verify(f, whole, domain)
             else:
                 raw = memoryview(bytearray(f.size))
-                self._decode_into(f.codec, stored, raw)
-                if not checked or f.codec == DELTA:
-                    _verify(f, raw)
+                self._decode_into(codec, stored, raw)
+                if not checked or codec == DELTA:
+                    _verify(f, raw, domain)
                 out[filled : filled + f.raw] = memoryview(raw)[f.offset : f.offset + f.raw]
             filled += f.raw
         return filled
@@ -343,7 +357,7 @@ class ObjectReader:
         for i, f in enumerate(run):
             data = out[start : start + f.raw]
             if not _check_record(f, heads[i * HEADER_SIZE : (i + 1) * HEADER_SIZE], data):
-                _verify(f, data)
+                _verify(f, data, self._domain)
             start += f.raw
         return filled
 
@@ -418,8 +432,9 @@ def _check_record(f: _Frag, head: memoryview, stored: memoryview) -> bool:
     raise CorruptFragment(f"fragment {f.digest.hex()} in pack {f.pack:08x} fails its record check")
 
 
-def _verify(f: _Frag, raw: memoryview | bytes) -> None:
-    if blake3.blake3(raw).digest() != f.digest:
+def _verify(f: _Frag, raw: memoryview | bytes, domain: Domain | None = None) -> None:
+    name = blake3.blake3(raw).digest() if domain is None else domain.name(raw)
+    if name != f.digest:
         raise CorruptFragment(f"fragment {f.digest.hex()} in pack {f.pack:08x} fails its hash")
 
 

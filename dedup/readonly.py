@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import lmdb
@@ -27,6 +28,7 @@ from dedup.check import run_check
 from dedup.format import FORMAT_VERSION, FormatError, read_format
 from dedup.fsutil import lock_data_dir
 from dedup.index import Index
+from dedup.keyring import Keyring
 from dedup.packsopen import open_packs
 from dedup.stats import collect_stats
 from dedup.types import BucketInfo, CheckReport, GcReport, StoreConfig, StoreStats
@@ -85,9 +87,13 @@ class ReadOnlyStore:
     async def stats(self, exact: bool = False, dead: bool = False) -> StoreStats:
         return await asyncio.to_thread(collect_stats, self.index, self.packs, exact, dead)
 
-    async def check(self, verify: bool = True) -> CheckReport:
-        """The check without repair (repairing writes: open a Store for it)."""
-        return await asyncio.to_thread(run_check, self.index, self.packs, verify)
+    async def check(self, verify: bool = True, master_key: bytes | None = None,
+                    kms_keys: Mapping[str, bytes] | None = None) -> CheckReport:
+        """The check without repair (repairing writes: open a Store for it).
+        ``master_key``, ``kms_keys``: encrypted fragments are verified with
+        them (without them, encrypted data cannot be verified: EncryptionKeyError)."""
+        keyring = Keyring(self.path, master_key, kms_keys)
+        return await asyncio.to_thread(run_check, self.index, self.packs, verify, keyring)
 
     async def plan_garbage_collection(self, grace_seconds: float | None = None) -> GcReport:
         """What ``Store.collect_garbage`` would free now (its dry run)."""

@@ -39,16 +39,18 @@ from dedup.bases import Target
 from dedup.check import repair as repair_refcounts
 from dedup.check import run_check
 from dedup.chunking import ChunkerParams
+from dedup.encryption import CUSTOMER_KEY_ID, Domain, same_domain
 from dedup.format import FORMAT_VERSION, read_format, write_format
 from dedup.fsutil import lock_data_dir
 from dedup.gateways import MID_BLOCK, reap_dead, reserve_mids
 from dedup.index import U32, U64, Index, ObjectRow, Txn
 from dedup.ingest import Ingest, IngestResult
+from dedup.keyring import Keyring
 from dedup.lifecycle import Due, LifecycleConfiguration
 from dedup.lifecycle_jobs import config_of
 from dedup.lifecycle_run import OnAction, run_lifecycle
 from dedup.listing import list_page, list_versions
-from dedup.manifests import abandon_pending, require_complete
+from dedup.manifests import abandon_pending, require_complete, sealed_counter
 from dedup.migrate import upgrade
 from dedup.names import encode_key, validate_bucket_name
 from dedup.packsopen import open_packs, record_packs
@@ -60,6 +62,7 @@ from dedup.types import (
     CheckReport,
     DeleteRequest,
     DeleteResult,
+    Encryption,
     Expectation,
     GcReport,
     LifecycleReport,
@@ -81,8 +84,10 @@ from dedup.writer import Writer, WriteTxn
 class Store:
     """One data directory. Open with ``await Store.open(path)``."""
 
-    def __init__(self, path: Path, config: StoreConfig, params: ChunkerParams, lock_fd: int, found: int) -> None:
+    def __init__(self, path: Path, config: StoreConfig, params: ChunkerParams, lock_fd: int, found: int,
+                 master_key: bytes | None = None, kms_keys: Mapping[str, bytes] | None = None) -> None:
         self.path = path
+        self.keyring = Keyring(path, master_key, kms_keys)
         self._lock_fd = lock_fd
         self.config = config
         self.params = params
@@ -106,9 +111,13 @@ class Store:
             self._mids = itertools.count(max(start, 1))
 
     @classmethod
-    async def open(cls, path: Path | str, config: StoreConfig | None = None, *, create: bool = True) -> Store:
+    async def open(cls, path: Path | str, config: StoreConfig | None = None, *, create: bool = True,
+                   master_key: bytes | None = None, kms_keys: Mapping[str, bytes] | None = None) -> Store:
         """Open (``create``: or make) the data directory and recover it; to read
-        without writing a byte, use dedup/readonly.py instead."""
+        without writing a byte, use dedup/readonly.py instead. ``master_key``
+        unwraps the data keys of encrypted objects (dedup/encryption.py):
+        without it, SSE-S3 objects can be neither written nor read. ``kms_keys``:
+        the material of the SSE-KMS keys, by name."""
         config = config or StoreConfig()
         root = Path(path)
         if not create and not (root / "FORMAT").exists():
@@ -135,7 +144,7 @@ class Store:
         else:
             params, found = stored
         try:
-            store = await asyncio.to_thread(cls, root, config, params, lock_fd, found)
+            store = await asyncio.to_thread(cls, root, config, params, lock_fd, found, master_key, kms_keys)
         except BaseException:
             os.close(lock_fd)
             raise
@@ -235,17 +244,20 @@ class Store:
     # -- objects ---------------------------------------------------------------
     async def put_object(
         self, bucket: str, key: str, body: AsyncIterable[bytes], meta: ObjectMeta, *,
-        content_md5: bytes | None = None, expect: Expectation | None = None,
+        content_md5: bytes | None = None, expect: Expectation | None = None, encryption: Encryption | None = None,
     ) -> PutResult:
+        """Store a new version; ``encryption``: encrypted at rest, as it says."""
         encode_key(key)
         with self.index.read() as txn:
             bid = int(self._bucket_doc(txn, bucket)["id"])
+        domain, meta = self._write_domain(encryption, meta)
         mid = await self._new_mid()
 
         def finish(got: IngestResult) -> Callable[[WriteTxn], ObjectInfo]:
             _check_md5(content_md5, got.md5)
             segments = ((mid, got.size),) if got.size else ()
-            row = ObjectRow(key, got.size, time.time(), segments, got.md5.hex(), meta)
+            etag = got.md5.hex() if domain is None else domain.etag(got.md5)
+            row = ObjectRow(key, got.size, time.time(), segments, etag, meta)
 
             def publish(w: WriteTxn) -> ObjectInfo:
                 require_complete(w, mid, got.size)
@@ -254,8 +266,26 @@ class Store:
             return publish
 
         target = Target(bid, key, self.config.delta_depth)
-        got, info = await self.ingest.run(mid, body, finish, target)
+        got, info = await self.ingest.run(mid, body, finish, target, domain)
         return PutResult(info, got.new_bytes)
+
+    # -- encryption (dedup/encryption.py, dedup/keyring.py) -----------------------------
+    def _write_domain(self, encryption: Encryption | None, meta: ObjectMeta) -> tuple[Domain | None, ObjectMeta]:
+        """The domain a new body is written in (its data key replaced first if
+        ``seal_limit`` records were sealed with it), and its metadata."""
+        domain, meta = self.keyring.for_write(encryption, meta)
+        if domain is not None and domain.key_id != CUSTOMER_KEY_ID:
+            with self.index.read() as txn:
+                sealed = self.index.counter(txn, sealed_counter(domain.key_id))
+            if sealed >= self.config.seal_limit:
+                domain = self.keyring.roll(domain)
+        return domain, meta
+
+    def read_domain(self, meta: ObjectMeta, customer_key: bytes | None = None) -> Domain | None:
+        """The domain a version (or an upload) with ``meta`` is read in; for an
+        SSE-C one, ``customer_key`` must be its key (CustomerKeyRequired,
+        CustomerKeyMismatch; CustomerKeyNotApplicable for a key not needed)."""
+        return self.keyring.for_read(meta, customer_key)
 
     def _locate(self, bucket: str, key: str, version_id: str | None) -> tuple[ObjectRow, bool]:
         """(the row of the version asked for, whether the bucket is versioned)."""
@@ -270,10 +300,12 @@ class Store:
 
     async def open_object(
         self, bucket: str, key: str, byte_range: ByteRange | None = None, part_number: int | None = None,
-        version_id: str | None = None,
+        version_id: str | None = None, customer_key: bytes | None = None,
     ) -> ObjectReader:
+        """A reader of the version's bytes; ``customer_key``: an SSE-C version's key."""
         row, versioned = self._locate(bucket, key, version_id)
         info = objects.object_info(bucket, row, versioned)
+        domain = self.read_domain(row.meta, customer_key)
         start, length = 0, row.size
         if part_number is not None:
             if not 1 <= part_number <= max(1, len(row.segments)):
@@ -283,7 +315,7 @@ class Store:
                 length = row.segments[part_number - 1][1]
         elif byte_range is not None:
             start, length = _resolve(byte_range, row.size)
-        reader = ObjectReader(self.index, self.packs, info, row.segments, start, length)
+        reader = ObjectReader(self.index, self.packs, info, row.segments, start, length, domain)
         await reader.prime()
         return reader
 
@@ -308,20 +340,64 @@ class Store:
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,
         meta: ObjectMeta | Callable[[ObjectMeta], ObjectMeta] | None = None, *,
         src_version_id: str | None = None, expect_source: Callable[[ObjectInfo], None] | None = None,
-        expect: Expectation | None = None,
+        expect: Expectation | None = None, encryption: Encryption | None = None,
+        src_customer_key: bytes | None = None,
     ) -> tuple[ObjectInfo, ObjectInfo]:
         """(the source version copied, the new version). ``meta``: the new
         version's metadata, or a function of the source's, or None to keep it
-        (Object Lock settings are never copied: dedup/locks.py)."""
+        (Object Lock settings are never copied: dedup/locks.py). ``encryption``:
+        the new version's (none: plaintext); ``src_customer_key``: an SSE-C
+        source's key. A copy within one encryption domain shares the source's
+        manifests; across domains its bytes are read and written again."""
         encode_key(dst_key)
+        try:
+            src = self._locate(src_bucket, src_key, src_version_id)[0].meta
+        except errors.EngineError:  # the copy itself answers with its own error
+            src = ObjectMeta()
+        src_domain = self.read_domain(src, src_customer_key)
+        dst_domain, enc_meta = self._write_domain(encryption, ObjectMeta())
+
+        def new_meta(src: ObjectMeta) -> ObjectMeta:
+            base = locks.without_lock(src)
+            chosen = base if meta is None else meta if isinstance(meta, ObjectMeta) else meta(base)
+            return replace(chosen, encryption=enc_meta.encryption, key_check=enc_meta.key_check,
+                           kms_key=enc_meta.kms_key)
+
+        if not same_domain(src_domain, dst_domain):
+            return await self._copy_across(src_bucket, src_key, src_version_id, dst_bucket, dst_key, new_meta,
+                                           expect_source, expect, encryption, src_customer_key)
 
         def new_row(src: ObjectRow) -> ObjectRow:
-            base = locks.without_lock(src.meta)
-            new_meta = base if meta is None else meta if isinstance(meta, ObjectMeta) else meta(base)
-            return ObjectRow(dst_key, src.size, time.time(), src.segments, src.etag, new_meta)
+            return ObjectRow(dst_key, src.size, time.time(), src.segments, src.etag, new_meta(src.meta))
+
+        def same_source(found: ObjectInfo) -> None:
+            if (found.meta.encryption, found.meta.key_check, found.meta.kms_key) != (
+                    src.encryption, src.key_check, src.kms_key):
+                # replaced meanwhile by a version in another domain: not what was checked
+                raise errors.PreconditionFailed("the copy source changed")
+            if expect_source is not None:
+                expect_source(found)
 
         return await self.writer.run(lambda w: objects.copy_object(
-            w, (src_bucket, src_key, src_version_id), (dst_bucket, dst_key), new_row, expect_source, expect))
+            w, (src_bucket, src_key, src_version_id), (dst_bucket, dst_key), new_row, same_source, expect))
+
+    async def _copy_across(
+        self, src_bucket: str, src_key: str, src_version: str | None, dst_bucket: str, dst_key: str,
+        new_meta: Callable[[ObjectMeta], ObjectMeta], expect_source: Callable[[ObjectInfo], None] | None,
+        expect: Expectation | None, encryption: Encryption | None, src_customer_key: bytes | None,
+    ) -> tuple[ObjectInfo, ObjectInfo]:
+        """A copy into another encryption domain: the source version's bytes,
+        streamed through a reader into a new put."""
+        reader = await self.open_object(src_bucket, src_key, version_id=src_version, customer_key=src_customer_key)
+        try:
+            if expect_source is not None:
+                expect_source(reader.info)
+            body = (bytes(view) async for view in reader)
+            meta = new_meta(reader.info.meta)
+            put = await self.put_object(dst_bucket, dst_key, body, meta, expect=expect, encryption=encryption)
+        finally:
+            await reader.aclose()
+        return reader.info, put.info
 
     async def update_object_meta(
         self, bucket: str, key: str, version_id: str | None, change: Callable[[ObjectMeta], ObjectMeta],
@@ -361,22 +437,30 @@ class Store:
                                  version_id_marker, max_keys)
 
     # -- multipart ---------------------------------------------------------------
-    async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> UploadInfo:
+    async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta,
+                                      encryption: Encryption | None = None) -> UploadInfo:
+        """A new upload; its parts are encrypted as ``encryption`` says (SSE-C:
+        each part with the same key)."""
         encode_key(key)
+        _, meta = self._write_domain(encryption, meta)
         return await self.writer.run(lambda w: multipart.create(w, bucket, key, meta))
 
     async def upload_part(
         self, bucket: str, key: str, upload_id: str, part_number: int, body: AsyncIterable[bytes], *,
         content_md5: bytes | None = None, checksums: Mapping[str, str] | None = None,
+        customer_key: bytes | None = None,
     ) -> tuple[PartInfo, int]:
+        """Store a part, encrypted as its upload says (``customer_key``: SSE-C's)."""
         with self.index.read() as txn:
-            multipart.load_upload(txn, self.index, bucket, key, upload_id)
+            doc = multipart.load_upload(txn, self.index, bucket, key, upload_id)
             bid = int(self._bucket_doc(txn, bucket)["id"])
+        domain = self.read_domain(ObjectMeta.from_json(doc["m"]), customer_key)
         mid = await self._new_mid()
 
         def finish(got: IngestResult) -> Callable[[WriteTxn], PartInfo]:
             _check_md5(content_md5, got.md5)
-            part = PartInfo(part_number, got.size, got.md5.hex(), time.time(), dict(checksums or {}))
+            etag = got.md5.hex() if domain is None else domain.etag(got.md5)
+            part = PartInfo(part_number, got.size, etag, time.time(), dict(checksums or {}))
 
             def add(w: WriteTxn) -> PartInfo:
                 require_complete(w, mid, got.size)
@@ -385,8 +469,12 @@ class Store:
             return add
 
         target = Target(bid, key, self.config.delta_depth, part=True)
-        got, part = await self.ingest.run(mid, body, finish, target)
+        got, part = await self.ingest.run(mid, body, finish, target, domain)
         return part, got.new_bytes
+
+    async def get_upload(self, bucket: str, key: str, upload_id: str) -> UploadInfo:
+        with self.index.read() as txn:
+            return multipart.upload_info(upload_id, multipart.load_upload(txn, self.index, bucket, key, upload_id))
 
     async def list_parts(
         self, bucket: str, key: str, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
@@ -459,7 +547,7 @@ class Store:
         if repair:
             await self.writer.run(repair_refcounts)
             await gc.punch_queued(self.writer)  # the orphans it freed
-        report = await asyncio.to_thread(run_check, self.index, self.packs, verify)
+        report = await asyncio.to_thread(run_check, self.index, self.packs, verify, self.keyring)
         return replace(report, repaired=True) if repair else report
 
     def writer_queue_depth(self) -> int:

@@ -52,6 +52,9 @@ class StoreConfig:
     packs_secret_key: str | None = field(default=None, repr=False)
     packs_region: str = "us-east-1"
     packs_cache_bytes: int = 1024 * MiB  # the local cache of remote pack bytes under <data>/cache
+    # records sealed under one data key before its domain gets a new one: random
+    # 96-bit GCM nonces stay safe for 2^32 (dedup/encryption.py); tests lower it
+    seal_limit: int = 1 << 31
 
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 answers for an object stored without one
@@ -81,6 +84,12 @@ class ObjectMeta:
     # it is not the default (private). Both empty cost nothing in the row.
     owner: str = ""
     acl: str = ""
+    # Encryption at rest (dedup/encryption.py): "" none, "AES256" (SSE-S3),
+    # "aws:kms" (SSE-KMS, under ``kms_key``) or "SSE-C"; an SSE-C version keeps a
+    # salted verifier of its key, never the key
+    encryption: str = ""
+    key_check: str = ""
+    kms_key: str = ""
 
     def to_json(self) -> dict[str, object]:
         """The fields that differ from the defaults (every object row holds
@@ -95,7 +104,8 @@ class ObjectMeta:
             doc["lm"], doc["lu"] = self.lock_mode, self.lock_until
         if self.legal_hold:
             doc["lh"] = True
-        for name, text in ((OWNER_FIELD, self.owner), ("a", self.acl)):
+        for name, text in ((OWNER_FIELD, self.owner), ("a", self.acl), ("e", self.encryption),
+                           ("ek", self.key_check), ("kk", self.kms_key)):
             if text:
                 doc[name] = text
         return doc
@@ -113,6 +123,9 @@ class ObjectMeta:
             legal_hold=bool(d.get("lh", False)),
             owner=str(d.get(OWNER_FIELD, "")),
             acl=str(d.get("a", "")),
+            encryption=str(d.get("e", "")),
+            key_check=str(d.get("ek", "")),
+            kms_key=str(d.get("kk", "")),
         )
 
 
@@ -134,6 +147,22 @@ class ObjectInfo:
     version_id: str = "null"
     delete_marker: bool = False
     versioned: bool = False
+
+
+SSE_S3 = "AES256"  # ObjectMeta.encryption of an SSE-S3 version (S3's own name)
+SSE_C = "SSE-C"
+SSE_KMS = "aws:kms"
+
+
+@dataclass(frozen=True)
+class Encryption:
+    """How a new body is to be encrypted at rest: ``mode`` :data:`SSE_S3`,
+    :data:`SSE_KMS` under the named ``kms_key``, or :data:`SSE_C` with the
+    32-byte ``customer_key`` (used, never stored)."""
+
+    mode: str
+    customer_key: bytes = field(default=b"", repr=False)
+    kms_key: str = ""
 
 
 # Called inside the write transaction with the object the write would

@@ -48,6 +48,7 @@ from server.admin.metrics import Metrics
 from server.admin.observe import Exchange
 from server.admin.schedule import Schedule
 from server.auth.credentials import Credentials
+from server.auth.kms import load_kms_keys
 from server.console.guard import BODY_READ, user_content_headers
 from server.console.web import Console
 from server.http.body import has_body
@@ -98,6 +99,7 @@ def create_app(config: ServerConfig, credentials: Credentials, store: Store | No
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config = config
     app.state.credentials = credentials
+    app.state.kms = load_kms_keys(config.kms_keys_file)  # serve.py read it once already: it parses
     app.state.metrics = Metrics(OPERATIONS)
     app.state.console = Console(config) if config.console_enabled else None
     # another gateway may change a bucket's access documents: with a shared index, none is kept

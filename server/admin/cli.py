@@ -9,6 +9,7 @@
     fragstore rotate-root-key [--data DIR]
     fragstore migrate [--data DIR] [--index URL]     create or upgrade the index's schema (or the data format)
     fragstore user add|list|remove|rotate-key [--data DIR] ...        server/admin/users_cli.py
+    fragstore key rotate --new-master-key-file FILE [--data DIR]      server/admin/keys_cli.py
 
 ``serve`` is server/admin/serve.py. The maintenance commands open the data directory
 themselves when no process holds it; when one does (its lock is taken) they
@@ -35,6 +36,7 @@ from collections.abc import Sequence
 
 from dedup.errors import (
     DataDirLocked,
+    EncryptionKeyError,
     NotADataDir,
     PackStoreUnavailable,
     ReadOnlyRefused,
@@ -43,8 +45,9 @@ from dedup.errors import (
 from dedup.readonly import ReadOnlyStore
 from dedup.types import CheckReport, GcReport, LifecycleReport, StoreStats
 from server.admin import client as adminclient
-from server.admin import report, users_cli
+from server.admin import keys_cli, report, users_cli
 from server.admin.config import ServerConfig
+from server.admin.masterkey import find_master_key
 from server.admin.settings import (
     Resolved,
     SettingsError,
@@ -54,6 +57,7 @@ from server.admin.settings import (
     seconds_flag,
 )
 from server.auth.credentials import CredentialsError
+from server.auth.kms import KmsKeysError, load_kms_keys
 
 # Flags the maintenance commands once took, or that a reader may expect: refused with the reason.
 REFUSED_FLAGS = {
@@ -81,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     lifecycle = commands.add_parser("lifecycle", help="carry out the buckets' lifecycle rules now")
     migrate = commands.add_parser("migrate", help="create or upgrade the index's schema (--index) or the data format")
     users_cli.add_parser(commands, add_flags)
+    keys_cli.add_parser(commands, add_flags)
     for sub in (stats, gc, check, lifecycle, rotate, migrate):
         add_flags(sub, maintenance_only=True)
     lifecycle.add_argument("--lifecycle-day-seconds", dest="day_seconds", type=positive_seconds_flag, default=None,
@@ -148,7 +153,8 @@ async def _read(args: argparse.Namespace, config: ServerConfig) -> int:
             return _show_stats(await reader.stats(exact=args.exact, dead=True))
         if args.command == "gc":
             return _show_gc(await reader.plan_garbage_collection(), config.gc_grace)
-        return _show_check(await reader.check())
+        return _show_check(await reader.check(master_key=find_master_key(config.data_dir, config.master_key_file),
+                                              kms_keys=load_kms_keys(config.kms_keys_file).materials()))
     finally:
         await reader.close()
 
@@ -200,7 +206,9 @@ def _migrate(config: ServerConfig) -> int:
 async def _write(args: argparse.Namespace, config: ServerConfig) -> int:
     from dedup.store import Store
 
-    store = await Store.open(config.data_dir, config.store_config(), create=False)
+    store = await Store.open(config.data_dir, config.store_config(), create=False,
+                             master_key=find_master_key(config.data_dir, config.master_key_file),
+                             kms_keys=load_kms_keys(config.kms_keys_file).materials())
     try:
         if args.command == "gc":
             return _show_gc(await store.collect_garbage(), config.gc_grace)
@@ -332,9 +340,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return users_cli.run(args, config)
     if args.command == "migrate":
         return _migrate(config)
+    if args.command == "key":
+        return keys_cli.run(args, config)
     try:
         done = asyncio.run(_direct(args, config))
-    except (NotADataDir, ReadOnlyRefused, WrongPackStore, PackStoreUnavailable) as exc:
+    except (NotADataDir, ReadOnlyRefused, WrongPackStore, PackStoreUnavailable, EncryptionKeyError,
+            KmsKeysError) as exc:
         print(f"fragstore: {exc}", file=sys.stderr)
         return 2
     return _remote(args, resolved) if done is None else done

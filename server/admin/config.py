@@ -24,6 +24,8 @@ class ServerConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     users_file: Path | None = None
+    master_key_file: Path | None = None  # encryption at rest (server/admin/masterkey.py); unset: <data>/master-key
+    kms_keys_file: Path | None = None  # SSE-KMS's local keyring (server/auth/kms.py); unset: SSE-KMS refused
     log_level: str = "info"
     log_format: str = "text"  # text | json
     metrics_token: str | None = field(default=None, repr=False)  # bearer token for /_fragstore/metrics

@@ -27,11 +27,19 @@ import socket
 import sys
 from collections.abc import Callable
 
-from dedup.errors import DataDirLocked, PackStoreUnavailable, WrongPackStore
+from dedup.errors import (
+    DataDirLocked,
+    EncryptionKeyError,
+    EngineError,
+    PackStoreUnavailable,
+    WrongPackStore,
+)
 from dedup.store import Store
 from server.admin import logs, memory, workers
 from server.admin.config import ServerConfig
+from server.admin.masterkey import load_master_key
 from server.auth.credentials import CredentialsError, load_credentials
+from server.auth.kms import KmsKeysError, load_kms_keys
 
 log = logging.getLogger("fragstore.server")
 
@@ -82,7 +90,17 @@ async def _serve(config: ServerConfig) -> int:
     from server.http.limits import LimitedHttpToolsProtocol
 
     try:
-        store = await Store.open(config.data_dir, config.store_config())
+        master_key, master_source = load_master_key(config.data_dir, config.master_key_file)
+        kms = load_kms_keys(config.kms_keys_file)
+    except (EngineError, OSError, KmsKeysError) as exc:
+        print(f"fragstore: {exc}", file=sys.stderr)
+        return 2
+    try:
+        store = await Store.open(config.data_dir, config.store_config(), master_key=master_key,
+                                 kms_keys=kms.materials())
+    except EncryptionKeyError as exc:
+        print(f"fragstore: {exc}", file=sys.stderr)
+        return 2
     except DataDirLocked:
         print(f"fragstore: the data directory {config.data_dir} is in use by another process "
               "(one fragstore server per data directory)", file=sys.stderr)
@@ -97,6 +115,7 @@ async def _serve(config: ServerConfig) -> int:
             print(f"fragstore: {exc}", file=sys.stderr)
             return 2
         log.info("root access key %s, %s", credentials.root_access_key, credentials.root_source)
+        log.info("master key of encryption at rest %s", master_source)
         server = uvicorn.Server(uvicorn.Config(
             create_app(config, credentials, store), host=config.host, port=config.port,
             http=LimitedHttpToolsProtocol, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,

@@ -151,6 +151,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tls_cert", "tls_cert", Path, None, "PEM certificate: serve HTTPS (with tls_key)", path=True, metavar="FILE"),
     Setting("tls_key", "tls_key", Path, None, "PEM private key of tls_cert", path=True, metavar="FILE"),
     Setting("users", "users_file", Path, None, "read-only file of access_key:secret lines: more users (fragstore user add keeps its own in <data>/user-credentials)", path=True, metavar="FILE"),
+    Setting("master_key_file", "master_key_file", Path, None,
+            "file of the master key (64 hex digits) that wraps the data keys of encrypted objects; unset: "
+            "<data>/master-key, made on first start (keep a copy off the data disk)", path=True, maintenance=True,
+            metavar="FILE"),
+    Setting("kms_keys", "kms_keys_file", Path, None,
+            "JSON file of named SSE-KMS keys and who may use them (docs/OPERATIONS.md); unset: SSE-KMS "
+            "requests answer KMS.NotFoundException", path=True, maintenance=True, metavar="FILE"),
     Setting("log_level", "log_level", _choice(*LOG_LEVELS), "info", "least severe level logged: " + ", ".join(LOG_LEVELS), metavar="LEVEL"),
     Setting("log_format", "log_format", _choice("text", "json"), "text", "log lines as text or as JSON objects (one a line)", metavar="text|json"),
     Setting("metrics_token", "metrics_token", _text, None,

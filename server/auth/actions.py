@@ -112,6 +112,8 @@ _BUCKET_OPERATIONS: dict[str, str] = {
     "DeletePublicAccessBlock": "PutBucketPublicAccessBlock",
     "GetObjectLockConfiguration": "GetBucketObjectLockConfiguration",
     "PutObjectLockConfiguration": "PutBucketObjectLockConfiguration",
+    "GetBucketEncryption": "GetEncryptionConfiguration", "PutBucketEncryption": "PutEncryptionConfiguration",
+    "DeleteBucketEncryption": "PutEncryptionConfiguration",
 }
 # operation -> (action, action with a versionId)
 _OBJECT_OPERATIONS: dict[str, tuple[str, str]] = {

@@ -51,6 +51,7 @@ from server.s3.handlers import (
     copy,
     cors,
     delete_many,
+    encryption,
     lifecycle,
     listing,
     locks,
@@ -138,6 +139,9 @@ HANDLERS: dict[str, Handler] = {
     "GetPublicAccessBlock": ownership.get_public_access_block,
     "PutPublicAccessBlock": ownership.put_public_access_block,
     "DeletePublicAccessBlock": ownership.delete_public_access_block,
+    "GetBucketEncryption": encryption.get_bucket_encryption,
+    "PutBucketEncryption": encryption.put_bucket_encryption,
+    "DeleteBucketEncryption": encryption.delete_bucket_encryption,
 }
 
 
@@ -204,7 +208,7 @@ async def _authorized(ctx: RequestContext) -> Response:
         raise S3Error("AccessDenied" if anonymous and target.error == "NotImplemented" else target.error)
     if target.operation not in HANDLERS:
         raise S3Error("AccessDenied" if anonymous else "NotImplemented")
-    refuse_unsupported(ctx.headers)
+    refuse_unsupported(ctx.headers, target.operation)
     await authorize_request(ctx)
     if target.key is not None:
         check_key(target.key)

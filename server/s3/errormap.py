@@ -65,6 +65,13 @@ def to_s3_error(exc: engine.EngineError, bucket: str | None = None, key: str | N
         return S3Error("InvalidBucketState", str(exc))
     elif isinstance(exc, engine.CopyFromDeleteMarker):
         return S3Error("InvalidRequest", "The source of a copy request may not specifically refer to a delete marker by version id.")
+    elif isinstance(exc, engine.CustomerKeyRequired):
+        return S3Error("InvalidRequest", "The object was stored using a form of Server Side Encryption. "
+                       "The correct parameters must be provided to retrieve the object.")
+    elif isinstance(exc, engine.CustomerKeyMismatch):
+        return S3Error("AccessDenied", "Access Denied")
+    elif isinstance(exc, engine.CustomerKeyNotApplicable):
+        return S3Error("InvalidRequest", "The encryption parameters are not applicable to this object.")
     elif isinstance(exc, engine.InvalidRange):
         extra["ActualObjectSize"] = str(exc.size)
         headers["Content-Range"] = f"bytes */{exc.size}"

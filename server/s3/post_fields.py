@@ -6,8 +6,9 @@ Content-Disposition, Content-Encoding, Content-Language, Expires,
 ``x-amz-meta-*``, Content-MD5 and ``x-amz-checksum-*``; ``acl`` is the
 x-amz-acl of the upload (a canned ACL, read by server/s3/access.py). Fields
 that ask for what fragstore does not do answer NotImplemented rather than
-being ignored: grants, server-side encryption, a storage class other than
-STANDARD, tagging, object lock, website redirects, session tokens.
+being ignored: grants, server-side encryption other than
+``x-amz-server-side-encryption: AES256`` (SSE-S3, honoured), a storage class
+other than STANDARD, tagging, object lock, website redirects, session tokens.
 :func:`success_action` reads how to answer a stored upload.
 """
 
@@ -23,6 +24,7 @@ from server.s3.errors import S3Error
 from server.s3.objmeta import META_PREFIX, STORED_HEADERS, meta_from_headers
 from server.s3.params import content_md5
 
+SSE_FIELD = "x-amz-server-side-encryption"
 _REFUSED_PREFIXES = ("x-amz-server-side-encryption", "x-amz-object-lock-", "x-amz-grant-")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _URL = re.compile(r"[\x21-\x7e]+")  # what a Location header can carry as is
@@ -34,6 +36,8 @@ def check_supported(fields: Mapping[str, str]) -> None:
     if fields.get("x-amz-storage-class", "STANDARD") != "STANDARD":
         raise S3Error("NotImplemented", "Storage classes other than STANDARD are not implemented.")
     for name in fields:
+        if name == SSE_FIELD:
+            continue  # server/s3/sse.py takes it (AES256) or refuses it
         if name in _REFUSED or name.startswith(_REFUSED_PREFIXES):
             raise S3Error("NotImplemented", f"The form field {name} asks for functionality that is not implemented.")
 

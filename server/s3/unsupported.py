@@ -6,7 +6,8 @@ A header is refused unless its value asks for what fragstore does anyway
 (``x-amz-storage-class: STANDARD``). ACLs (``x-amz-acl``, ``x-amz-grant-*``) and
 ``x-amz-object-ownership`` are honoured (server/s3/access.py), as is
 ``x-amz-expected-bucket-owner``; Object Lock headers by the handlers that take
-them (server/s3/lockparams.py).
+them (server/s3/lockparams.py); server-side encryption headers by the
+operations in :data:`ENCRYPTING` (server/s3/sse.py), refused on any other.
 """
 
 from __future__ import annotations
@@ -26,9 +27,20 @@ _HARMLESS: dict[str, frozenset[str]] = {
 }
 
 
-def refuse_unsupported(headers: Mapping[str, str]) -> None:
-    """NotImplemented (naming the header) for the first header fragstore cannot honour."""
+# operations whose handlers read the encryption headers (server/s3/sse.py)
+ENCRYPTING = frozenset({
+    "PutObject", "PostObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy",
+    "CompleteMultipartUpload", "GetObject", "HeadObject", "GetObjectAttributes",
+})
+
+
+def refuse_unsupported(headers: Mapping[str, str], operation: str = "") -> None:
+    """NotImplemented (naming the header) for the first header fragstore cannot
+    honour in ``operation``."""
+    encrypting = operation in ENCRYPTING
     for name, value in headers.items():
+        if encrypting and name.startswith(_PREFIXES):
+            continue
         harmless = _HARMLESS.get(name)
         if harmless is not None:
             if value.strip() in harmless or value.strip().lower() in harmless:

@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 from benchmarks.savings_baselines import TarZstd, WholeFile, ZstdPerFile  # noqa: E402
 from benchmarks.savings_meter import Growth, Meter, measure_dir  # noqa: E402
 from benchmarks.savings_report import fmt_bytes, fmt_ratio  # noqa: E402
-from benchmarks.savings_results import build_rows, checks  # noqa: E402
+from benchmarks.savings_results import SEALED_RECORD, build_rows, checks  # noqa: E402
 
 pytestmark = pytest.mark.gan
 
@@ -65,6 +65,9 @@ def test_bound_check_fails_when_disk_exceeds_written_plus_overhead() -> None:
     bad = Growth(logical=1000, fs={"fs_total": 1000 + 48 + 2 * 4096 + 1, "fs_packs": 1000 + 48 + 2 * 4096 + 1},
                  stats={"fragments": 1, "packs": 1})
     assert not checks(bad)["bound_ok"]
+    sealed = Growth(logical=1000, fs={"fs_total": 1000 + 80 + 2 * 4096, "fs_packs": 1000 + 80 + 2 * 4096},
+                    stats={"fragments": 1, "packs": 1})  # a sealed record's 32 more bytes
+    assert not checks(sealed)["bound_ok"] and checks(sealed, SEALED_RECORD)["bound_ok"]
 
 
 def test_rows_sum_kinds_into_totals() -> None:

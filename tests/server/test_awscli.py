@@ -180,3 +180,27 @@ def test_cli_reports_errors(live_server: LiveServer, tmp_path: Path) -> None:
 
 
 pytestmark = pytest.mark.skipif(not Path(AWS).exists(), reason="aws CLI not installed in the environment")
+
+
+def test_cli_encryption_at_rest(live_server: LiveServer, tmp_path: Path, bucket: str) -> None:
+    """aws s3 cp --sse AES256 and --sse-c (multipart both ways), and the
+    bucket's default encryption through s3api, as the README shows them."""
+    def aws(*args: str) -> str:
+        return run_aws(live_server, tmp_path, *args)
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(9 * 1024 * 1024))  # over the CLI's 8 MiB multipart threshold
+    key = tmp_path / "customer.key"
+    key.write_bytes(os.urandom(32))
+    aws("s3", "cp", str(big), f"s3://{bucket}/s3.bin", "--sse", "AES256")
+    head = json.loads(aws("s3api", "head-object", "--bucket", bucket, "--key", "s3.bin"))
+    assert head["ServerSideEncryption"] == "AES256"
+    aws("s3", "cp", str(big), f"s3://{bucket}/c.bin", "--sse-c", "AES256", "--sse-c-key", f"fileb://{key}")
+    back = tmp_path / "back.bin"
+    aws("s3", "cp", f"s3://{bucket}/c.bin", str(back), "--sse-c", "AES256", "--sse-c-key", f"fileb://{key}")
+    assert back.read_bytes() == big.read_bytes()
+    aws("s3api", "put-bucket-encryption", "--bucket", bucket, "--server-side-encryption-configuration",
+        '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}')
+    aws("s3", "cp", str(key), f"s3://{bucket}/default.bin")
+    head = json.loads(aws("s3api", "head-object", "--bucket", bucket, "--key", "default.bin"))
+    assert head["ServerSideEncryption"] == "AES256"

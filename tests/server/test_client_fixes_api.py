@@ -122,10 +122,9 @@ def test_the_access_log_names_an_unknown_query_key_other(live_server: LiveServer
 
 
 @pytest.mark.parametrize("headers", [
-    {"x-amz-server-side-encryption": "AES256"},
-    {"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": "k"},
-    {"x-amz-server-side-encryption-customer-algorithm": "AES256",
-     "x-amz-server-side-encryption-customer-key": "a" * 44, "x-amz-server-side-encryption-customer-key-md5": "b" * 24},
+    {"x-amz-server-side-encryption": "AES256", "x-amz-server-side-encryption-bucket-key-enabled": "true"},
+    {"x-amz-server-side-encryption": "aws:kms:dsse", "x-amz-server-side-encryption-aws-kms-key-id": "k"},
+    {"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-context": "e30="},
     {"x-amz-storage-class": "GLACIER"},
     {"x-amz-website-redirect-location": "/elsewhere"},
 ])

@@ -32,7 +32,7 @@ def test_table_defaults_are_the_config_defaults() -> None:
 
 def test_every_setting_from_every_source(tmp_path: Path) -> None:
     samples = {"data": "d", "host": "0.0.0.0", "port": "9100", "region": "eu-west-3", "domain": "s3.test",
-               "tls_cert": "c.pem", "tls_key": "k.pem", "users": "u.txt", "log_level": "debug",
+               "tls_cert": "c.pem", "tls_key": "k.pem", "users": "u.txt", "master_key_file": "mk.hex", "kms_keys": "kms.json", "log_level": "debug",
                "log_format": "json", "metrics_token": "t0k", "gc_interval": "60", "gc_grace": "5",
                "compression": "fast", "delta_depth": "3", "idle_timeout": "7", "lifecycle_interval": "30",
                "lifecycle_day_seconds": "1.5",

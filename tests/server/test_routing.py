@@ -159,6 +159,7 @@ IMPLEMENTED = {
     "GetBucketAcl", "PutBucketAcl", "GetObjectAcl", "PutObjectAcl", "PutBucketPolicy", "GetBucketPolicy",
     "DeleteBucketPolicy", "GetBucketPolicyStatus", "GetBucketOwnershipControls", "PutBucketOwnershipControls",
     "DeleteBucketOwnershipControls", "GetPublicAccessBlock", "PutPublicAccessBlock", "DeletePublicAccessBlock",
+    "GetBucketEncryption", "PutBucketEncryption", "DeleteBucketEncryption",
 }
 
 

@@ -2,7 +2,8 @@
 ``x-amz-object-attributes`` (ETag, Checksum, ObjectParts, StorageClass,
 ObjectSize). ObjectParts lists the part sizes of a multipart object, paged by
 ``x-amz-max-parts`` / ``x-amz-part-number-marker``; per-part checksums are not
-kept after completion, so parts carry their sizes only."""
+kept after completion, so parts carry their sizes only. An SSE-C object's
+attributes need its key, as its HEAD does."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.responses import Response
 from dedup.types import ObjectInfo
 from server.http.dates import rfc1123
 from server.http.responses import xml_response
+from server.s3 import sse
 from server.s3.context import RequestContext
 from server.s3.errors import S3Error
 from server.s3.objmeta import checksum_type
@@ -56,6 +58,7 @@ def _parts(ctx: RequestContext, info: ObjectInfo) -> Node | None:
 async def get_object_attributes(ctx: RequestContext) -> Response:
     wanted = _wanted(ctx.headers.get("x-amz-object-attributes"))
     info = await ctx.store.head_object(ctx.bucket, ctx.key, version_param(ctx.query))
+    ctx.store.read_domain(info.meta, sse.read_key(ctx))
     nodes: list[Node] = []
     if "ETag" in wanted:
         nodes.append(("ETag", info.etag))

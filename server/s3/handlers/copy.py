@@ -20,7 +20,7 @@ from server.http.checksums import b64, new_hasher
 from server.http.dates import iso8601
 from server.http.ranges import parse_copy_source_range
 from server.http.responses import xml_response
-from server.s3 import lockparams
+from server.s3 import lockparams, sse
 from server.s3 import multipart_checksums as mpc
 from server.s3.conditions import check_copy_source, write_expectation
 from server.s3.context import RequestContext
@@ -80,13 +80,22 @@ async def copy_object(ctx: RequestContext) -> Response:
     src_bucket, src_key, src_version = _source(ctx)
     # restoring an older version onto its own key is a copy that changes something
     meta = _new_meta(ctx, (src_bucket, src_key) == (ctx.bucket, ctx.key) and src_version is None)
+    encryption = await sse.for_new(ctx)
+    if ctx.request.app.state.kms.keys:  # kms:Decrypt on an SSE-KMS source
+        try:
+            source_meta = (await ctx.store.head_object(src_bucket, src_key, src_version)).meta
+        except engine.EngineError:
+            source_meta = ObjectMeta()  # the copy answers with its own error
+        sse.may_read(ctx, source_meta)
     source, info = await ctx.store.copy_object(
         src_bucket, src_key, ctx.bucket, ctx.key, meta, src_version_id=src_version,
         expect_source=lambda found: check_copy_source(ctx.headers, found), expect=write_expectation(ctx.headers),
+        encryption=encryption, src_customer_key=sse.source_key(ctx),
     )
     nodes: list[Node] = [("LastModified", iso8601(info.last_modified)), ("ETag", f'"{info.etag}"')]
     nodes += [(f"Checksum{alg}", value) for alg, value in info.meta.checksums.items()]
-    headers = {**version_headers(info), **expiration_headers(ctx, info)}
+    headers = {**version_headers(info), **expiration_headers(ctx, info),
+               **sse.response_headers(info.meta, sse.customer_of(encryption))}
     if source.versioned:
         headers["x-amz-copy-source-version-id"] = source.version_id
     return xml_response("CopyObjectResult", nodes, headers=headers)
@@ -119,17 +128,20 @@ async def upload_part_copy(ctx: RequestContext) -> Response:
     byte_range = parse_copy_source_range(ctx.headers.get("x-amz-copy-source-range"))
     page = await ctx.store.list_parts(ctx.bucket, ctx.key, uid, max_parts=1)
     algorithm = mpc.of_upload(page.upload.meta).algorithm
+    key = sse.read_key(ctx)
+    sse.may_write(ctx, page.upload.meta)
     reader = await _open_source(ctx, src_bucket, src_key, src_version, byte_range)
     try:
+        sse.may_read(ctx, reader.info.meta)
         check_copy_source(ctx.headers, reader.info)
         body = _Hashing(reader, algorithm)
         part, new_bytes = await ctx.store.upload_part(
-            ctx.bucket, ctx.key, uid, number, body.__aiter__(), checksums=body.checksums)
+            ctx.bucket, ctx.key, uid, number, body.__aiter__(), checksums=body.checksums, customer_key=key)
     finally:
         await reader.aclose()
     nodes: list[Node] = [("LastModified", iso8601(part.last_modified)), ("ETag", f'"{part.etag}"')]
     nodes += [(f"Checksum{alg}", value) for alg, value in body.checksums.items()]
-    headers = {NEW_BYTES_HEADER: str(new_bytes)}
+    headers = {NEW_BYTES_HEADER: str(new_bytes), **sse.response_headers(page.upload.meta, key)}
     if reader.info.versioned:
         headers["x-amz-copy-source-version-id"] = reader.info.version_id
     return xml_response("CopyPartResult", nodes, headers=headers)
@@ -140,7 +152,8 @@ async def _open_source(
 ) -> ObjectReader:
     """The source bytes; the copy range must lie wholly inside the object."""
     try:
-        reader = await ctx.store.open_object(bucket, key, byte_range, version_id=version)
+        reader = await ctx.store.open_object(bucket, key, byte_range, version_id=version,
+                                             customer_key=sse.source_key(ctx))
     except engine.InvalidRange as exc:
         raise _bad_range(exc.size) from None
     if byte_range is not None and byte_range.end is not None and byte_range.end >= reader.info.size:

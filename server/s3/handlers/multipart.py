@@ -14,6 +14,7 @@ from dedup.types import ObjectInfo, PartInfo
 from server.http.responses import empty_response, xml_response
 from server.http.upload import upload_body
 from server.s3 import multipart_checksums as mpc
+from server.s3 import sse
 from server.s3.conditions import write_expectation
 from server.s3.context import RequestContext
 from server.s3.expiration import expiration_headers
@@ -30,21 +31,27 @@ MAX_PARTS_PAGE = 1000
 async def create_multipart_upload(ctx: RequestContext) -> Response:
     checksum = mpc.from_create_headers(ctx.headers)
     meta = mpc.remember(ctx.authorized.new_version(meta_from_headers(ctx.headers)), checksum)
-    upload = await ctx.store.create_multipart_upload(ctx.bucket, ctx.key, meta)
+    encryption = await sse.for_new(ctx)
+    upload = await ctx.store.create_multipart_upload(ctx.bucket, ctx.key, meta, encryption)
     nodes: list[Node] = [("Bucket", ctx.bucket), ("Key", ctx.key), ("UploadId", upload.upload_id)]
-    return xml_response("InitiateMultipartUploadResult", nodes, headers=mpc.response_headers(checksum))
+    headers = {**mpc.response_headers(checksum), **sse.response_headers(upload.meta, sse.customer_of(encryption))}
+    return xml_response("InitiateMultipartUploadResult", nodes, headers=headers)
 
 
 async def upload_part(ctx: RequestContext) -> Response:
     number = part_number(ctx.query, required=True)
     assert number is not None
     uid = upload_id(ctx.query)
+    key = sse.read_key(ctx)
+    upload = await ctx.store.get_upload(ctx.bucket, ctx.key, uid)
+    sse.may_write(ctx, upload.meta)
     body = upload_body(ctx)
     part, new_bytes = await ctx.store.upload_part(
         ctx.bucket, ctx.key, uid, number, body.stream,
-        content_md5=body.content_md5, checksums=body.checksums,
+        content_md5=body.content_md5, checksums=body.checksums, customer_key=key,
     )
     headers = {"ETag": f'"{part.etag}"', NEW_BYTES_HEADER: str(new_bytes)}
+    headers.update(sse.response_headers(upload.meta, key))
     headers.update(checksum_headers(body.payload.checksums))
     return empty_response(200, headers)
 
@@ -87,8 +94,9 @@ def _completed(ctx: RequestContext, info: ObjectInfo, checksums: Mapping[str, st
     nodes += [(f"Checksum{alg}", value) for alg, value in checksums.items()]
     if checksums:
         nodes.append(("ChecksumType", checksum_type(checksums)))
-    return xml_response("CompleteMultipartUploadResult", nodes,
-                        headers={**version_headers(info), **expiration_headers(ctx, info)})
+    headers = {**version_headers(info), **expiration_headers(ctx, info),
+               **sse.response_headers(info.meta, sse.read_key(ctx))}
+    return xml_response("CompleteMultipartUploadResult", nodes, headers=headers)
 
 
 async def abort_multipart_upload(ctx: RequestContext) -> Response:

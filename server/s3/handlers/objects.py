@@ -13,6 +13,7 @@ from dedup.types import ByteRange, ObjectInfo
 from server.http.ranges import content_range, parse_range
 from server.http.responses import StreamResponse, empty_response
 from server.http.upload import upload_body
+from server.s3 import sse
 from server.s3.conditions import check_read, delete_expectation, write_expectation
 from server.s3.context import RequestContext
 from server.s3.errors import S3Error
@@ -30,12 +31,14 @@ async def put_object(ctx: RequestContext) -> Response:
     require_protected_body(ctx.headers)
     meta = ctx.authorized.new_version(meta_from_headers(ctx.headers))
     expect = write_expectation(ctx.headers)
+    encryption = await sse.for_new(ctx)
     body = upload_body(ctx)
     result = await ctx.store.put_object(
         ctx.bucket, ctx.key, body.stream, replace(meta, checksums=body.checksums),
-        content_md5=body.content_md5, expect=expect,
+        content_md5=body.content_md5, expect=expect, encryption=encryption,
     )
     headers = {"ETag": f'"{result.info.etag}"', NEW_BYTES_HEADER: str(result.new_bytes)}
+    headers.update(sse.response_headers(result.info.meta, sse.customer_of(encryption)))
     headers.update(checksum_headers(body.payload.checksums))
     headers.update(version_headers(result.info))
     headers.update(expiration_headers(ctx, result.info))
@@ -51,8 +54,14 @@ def _read_request(ctx: RequestContext) -> tuple[ByteRange | None, int | None]:
 
 async def _open(ctx: RequestContext, byte_range: ByteRange | None, part: int | None) -> ObjectReader:
     version = version_param(ctx.query)
+    key = sse.read_key(ctx)
+    if ctx.request.app.state.kms.keys:  # kms:Decrypt before a byte is decrypted (checked again once open)
+        try:
+            sse.may_read(ctx, (await ctx.store.head_object(ctx.bucket, ctx.key, version)).meta)
+        except engine.EngineError:
+            pass  # the open answers with its own error
     try:
-        return await ctx.store.open_object(ctx.bucket, ctx.key, byte_range, part, version)
+        return await ctx.store.open_object(ctx.bucket, ctx.key, byte_range, part, version, customer_key=key)
     except engine.InvalidRange:
         check_read(ctx.headers, await ctx.store.head_object(ctx.bucket, ctx.key, version))
         raise
@@ -68,6 +77,7 @@ def _read_headers(
     headers = object_headers(info, ctx.query, checksums=checksum_mode(ctx.headers) and whole)
     headers.update(version_headers(info))
     headers.update(count_header(info.meta.tags))
+    headers.update(sse.response_headers(info.meta, sse.read_key(ctx)))
     headers["Content-Length"] = str(length)
     headers.update(expiration_headers(ctx, info))
     if part is not None:
@@ -83,6 +93,7 @@ async def get_object(ctx: RequestContext) -> Response:
     byte_range, part = _read_request(ctx)
     reader = await _open(ctx, byte_range, part)
     try:
+        sse.may_read(ctx, reader.info.meta)
         check_read(ctx.headers, reader.info)
         partial = byte_range is not None or (part is not None and len(reader.info.part_sizes) > 1)
         status, headers = _read_headers(ctx, reader.info, reader.start, reader.length, part, partial)
@@ -98,6 +109,7 @@ async def get_object(ctx: RequestContext) -> Response:
 
 async def head_object(ctx: RequestContext) -> Response:
     info = await ctx.store.head_object(ctx.bucket, ctx.key, version_param(ctx.query))
+    ctx.store.read_domain(info.meta, sse.read_key(ctx))  # an SSE-C object: HEAD too needs its key
     check_read(ctx.headers, info)
     part = part_number(ctx.query)
     if part is None or len(info.part_sizes) <= 1:

@@ -24,8 +24,9 @@ from server.http.upload import LiveChecksums, UploadStream
 from server.s3.context import RequestContext
 from server.s3.errors import S3Error
 from server.s3.objmeta import check_key
-from server.s3.post_fields import form_object, success_action
+from server.s3.post_fields import SSE_FIELD, form_object, success_action
 from server.s3.routing import virtual_host_bucket
+from server.s3.sse import CONFIG_DOC, caller, new_encryption, response_headers
 from server.s3.xmlrender import document
 
 
@@ -62,11 +63,14 @@ async def post_object(ctx: RequestContext) -> Response:
     stored = form_object(fields)
     if ctx.form.file is None:
         raise S3Error("IncorrectNumberOfFilesInPostRequest")
+    requested = {SSE_FIELD: fields[SSE_FIELD]} if SSE_FIELD in fields else {}
+    encryption = new_encryption(requested, False, await ctx.store.get_bucket_config(ctx.bucket, CONFIG_DOC),
+                                caller(ctx))
     payload = Payload(sized(ctx.form.file.data, ctx.grant.length_range), ctx.auth, stored.checksum_headers)
     result = await ctx.store.put_object(
         ctx.bucket, key, UploadStream(payload),
         replace(ctx.authorized.new_version(stored.meta), checksums=LiveChecksums(payload)),
-        content_md5=stored.content_md5,
+        content_md5=stored.content_md5, encryption=encryption,
     )
     return _answer(ctx, result.info, success_action(fields))
 
@@ -76,6 +80,7 @@ def _answer(ctx: RequestContext, info: ObjectInfo, action: tuple[str | None, int
     headers = {"ETag": etag, "Location": object_url(ctx, info.key)}
     if info.versioned:
         headers["x-amz-version-id"] = info.version_id
+    headers.update(response_headers(info.meta))
     redirect, status = action
     if redirect is not None:
         query = "&".join(f"{k}={quote(v, safe='')}" for k, v in (("bucket", info.bucket), ("key", info.key), ("etag", etag)))
