@@ -357,6 +357,18 @@ class StoreStats:
         return self.pack_bytes + self.index_bytes
 
     @property
+    def saved_by(self) -> dict[str, int]:
+        """Bytes each effect took off the logical bytes, in the order they act:
+        dedup (``logical - unique``), delta (delta fragments' raw bytes minus
+        their records: the difference from the base, compressed), compression
+        (the rest of ``unique - stored``). They add up to ``logical - stored``."""
+        return {
+            "dedup": self.logical_bytes - self.unique_bytes,
+            "delta": self.delta_raw_bytes - self.delta_stored_bytes,
+            "compression": (self.unique_bytes - self.delta_raw_bytes) - (self.stored_bytes - self.delta_stored_bytes),
+        }
+
+    @property
     def dedup_ratio(self) -> float:
         return self.logical_bytes / self.unique_bytes if self.unique_bytes else 1.0
 

@@ -8,6 +8,7 @@ first, one JSON object per UTC day:
      "stored": 80, "disk": 90,
      "written": 456,                                 object body bytes received that day (PutObject,
                                                      UploadPart, PostObject, console uploads)
+     "saved_by": {"dedup": 23, "delta": 5, "compression": 15},   StoreStats.saved_by
      "buckets": {"name": {"objects": 1, "logical": 2, "unique": 3}}}
 
 A sample every ``history_interval`` seconds (server/admin/schedule.py)
@@ -15,9 +16,11 @@ replaces today's line. ``unique`` per bucket (the distinct fragment bytes it
 references) needs a scan of its manifests (``Store.stats(exact=True)``): it is
 measured by the first sample of a day and carried by the day's later samples,
 so the scan runs once a day whatever the interval (again when a bucket
-appeared since: the next sample measures them all). Savings by effect follow from the
-totals: dedup saves ``logical - unique``, compression ``unique - stored``
-(effects the engine reports later, delta among them, become more keys).
+appeared since: the next sample measures them all). Savings by effect are
+``saved_by``: dedup ``logical - unique``, delta what delta fragments saved
+on their raw bytes, compression the rest of ``unique - stored`` (lines
+written before deltas have no ``saved_by``: dedup and compression follow from
+their totals).
 
 ``written`` is counted by the metrics (``Metrics.written_bytes``) since the
 server started; a sample adds what was received since the last one to its
@@ -90,7 +93,7 @@ def sample(stats: StoreStats, at: float, written: int, exact: bool,
         buckets[b.name] = {"objects": b.objects, "logical": b.logical_bytes, "unique": unique}
     return {"day": day_of(at), "at": at, "objects": stats.objects, "logical": stats.logical_bytes,
             "unique": stats.unique_bytes, "stored": stats.stored_bytes, "disk": stats.disk_bytes,
-            "written": written, "buckets": buckets}
+            "written": written, "saved_by": stats.saved_by, "buckets": buckets}
 
 
 class HistoryRecorder:

@@ -262,7 +262,8 @@ def _stats(logical: int, unique: int | None = None) -> StoreStats:
 def test_history_sample_carries_unique_bytes_within_a_day() -> None:
     first = sample(_stats(100, 40), at=86400.0, written=7, exact=True)
     assert first == {"day": "1970-01-02", "at": 86400.0, "objects": 1, "logical": 100, "unique": 50, "stored": 33,
-                     "disk": 15, "written": 7, "buckets": {"b": {"objects": 1, "logical": 100, "unique": 40}}}
+                     "disk": 15, "written": 7, "saved_by": {"dedup": 50, "delta": 0, "compression": 17},
+                     "buckets": {"b": {"objects": 1, "logical": 100, "unique": 40}}}
     later = sample(_stats(200), at=90000.0, written=9, exact=False, earlier=first)
     assert later["buckets"]["b"] == {"objects": 1, "logical": 200, "unique": 40}
 
@@ -284,3 +285,10 @@ def test_browser_requirements_are_named(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(browser, "CHROMIUM", "/nonexistent/chromium")
     why = browser.missing()
     assert why is not None and "/nonexistent/chromium" in why and "browser-deps" in why
+
+
+def test_a_days_line_carries_the_split_by_effect() -> None:
+    s = history_savings({"day": "2026-12-08", "logical": 100, "unique": 50, "stored": 30,
+                         "saved_by": {"dedup": 50, "delta": 15, "compression": 5}})
+    assert [(e.name, e.saved) for e in s.effects] == [("dedup", 50), ("delta", 15), ("compression", 5)]
+    assert s.stored == 30

@@ -62,6 +62,12 @@ def test_checkpoints_uploaded_with_boto3_are_stored_as_deltas(s3: Any, bucket: s
     both = bucket_stats(live_server, bucket)
     assert both["delta_objects"] == 2 and both["delta_fragments"] > single["delta_fragments"]
     assert both["delta_stored_bytes"] < both["delta_raw_bytes"] / 2
+    # the store's savings split by effect (the console's bars): delta is one of them, and they add up
+    total = json.loads(live_server.raw("GET", "/_fragstore/stats").body)["total"]
+    saved = total["saved_by"]
+    assert list(saved) == ["dedup", "delta", "compression"]
+    assert saved["delta"] >= both["delta_raw_bytes"] - both["delta_stored_bytes"] > 0
+    assert sum(saved.values()) == total["logical_bytes"] - total["stored_bytes"]
 
     for step in (1, 2):
         got = s3.get_object(Bucket=bucket, Key=f"run/step-{step}/model.safetensors")["Body"].read()

@@ -74,6 +74,7 @@ def stats_document(stats: StoreStats, visible: set[str] | None) -> dict[str, obj
         dedup_ratio=stats.dedup_ratio,
         compression_ratio=stats.compression_ratio,
         total_ratio=stats.total_ratio,
+        saved_by=stats.saved_by,
     )
     buckets = [asdict(b) for b in stats.buckets if visible is None or b.name in visible]
     return {"total": total, "buckets": buckets}
