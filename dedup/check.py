@@ -31,7 +31,7 @@ from dedup.delta import DELTA, Fragments, decode_delta
 from dedup.encryption import CODEC_MASK, CUSTOMER_KEY_ID, SEALED, record_key_id
 from dedup.errors import EncryptionKeyError, UndecryptableFragment
 from dedup.format import HEADER_SIZE, unpack_header
-from dedup.index import SEGMENT, U8_HASH, U64, FragmentRow, Index, ObjectRow, manifest_entries
+from dedup.index import SEGMENT, U8_HASH, U64, FragmentRow, Index, ObjectRow, Txn, manifest_entries
 from dedup.keyring import Keyring
 from dedup.keys import every_row
 from dedup.manifests import decref_fragment
@@ -41,21 +41,21 @@ from dedup.versioning import every_version
 from dedup.writer import WriteTxn
 
 
-def count_references(index: Index, txn: object) -> tuple[Counter[bytes], Counter[int]]:
+def count_references(index: Index, txn: Txn) -> tuple[Counter[bytes], Counter[int]]:
     frag_refs: Counter[bytes] = Counter()
-    for _key, value in txn.cursor(db=index.db["manifests"]):  # type: ignore[attr-defined]
+    for _key, value in txn.cursor(db=index.db["manifests"]):
         for digest, _length in manifest_entries(value):
             frag_refs[digest] += 1
     for _key, value in txn.cursor(db=index.db["bases"]):  # type: ignore[attr-defined]
         frag_refs[U8_HASH.unpack(value)[0]] += 1
     mid_refs: Counter[int] = Counter()
-    for _bid, raw, value in every_row(txn, index.db["objects"]):  # type: ignore[arg-type]
+    for _bid, raw, value in every_row(txn, index.db["objects"]):
         for mid, _ in ObjectRow.decode(raw.decode(), value).segments:
             mid_refs[mid] += 1
-    for _key, value in txn.cursor(db=index.db["versions"]):  # type: ignore[attr-defined]
+    for _key, value in txn.cursor(db=index.db["versions"]):
         for mid, _ in ObjectRow.decode("", value).segments:
             mid_refs[mid] += 1
-    for _key, value in txn.cursor(db=index.db["parts"]):  # type: ignore[attr-defined]
+    for _key, value in txn.cursor(db=index.db["parts"]):
         mid_refs[int(json.loads(value)["v"])] += 1
     return frag_refs, mid_refs
 
@@ -126,14 +126,14 @@ def run_check(index: Index, files: PackStore, verify: bool = True, keyring: Keyr
                        locked, tuple(violations))
 
 
-def _lock_violations(index: Index, txn: object, damaged: set[str]) -> tuple[int, list[str]]:
+def _lock_violations(index: Index, txn: Txn, damaged: set[str]) -> tuple[int, list[str]]:
     """(versions under Object Lock, those of them whose bytes are not all there:
     a manifest gone, or a fragment missing or damaged)."""
     now = time.time()
-    names = {int(json.loads(doc)["id"]): name.decode() for name, doc in txn.cursor(db=index.db["buckets"])}  # type: ignore[attr-defined]
+    names = {int(json.loads(doc)["id"]): name.decode() for name, doc in txn.cursor(db=index.db["buckets"])}
     locked, violations = 0, []
-    manifests = txn.cursor(db=index.db["manifests"])  # type: ignore[attr-defined]
-    for bid, raw, value in every_row(txn, index.db["objects"]):  # type: ignore[arg-type]
+    manifests = txn.cursor(db=index.db["manifests"])
+    for bid, raw, value in every_row(txn, index.db["objects"]):
         for row in every_version(txn, index, ObjectRow.decode(raw.decode(), value)):
             meta = row.meta
             if not (meta.legal_hold or (meta.lock_mode and meta.lock_until > now)):
@@ -144,8 +144,8 @@ def _lock_violations(index: Index, txn: object, damaged: set[str]) -> tuple[int,
     return locked, violations
 
 
-def _intact(index: Index, txn: object, manifests: object, mid: int, damaged: set[str]) -> bool:
-    if txn.get(U64.pack(mid), db=index.db["mrefs"]) is None:  # type: ignore[attr-defined]
+def _intact(index: Index, txn: Txn, manifests: object, mid: int, damaged: set[str]) -> bool:
+    if txn.get(U64.pack(mid), db=index.db["mrefs"]) is None:
         return False
     prefix = U64.pack(mid)
     if not manifests.set_range(prefix):  # type: ignore[attr-defined]

@@ -28,7 +28,7 @@ def fsync_dir(path: Path) -> None:
 
 def publish_file(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Atomically replace ``path`` with ``data`` (write temp, fsync, rename, fsync dir)."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # (processes sharing a data directory)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         os.fchmod(fd, mode)  # a temp file left by a crash keeps its own mode otherwise
@@ -54,16 +54,18 @@ def tree_bytes(path: Path) -> int:
     return total
 
 
-def lock_data_dir(root: Path, *, shared: bool = False) -> int:
+def lock_data_dir(root: Path, *, shared: bool = False, many: bool = False) -> int:
     """Lock ``<data>/LOCK`` (exclusive; ``shared`` for a reader, which never
-    creates the file); the descriptor, to close when done. DataDirLocked when
-    another process holds it in a conflicting way."""
+    creates the file; ``many`` for one of many writers on a shared index,
+    which share it with each other and keep out the others); the descriptor,
+    to close when done. DataDirLocked when another process holds it in a
+    conflicting way."""
     if shared:
         fd = os.open(root / "LOCK", os.O_RDONLY)
     else:
         fd = os.open(root / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared or many else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError as exc:
         os.close(fd)
         raise DataDirLocked(f"{root} is in use by another process") from exc

@@ -121,12 +121,14 @@ def simulate_reclaim(index: Index, mids: list[int]) -> tuple[int, int, dict[int,
 
 
 def pack_states(index: Index, packs: PackStore, open_pack: int) -> list[PackState]:
-    """Every pack that holds something and is not retired, with its allocated bytes."""
+    """Every pack that holds something and is not retired, with its allocated bytes.
+    An unsealed pack other than ``open_pack`` is another live process's open one
+    (dedup/gateways.py): left alone."""
     with index.read() as txn:
         rows = [(U32.unpack(k)[0], PACK.unpack(v)) for k, v in txn.cursor(db=index.db["packs"])]
     out = []
     for pid, (committed, live, state) in rows:
-        if state == RETIRED or committed == 0:
+        if state == RETIRED or committed == 0 or (state == 0 and pid != open_pack):
             continue
         disk = packs.disk(pid)
         out.append(PackState(pid, committed, live, disk, pid == open_pack))

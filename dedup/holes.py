@@ -115,7 +115,7 @@ class Holes:
         self.supported = self._probe()
 
     def _probe(self) -> bool:
-        path = self.packs_dir / PROBE_NAME
+        path = self.packs_dir / f"{PROBE_NAME}.{os.getpid()}"  # (processes sharing packs/ probe at once)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
         try:  # an empty file: a filesystem without support refuses the mode at once
             punch_hole(fd, 0, 4096)

@@ -1,4 +1,9 @@
-"""The LMDB index: tables, key encodings and row codecs. No pack-file I/O.
+"""The index: tables, key encodings and row codecs. No pack-file I/O.
+
+The tables live in a transactional ordered key-value store behind the seam of
+dedup/kv.py: LMDB in the data directory (the default) or PostgreSQL
+(``--index postgresql://...``). Every module of the engine reaches them
+through :class:`Index` and the ``Txn`` it opens.
 
 Tables (named sub-databases; integers big-endian so byte order is numeric order)::
 
@@ -35,15 +40,9 @@ import json
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import lmdb
-
+from dedup.kv import KV, Txn, open_kv
 from dedup.types import OWNER_FIELD, ObjectMeta
-
-# lmdb's stubs type every value as bytes | memoryview; transactions here are
-# opened with buffers=False, so values are bytes. Untyped on purpose.
-Txn = Any
 
 U32 = struct.Struct(">I")
 U64 = struct.Struct(">Q")
@@ -197,27 +196,23 @@ class ObjectRow:
 
 
 class Index:
-    """The LMDB environment and its tables."""
+    """The index's tables in their store (dedup/kv.py), and the row helpers."""
 
-    def __init__(self, path: Path, map_size: int, readonly: bool = False) -> None:
-        """``readonly``: no write transaction, and LMDB's own lock file is not
-        used (not even written): the caller keeps writers out (dedup/readonly.py)."""
-        if not readonly:
-            path.mkdir(parents=True, exist_ok=True)
-        self.env = lmdb.open(
-            str(path), map_size=map_size, max_dbs=len(TABLES) + 2, max_readers=1024,
-            readahead=False, sync=True, metasync=True, readonly=readonly, lock=not readonly,
-        )
-        self.db = {name: self.env.open_db(name.encode(), create=not readonly) for name in TABLES}
+    def __init__(self, path: Path, map_size: int, readonly: bool = False, *, url: str = "") -> None:
+        """``url``: "" keeps the index in LMDB at ``path``; ``postgresql://...``
+        in that database. ``readonly`` (LMDB): no write transaction, and LMDB's
+        own lock file is not used: the caller keeps writers out (dedup/readonly.py)."""
+        self.kv: KV = open_kv(url, path, map_size, TABLES, readonly)
+        self.db = self.kv.db
 
     def read(self) -> Txn:
-        return self.env.begin(buffers=False)
+        return self.kv.read()
 
     def write(self, parent: Txn | None = None) -> Txn:
-        return self.env.begin(write=True, parent=parent)
+        return self.kv.write(parent)
 
     def close(self) -> None:
-        self.env.close()
+        self.kv.close()
 
     # counters ---------------------------------------------------------------
     def counter(self, txn: Txn, name: str) -> int:
@@ -276,6 +271,4 @@ class Index:
         self.add(txn, "logical", logical)
 
     def index_bytes(self) -> int:
-        info = self.env.info()
-        stat = self.env.stat()
-        return int((info["last_pgno"] + 1) * stat["psize"])
+        return self.kv.size_bytes()

@@ -22,6 +22,7 @@ from dedup.delta import DELTA
 from dedup.encryption import SEALED, record_key_id
 from dedup.errors import EngineError
 from dedup.format import HEADER_SIZE
+from dedup.gateways import pending_value
 from dedup.index import (
     ROW_ENTRIES,
     U8_HASH,
@@ -69,26 +70,32 @@ def add_fragments(w: WriteTxn, mid: int, offset: int, frags: Sequence[Fragment])
     pending = idx.db["pending"]
     vkey = U64.pack(mid)
     if txn.get(vkey, db=pending) is None:
-        txn.put(vkey, U64.pack(time.time_ns()), db=pending)
+        txn.put(vkey, pending_value(time.time_ns(), w.writer.gateway), db=pending)
         note_mid(w, mid)
     new: dict[bytes, Fragment] = {}
     counts: dict[bytes, int] = {}
-    manifests = idx.db["manifests"]
+    rows: dict[bytes, bytes] = {}
     for i in range(0, len(frags), ROW_ENTRIES):
         entries = [(f.digest, f.raw_length) for f in frags[i : i + ROW_ENTRIES]]
-        txn.put(manifest_key(mid, offset), manifest_value(entries), db=manifests)
+        rows[manifest_key(mid, offset)] = manifest_value(entries)
         offset += sum(n for _, n in entries)
+    idx.kv.put_many(txn, rows, idx.db["manifests"])
     first: dict[bytes, Fragment] = {}
     for f in frags:
         counts[f.digest] = counts.get(f.digest, 0) + 1
         first.setdefault(f.digest, f)
+    fragments = idx.db["fragments"]
+    known = idx.kv.get_many(txn, list(counts), fragments)  # (one query with a PostgreSQL index)
+    changed: dict[bytes, bytes] = {}
     for digest, n in counts.items():
-        row = idx.fragment(txn, digest)
-        if row is not None:
-            idx.put_fragment(txn, digest, FragmentRow(row.pack, row.offset, row.stored, row.raw, row.codec, row.refcount + n))
+        raw = known.get(digest)
+        if raw is not None:
+            row = FragmentRow.decode(raw)
+            changed[digest] = FragmentRow(row.pack, row.offset, row.stored, row.raw, row.codec, row.refcount + n).encode()
         else:
             new[digest] = first[digest]
     if not new:
+        idx.kv.put_many(txn, changed, fragments)
         return 0
     for digest, f in new.items():
         if f.base is not None:
@@ -97,9 +104,10 @@ def add_fragments(w: WriteTxn, mid: int, offset: int, frags: Sequence[Fragment])
     places = w.append(records)
     new_raw = stored = 0
     for f, (pid, pos) in zip(new.values(), places, strict=True):
-        idx.put_fragment(txn, f.digest, FragmentRow(pid, pos, len(f.data), f.raw_length, f.codec, counts[f.digest]))
+        changed[f.digest] = FragmentRow(pid, pos, len(f.data), f.raw_length, f.codec, counts[f.digest]).encode()
         new_raw += f.raw_length
         stored += HEADER_SIZE + len(f.data)
+    idx.kv.put_many(txn, changed, fragments)
     idx.add(txn, "fragments", len(new))
     idx.add(txn, "unique", new_raw)
     idx.add(txn, "stored", stored)

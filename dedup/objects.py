@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from dedup import errors, keys, locks, versioning
-from dedup.index import NULL_VERSION, U32, ObjectRow, Txn
+from dedup.index import NULL_VERSION, U32, Index, ObjectRow, Txn
 from dedup.types import BucketInfo, DeleteRequest, DeleteResult, Expectation, ObjectInfo
 from dedup.writer import WriteTxn
 
@@ -171,10 +171,10 @@ def _delete_one(w: WriteTxn, bucket: str, bid: int, state: str, req: DeleteReque
     return versioning.delete_current(w, bid, req.key, state)
 
 
-def locate(txn: Txn, index: object, bid: int, key: str, version_id: str | None) -> tuple[bytes | None, ObjectRow]:
+def locate(txn: Txn, index: Index, bid: int, key: str, version_id: str | None) -> tuple[bytes | None, ObjectRow]:
     """The row of ``key`` (its current version, or ``version_id``) and where it
     is kept; NoSuchKey / NoSuchVersion / a delete marker's errors as S3 answers them."""
-    head = versioning.current(txn, index, bid, key)  # type: ignore[arg-type]
+    head = versioning.current(txn, index, bid, key)
     if version_id is None:
         if head is None:
             raise errors.NoSuchKey(key)
@@ -182,7 +182,7 @@ def locate(txn: Txn, index: object, bid: int, key: str, version_id: str | None) 
             raise errors.NoSuchKey(key, marker_version=head.version_id)
         return None, head
     ref = versioning.parse_version_id(version_id)
-    found = versioning.find(txn, index, head, ref) if head is not None else None  # type: ignore[arg-type]
+    found = versioning.find(txn, index, head, ref) if head is not None else None
     if found is None:
         raise errors.NoSuchVersion(key, version_id)
     if found[1].is_marker:

@@ -219,9 +219,16 @@ class ObjectReader:
                     mid, off = U64X2.unpack(key)
                     if mid != piece.mid or off >= piece.end:
                         break
-                    for digest, raw in manifest_entries(value):
+                    entries = manifest_entries(value)
+                    wanted, at = [], off  # this row's fragments in the range: looked up at once
+                    for digest, raw in entries:
+                        if at + raw > self._pos and at < piece.end:
+                            wanted.append(digest)
+                        at += raw
+                    locs = self._index.kv.get_many(txn, wanted, fragments)
+                    for digest, raw in entries:
                         if off + raw > self._pos and off < piece.end:
-                            loc = txn.get(digest, db=fragments)
+                            loc = locs.get(digest)
                             if loc is None:
                                 raise CorruptFragment(f"fragment {digest.hex()} is missing")
                             pack, pos, stored, _, codec, _ = FRAGMENT.unpack(loc)

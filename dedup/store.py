@@ -30,7 +30,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import AsyncIterable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from dedup.chunking import ChunkerParams
 from dedup.encryption import CUSTOMER_KEY_ID, Domain, same_domain
 from dedup.format import FORMAT_VERSION, read_format, write_format
 from dedup.fsutil import lock_data_dir
+from dedup.gateways import MID_BLOCK, reap_dead, reserve_mids
 from dedup.index import U32, U64, Index, ObjectRow, Txn
 from dedup.ingest import Ingest, IngestResult
 from dedup.keyring import Keyring
@@ -91,14 +92,23 @@ class Store:
         self.config = config
         self.params = params
         self.packs_dir = path / "packs"
-        self.index = Index(path / "index", config.map_size)
+        self.index = Index(path / "index", config.map_size, url=config.index)
         upgrade(self.index, path, params, found)
         self.packs = open_packs(path, config)
-        self.writer = Writer(self.index, self.packs, config.pack_size)
+        self.gateway = self.index.kv.join()
+        self.writer = Writer(self.index, self.packs, config.pack_size, self.gateway)
         self.ingest = Ingest(self.writer, params, config.batch_bytes, buffers=8, policy=config.compression)
-        with self.index.read() as txn:
-            start = self.index.counter(txn, "next_mid")
-        self._mids = itertools.count(max(start, 1))
+        # one process counts manifest ids here (the writer records the highest);
+        # many take blocks of them from the index (dedup/gateways.py)
+        self._mids: Iterator[int]
+        if self.index.kv.shared:
+            with self.index.write() as txn:
+                start = reserve_mids(self.index, txn, MID_BLOCK)
+            self._mids = iter(range(start, start + MID_BLOCK))
+        else:
+            with self.index.read() as txn:
+                start = self.index.counter(txn, "next_mid")
+            self._mids = itertools.count(max(start, 1))
 
     @classmethod
     async def open(cls, path: Path | str, config: StoreConfig | None = None, *, create: bool = True,
@@ -113,11 +123,15 @@ class Store:
         if not create and not (root / "FORMAT").exists():
             raise errors.NotADataDir(f"{root} holds no fragstore data (no FORMAT file)")
         root.mkdir(parents=True, exist_ok=True)
-        lock_fd = lock_data_dir(root)  # held while open: two processes never write one data directory
-        for sub in ("index", "packs", "tmp"):
+        # Held while open: with LMDB, two processes never write one data directory; with
+        # a shared index, many may (each to packs of its own: dedup/gateways.py), never
+        # beside one with LMDB.
+        lock_fd = lock_data_dir(root, many=bool(config.index))
+        for sub in ("packs", "tmp") if config.index else ("index", "packs", "tmp"):
             (root / sub).mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(root / "tmp", ignore_errors=True)
-        (root / "tmp").mkdir()
+        if not config.index:  # (with many processes, another one's scratch may be there)
+            shutil.rmtree(root / "tmp", ignore_errors=True)
+            (root / "tmp").mkdir()
         try:
             stored = read_format(root)
         except BaseException:
@@ -138,15 +152,30 @@ class Store:
         return store
 
     async def _recover(self) -> None:
-        with self.index.read() as txn:
-            pending = [U64.unpack(k)[0] for k, _ in txn.cursor(db=self.index.db["pending"])]
-        for mid in pending:
-            await self.writer.run(lambda w, v=mid: abandon_pending(w, v))  # type: ignore[misc]
+        if self.index.kv.shared:  # only what dead processes left
+            await reap_dead(self.writer)
+        else:
+            with self.index.read() as txn:
+                pending = [U64.unpack(k)[0] for k, _ in txn.cursor(db=self.index.db["pending"])]
+            for mid in pending:
+                await self.writer.run(lambda w, v=mid: abandon_pending(w, v))  # type: ignore[misc]
         await gc.remove_retired(self.writer)
         cutoff = time.time() - self.config.upload_max_age_seconds
         await self.writer.run(lambda w: multipart.abort_stale(w, cutoff))
         await self._reclaim_due(0)  # what crashes left (queued at time 0); deleted versions wait for GC
         await gc.punch_queued(self.writer)
+
+    async def _new_mid(self) -> int:
+        for mid in self._mids:
+            return mid
+        start = await self.writer.run(lambda w: reserve_mids(w.index, w.txn, MID_BLOCK))
+        self._mids = iter(range(start + 1, start + MID_BLOCK))
+        return start
+
+    def lease(self, name: str) -> bool:
+        """Whether this process holds the lease ``name`` (taking it if it is free):
+        background work runs where it is held, on one process of many (dedup/kv.py)."""
+        return self.index.kv.lease(name)
 
     async def close(self) -> None:
         await asyncio.to_thread(self.writer.stop)
@@ -197,15 +226,16 @@ class Store:
         """A bucket's configuration document ``name`` (lifecycle, tagging, ...), as stored."""
         with self.index.read() as txn:
             bid = int(self._bucket_doc(txn, bucket)["id"])
-            return txn.get(U32.pack(bid) + name.encode(), db=self.index.db["bconfig"])  # type: ignore[no-any-return]
+            return txn.get(U32.pack(bid) + name.encode(), db=self.index.db["bconfig"])
 
     async def bucket_configs(self, bucket: str, names: Sequence[str]) -> tuple[BucketInfo, dict[str, bytes]]:
         """The bucket and those of its configuration documents ``names`` it has, read at once."""
         with self.index.read() as txn:
             doc = self._bucket_doc(txn, bucket)
             prefix = U32.pack(int(doc["id"]))
-            found = {name: txn.get(prefix + name.encode(), db=self.index.db["bconfig"]) for name in names}
-        return BucketInfo(bucket, doc["owner"], doc["created"]), {k: v for k, v in found.items() if v is not None}
+            keys = {prefix + name.encode(): name for name in names}
+            found = self.index.kv.get_many(txn, list(keys), self.index.db["bconfig"])
+        return BucketInfo(bucket, doc["owner"], doc["created"]), {keys[k]: v for k, v in found.items()}
 
     async def put_bucket_config(self, bucket: str, name: str, value: bytes | None) -> None:
         """Store (or, with None, delete) a bucket's configuration document ``name``."""
@@ -221,7 +251,7 @@ class Store:
         with self.index.read() as txn:
             bid = int(self._bucket_doc(txn, bucket)["id"])
         domain, meta = self._write_domain(encryption, meta)
-        mid = next(self._mids)
+        mid = await self._new_mid()
 
         def finish(got: IngestResult) -> Callable[[WriteTxn], ObjectInfo]:
             _check_md5(content_md5, got.md5)
@@ -425,7 +455,7 @@ class Store:
             doc = multipart.load_upload(txn, self.index, bucket, key, upload_id)
             bid = int(self._bucket_doc(txn, bucket)["id"])
         domain = self.read_domain(ObjectMeta.from_json(doc["m"]), customer_key)
-        mid = next(self._mids)
+        mid = await self._new_mid()
 
         def finish(got: IngestResult) -> Callable[[WriteTxn], PartInfo]:
             _check_md5(content_md5, got.md5)
@@ -505,6 +535,8 @@ class Store:
 
     async def collect_garbage(self, dry_run: bool = False, grace_seconds: float | None = None) -> GcReport:
         grace = self.config.manifest_grace_seconds if grace_seconds is None else grace_seconds
+        if not dry_run:
+            await reap_dead(self.writer)
         return await gc.collect(self.writer, grace, self.config.compact_threshold, dry_run)
 
     async def _reclaim_due(self, cutoff_ns: int) -> None:
@@ -520,6 +552,24 @@ class Store:
 
     def writer_queue_depth(self) -> int:
         return self.writer.depth()
+
+    @property
+    def index_backend(self) -> str:
+        return "postgresql" if self.index.kv.shared else "lmdb"
+
+    def index_counters(self) -> Mapping[str, float]:
+        """The index store's running totals (dedup/kv.py ``counters``)."""
+        return self.index.kv.counters()
+
+    async def index_health(self) -> dict[str, object]:
+        """Whether the index answers now: backend, ok, latency (ms), this process's gateway id."""
+        t0 = time.perf_counter()
+        try:
+            await asyncio.to_thread(self.index.kv.ping)
+        except Exception as exc:  # any failure to reach it is the answer
+            return {"backend": self.index_backend, "ok": False, "error": type(exc).__name__}
+        return {"backend": self.index_backend, "ok": True, "gateway": self.gateway,
+                "latency_ms": round((time.perf_counter() - t0) * 1000, 3)}
 
 
 def _check_md5(expected: bytes | None, got: bytes) -> None:

@@ -44,6 +44,7 @@ class StoreConfig:
     # longest chain of delta fragments (dedup/delta.py); 0 stores no deltas
     delta_depth: int = 4
     lifecycle_day_seconds: float = 86400.0  # a lifecycle "day" (dedup/lifecycle.py); tests shorten it
+    index: str = ""  # "": LMDB in <data>/index; postgresql://...: that database (dedup/kv.py)
     # Where packs live (dedup/packsopen.py): "" is <data>/packs; s3://BUCKET/PREFIX a bucket
     packs: str = ""
     packs_endpoint: str | None = None

@@ -1,4 +1,4 @@
-"""The single writer thread: every LMDB write transaction and every pack append.
+"""The single writer thread: every index write transaction and every pack append.
 
 Jobs (functions of a :class:`WriteTxn`) are queued from the event loop. The
 thread takes every queued job at once (group commit): each runs in a nested
@@ -28,10 +28,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import lmdb
-
 from dedup.errors import StorageFull
 from dedup.format import HEADER_SIZE, RecordHeader, crc32c, pack_header
+from dedup.gateways import note_open_pack, seal_open_pack
 from dedup.index import HOLE, PACK, U32, Index, Txn
 from dedup.packstore import PackSink, PackStore
 
@@ -96,8 +95,11 @@ class _Job:
 class Writer:
     """Owns the writer thread, the open pack and the write transactions."""
 
-    def __init__(self, index: Index, packs: PackStore, pack_size: int) -> None:
+    def __init__(self, index: Index, packs: PackStore, pack_size: int, gateway: int = 0) -> None:
+        """``gateway``: this process's id among many on one index (dedup/gateways.py); 0 alone."""
         self.index = index
+        self.gateway = gateway
+        self.shared = index.kv.shared
         self.packs = packs
         self.pack_size = pack_size
         self._born: WriteTxn | None = None  # the job whose append started the current segment
@@ -133,6 +135,18 @@ class Writer:
     def stop(self) -> None:
         self.queue.put(None)
         self.thread.join()
+        if self.shared and self.pack is not None and not self.packs.segmented:
+            # our open pack becomes an ordinary sealed one (compaction may take it)
+            self.pack.sync()
+            empty = self.pack.end == 0
+            with self.index.write() as txn:
+                seal_open_pack(self.index, txn, self.gateway)
+                if empty:  # (nothing in it: gone rather than sealed)
+                    txn.delete(U32.pack(self.pack.pack_id), db=self.index.db["packs"])
+            self.pack.close()
+            if empty:
+                self.packs.delete(self.pack.pack_id)
+            return
         if self.pack is not None:
             self.pack.close()
 
@@ -145,7 +159,19 @@ class Writer:
     def _recover_pack(self) -> PackSink | None:
         """Open the newest pack at its committed length (segmented: none);
         remove packs the index never committed (a crash between writing one and
-        committing it: its id is past the committed counter)."""
+        committing it: its id is past the committed counter). With other
+        processes on the index, start a pack of our own instead (sealing the one
+        a failed group commit leaves) and remove nothing: the newest pack, and a
+        pack past the counter, may be another live process's (dedup/gateways.py)."""
+        if self.shared:
+            if self.packs.segmented:
+                return None
+            with self.index.write() as txn:
+                seal_open_pack(self.index, txn, self.gateway)
+                mine = self.index.allocate(txn, "next_pack")
+                self.index.put_pack(txn, mine, 0, 0, 0)
+                note_open_pack(self.index, txn, self.gateway, mine)
+            return self.packs.sink(mine, 0)
         with self.index.read() as txn:
             known = {int.from_bytes(k, "big"): v for k, v in txn.cursor(db=self.index.db["packs"])}
             current = max(known) if known else None
@@ -215,6 +241,8 @@ class Writer:
         self.index.put_pack(txn, old.pack_id, old.end, live, 1)
         new_id = self.index.allocate(txn, "next_pack")
         self.index.put_pack(txn, new_id, 0, 0, 0)
+        if self.shared:
+            note_open_pack(self.index, txn, self.gateway, new_id)
         self.pack = self.packs.sink(new_id, 0)
         old.close()
 
@@ -261,7 +289,7 @@ class Writer:
             self.commits += 1
         except BaseException as exc:  # the group failed to commit: nothing of it is durable
             log.error("write group of %d jobs failed: %s", len(jobs), exc)
-            failure = _storage_error(exc)
+            failure = _storage_error(exc, self.index)
             for job in jobs:
                 if job.error is None:
                     job.error = failure
@@ -288,7 +316,7 @@ class Writer:
         try:
             job.result = job.fn(wtx)
         except BaseException as exc:
-            job.error = _storage_error(exc)
+            job.error = _storage_error(exc, self.index)
             child.abort()
             if self._born is wtx and self.pack is not None:  # its segment's id went with the abort
                 self.pack.close()
@@ -317,11 +345,9 @@ class Writer:
         job.loop.call_soon_threadsafe(settle)
 
 
-def _storage_error(exc: BaseException) -> BaseException:
+def _storage_error(exc: BaseException, index: Index) -> BaseException:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return StorageFull(str(exc))
-    if isinstance(exc, lmdb.MapFullError):
-        return StorageFull("index map full")
-    if isinstance(exc, lmdb.Error) and "No space left" in str(exc):
-        return StorageFull(str(exc))
+    if index.kv.full(exc):
+        return StorageFull(f"index full: {exc}")
     return exc

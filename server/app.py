@@ -78,9 +78,12 @@ def create_app(config: ServerConfig, credentials: Credentials, store: Store | No
         app.state.lifecycle = LifecycleRunner(opened, app.state.metrics)
         app.state.history = HistoryRecorder(opened, app.state.metrics, config.data_dir)
         app.state.started = time.time()
-        schedules = (Schedule(app.state.gc, config.gc_interval, "gc"),
-                     Schedule(app.state.lifecycle, config.lifecycle_interval, "lifecycle"),
-                     Schedule(app.state.history, config.history_interval, "history"))
+        def lease() -> bool:  # background work: on one gateway of many (always, alone)
+            return opened.lease("background")
+
+        schedules = (Schedule(app.state.gc, config.gc_interval, "gc", lease),
+                     Schedule(app.state.lifecycle, config.lifecycle_interval, "lifecycle", lease),
+                     Schedule(app.state.history, config.history_interval, "history", lease))
         try:
             runfile.write(config)
             for schedule in schedules:
@@ -99,7 +102,8 @@ def create_app(config: ServerConfig, credentials: Credentials, store: Store | No
     app.state.kms = load_kms_keys(config.kms_keys_file)  # serve.py read it once already: it parses
     app.state.metrics = Metrics(OPERATIONS)
     app.state.console = Console(config) if config.console_enabled else None
-    app.state.bucket_access = BucketAccessCache()
+    # another gateway may change a bucket's access documents: with a shared index, none is kept
+    app.state.bucket_access = BucketAccessCache(0 if config.index else 1024)
     app.router.default = CatchAll()
     return app
 

@@ -61,7 +61,8 @@ def free_port() -> int:
 class LiveServer:
     """A running server; stop it with ``stop()`` or by leaving the ``with`` block."""
 
-    def __init__(self, data_dir: Path, *, tls: bool, env: dict[str, str] | None, extra_args: list[str]) -> None:
+    def __init__(self, data_dir: Path, *, tls: bool, env: dict[str, str] | None, extra_args: list[str],
+                 log_path: Path | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.tls = tls
@@ -70,7 +71,7 @@ class LiveServer:
         self.env.update(env or {})
         self.access_key = self.env.get("FRAGSTORE_ACCESS_KEY", "")
         self.secret_key = self.env.get("FRAGSTORE_SECRET_KEY", "")
-        self.log_path = data_dir.with_name(data_dir.name + ".log")
+        self.log_path = log_path or data_dir.with_name(data_dir.name + ".log")
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         args = [sys.executable, "-m", "server", "serve", "--data", str(data_dir),
                 "--host", "127.0.0.1", "--port", str(self.port), *extra_args]
@@ -158,15 +159,18 @@ class LiveServer:
 
 
 def start_server(
-    data_dir: Path, *, tls: bool = False, env: dict[str, str] | None = None, extra_args: list[str] | None = None
+    data_dir: Path, *, tls: bool = False, env: dict[str, str] | None = None, extra_args: list[str] | None = None,
+    log_path: Path | None = None,
 ) -> LiveServer:
     """Start a server on ``data_dir``. With ``tls``, a self-signed certificate is
-    made beside the data directory (``openssl``) and passed with --tls-cert/--tls-key."""
+    made beside the data directory (``openssl``) and passed with --tls-cert/--tls-key.
+    Its output goes to ``log_path`` (default ``<data>.log``; give each of many
+    servers on one data directory its own)."""
     extra = list(extra_args or [])
     if tls and "--tls-cert" not in extra:
         cert, key = self_signed_certificate(data_dir.parent)
         extra += ["--tls-cert", str(cert), "--tls-key", str(key)]
-    return LiveServer(data_dir, tls=tls, env=env, extra_args=extra)
+    return LiveServer(data_dir, tls=tls, env=env, extra_args=extra, log_path=log_path)
 
 
 def self_signed_certificate(directory: Path) -> tuple[Path, Path]:

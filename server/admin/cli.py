@@ -1,11 +1,13 @@
 """The ``fragstore`` command (also ``python -m server``).
 
     fragstore serve [--config FILE] [--data DIR] [--host H] [--port P] ...   every setting: docs/CONFIG.md
+                    [--index postgresql://...] [--workers N]      server/admin/workers.py
     fragstore stats [--data DIR] [--exact]
     fragstore gc    [--data DIR] [--dry-run] [--grace SECONDS]
     fragstore check [--data DIR] [--repair]
     fragstore lifecycle [--data DIR] [--lifecycle-day-seconds S]   carry out the buckets' lifecycle rules once
     fragstore rotate-root-key [--data DIR]
+    fragstore migrate [--data DIR] [--index URL]     create or upgrade the index's schema (or the data format)
     fragstore user add|list|remove|rotate-key [--data DIR] ...        server/admin/users_cli.py
     fragstore key rotate --new-master-key-file FILE [--data DIR]      server/admin/keys_cli.py
 
@@ -81,9 +83,10 @@ def _parser() -> argparse.ArgumentParser:
                     "bucket (a bucket belongs to the access key that created it). The server must be "
                     "stopped: it keeps the pair it started with.")
     lifecycle = commands.add_parser("lifecycle", help="carry out the buckets' lifecycle rules now")
+    migrate = commands.add_parser("migrate", help="create or upgrade the index's schema (--index) or the data format")
     users_cli.add_parser(commands, add_flags)
     keys_cli.add_parser(commands, add_flags)
-    for sub in (stats, gc, check, lifecycle, rotate):
+    for sub in (stats, gc, check, lifecycle, rotate, migrate):
         add_flags(sub, maintenance_only=True)
     lifecycle.add_argument("--lifecycle-day-seconds", dest="day_seconds", type=positive_seconds_flag, default=None,
                            metavar="SECONDS", help="seconds in a lifecycle day for this run (default: the "
@@ -111,7 +114,8 @@ class _Refused(argparse.Action):
         parser.error(self.why)
 
 
-def serve(config: ServerConfig) -> int:
+def serve(config: ServerConfig, argv: Sequence[str]) -> int:
+    from server.admin import workers
     from server.admin.serve import run
     from server.auth.credentials import parse_users, resolve_root
 
@@ -122,6 +126,8 @@ def serve(config: ServerConfig) -> int:
     except (CredentialsError, OSError) as exc:
         print(f"fragstore: {exc}", file=sys.stderr)
         return 2
+    if config.workers > 1 and not workers.is_worker():
+        return workers.supervise(config, argv)
     return run(config)
 
 
@@ -139,6 +145,8 @@ async def _direct(args: argparse.Namespace, config: ServerConfig) -> int | None:
 
 
 async def _read(args: argparse.Namespace, config: ServerConfig) -> int:
+    if config.index:
+        return await _read_cluster(args, config)
     reader = await ReadOnlyStore.open(config.data_dir, config.store_config())
     try:
         if args.command == "stats":
@@ -149,6 +157,50 @@ async def _read(args: argparse.Namespace, config: ServerConfig) -> int:
                                               kms_keys=load_kms_keys(config.kms_keys_file).materials()))
     finally:
         await reader.close()
+
+
+async def _read_cluster(args: argparse.Namespace, config: ServerConfig) -> int:
+    """The read-only commands on an index in PostgreSQL: dedup/readonly.py is
+    LMDB's; the store is opened (its reads are snapshots) and nothing is changed."""
+    from dedup.store import Store
+
+    store = await Store.open(config.data_dir, config.store_config(), create=False)
+    try:
+        if args.command == "stats":
+            return _show_stats(await store.stats(exact=args.exact, dead=True))
+        if args.command == "gc":
+            return _show_gc(await store.collect_garbage(dry_run=True), config.gc_grace)
+        return _show_check(await store.check())
+    finally:
+        await store.close()
+
+
+def _migrate(config: ServerConfig) -> int:
+    """Create or upgrade the index's schema (a PostgreSQL index), or the data
+    directory's format (LMDB: the upgrade a server start would run)."""
+    from dedup.index import TABLES
+    from dedup.kv_postgres import SCHEMA_VERSION, PostgresKV
+
+    if not config.index:
+        from dedup.store import Store
+
+        async def upgrade() -> None:
+            await (await Store.open(config.data_dir, config.store_config(), create=False)).close()
+
+        try:
+            asyncio.run(upgrade())
+        except DataDirLocked:
+            print(f"fragstore: a process holds {config.data_dir}; it upgraded the format when it opened it",
+                  file=sys.stderr)
+            return 2
+        print(f"fragstore: {config.data_dir} is at the current data format")
+        return 0
+    kv = PostgresKV(config.index, TABLES)  # creates or upgrades the schema
+    kv.close()
+    found = kv.found
+    print(f"fragstore: index schema at version {SCHEMA_VERSION} in {kv.describe()}"
+          + (f" (was {found})" if found != SCHEMA_VERSION else ""))
+    return 0
 
 
 async def _write(args: argparse.Namespace, config: ServerConfig) -> int:
@@ -263,6 +315,7 @@ def _show_check(result: CheckReport) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     try:
         resolved: Resolved = resolve(vars(args), os.environ)
@@ -275,7 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         resolved = resolved.with_value("lifecycle_day_seconds", args.day_seconds, "flag")
     config = resolved.server_config()
     if args.command == "serve":
-        return serve(config)
+        return serve(config, argv)
+    if args.command == "migrate" and config.index:
+        return _migrate(config)
     if not config.data_dir.is_dir():
         print(f"fragstore: no data directory {config.data_dir}", file=sys.stderr)
         return 2
@@ -283,6 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _rotate(config)
     if args.command == "user":
         return users_cli.run(args, config)
+    if args.command == "migrate":
+        return _migrate(config)
     if args.command == "key":
         return keys_cli.run(args, config)
     try:

@@ -15,6 +15,8 @@ DEFAULT_REGION = "us-east-1"
 @dataclass(frozen=True)
 class ServerConfig:
     data_dir: Path
+    index: str | None = field(default=None, repr=False)  # None: LMDB in data_dir; else a postgresql:// URL
+    workers: int = 1  # server processes on one port (each a gateway of a shared index)
     host: str = "127.0.0.1"
     port: int = 9000
     region: str = DEFAULT_REGION
@@ -60,6 +62,7 @@ class ServerConfig:
         """The engine settings these server settings imply."""
         return StoreConfig(manifest_grace_seconds=self.gc_grace, compression=self.compression,
                            delta_depth=self.delta_depth, lifecycle_day_seconds=self.lifecycle_day_seconds,
+                           index=self.index or "",
                            packs=self.packs or "",
                            packs_endpoint=self.packs_endpoint, packs_access_key=self.packs_access_key,
                            packs_secret_key=self.packs_secret_key, packs_region=self.packs_region,

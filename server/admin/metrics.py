@@ -15,7 +15,7 @@ grow the label set.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import prometheus_client
@@ -134,6 +134,7 @@ class Metrics:
         """The text a scrape answers: the registry, then the store's figures now."""
         scrape = CollectorRegistry(auto_describe=False)
         scrape.register(StoreCollector(await store.stats(), store.writer_queue_depth(), per_bucket))
+        scrape.register(IndexCollector(store.index_backend, store.index_counters()))
         scrape.register(PackCollector(store.packs.figures()))
         return generate_latest(self.registry) + generate_latest(scrape)
 
@@ -176,6 +177,32 @@ class StoreCollector(Collector):
             logical.add_metric([bucket.name], bucket.logical_bytes)
         yield objects
         yield logical
+
+
+class IndexCollector(Collector):
+    """The index store's running totals, labelled with its backend (lmdb, postgresql):
+    transactions by kind, errors, and the seconds write transactions waited for
+    and held the writers' lock (with many gateways, the lock they take turns on)."""
+
+    def __init__(self, backend: str, counters: Mapping[str, float]) -> None:
+        self.backend = backend
+        self.counters = counters
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        c = self.counters
+        if not c:
+            return
+        txns = CounterMetricFamily("fragstore_index_transactions", "Index transactions begun, by kind.",
+                                   labels=["backend", "kind"])
+        for kind in ("read", "write"):
+            txns.add_metric([self.backend, kind], c.get(f"{kind}_transactions", 0))
+        yield txns
+        for name, doc in (("errors", "Index operations that failed (the database refused or was not reached)."),
+                          ("write_wait_seconds", "Seconds write transactions waited for the writers' lock."),
+                          ("write_held_seconds", "Seconds write transactions held the writers' lock.")):
+            family = CounterMetricFamily(f"fragstore_index_{name}", doc, labels=["backend"])
+            family.add_metric([self.backend], c.get(name, 0))
+            yield family
 
 
 class PackCollector(Collector):

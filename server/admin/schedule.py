@@ -5,12 +5,17 @@ It sleeps ``interval`` seconds, runs the job, and again; 0 turns it off. On
 shutdown it stops sleeping at once, but a run already under way is let
 finish, so the store closes between runs (a killed run would be safe too:
 both jobs are crash-safe, only slower to redo).
+
+With many gateways on one index, a schedule given a ``lease`` runs only while
+this process holds it (dedup/kv.py: one process at a time, taken over when
+its holder dies); the others ask again each interval.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 log = logging.getLogger("fragstore.schedule")
@@ -23,8 +28,10 @@ class Runner(Protocol):
 class Schedule:
     """``runner.run(trigger="schedule")`` every ``interval`` seconds until :meth:`stop`."""
 
-    def __init__(self, runner: Runner, interval: float, name: str = "gc") -> None:
+    def __init__(self, runner: Runner, interval: float, name: str = "gc",
+                 lease: Callable[[], bool] | None = None) -> None:
         self.runner = runner
+        self.lease = lease
         self.interval = interval
         self.name = name
         self._stopping = asyncio.Event()
@@ -48,6 +55,9 @@ class Schedule:
             except TimeoutError:
                 pass
             try:
+                if self.lease is not None and not await asyncio.to_thread(self.lease):
+                    log.debug("scheduled %s: another gateway holds the lease", self.name)
+                    continue
                 await self.runner.run(trigger="schedule")
             except Exception:
                 log.exception("scheduled %s failed", self.name)

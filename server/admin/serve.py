@@ -23,6 +23,7 @@ import asyncio
 import importlib.util
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable
 
@@ -34,7 +35,7 @@ from dedup.errors import (
     WrongPackStore,
 )
 from dedup.store import Store
-from server.admin import logs, memory
+from server.admin import logs, memory, workers
 from server.admin.config import ServerConfig
 from server.admin.masterkey import load_master_key
 from server.auth.credentials import CredentialsError, load_credentials
@@ -63,6 +64,19 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     import uvloop
 
     return uvloop.new_event_loop  # type: ignore[no-any-return]
+
+
+def _shared_socket(config: ServerConfig) -> socket.socket:
+    """A worker's listening socket (server/admin/workers.py): SO_REUSEPORT, so
+    that every worker binds the same address and the kernel spreads connections."""
+    family, kind, proto, _, address = socket.getaddrinfo(config.host, config.port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 # SIGTERM: in-flight requests get this long to finish, then connections are cut
@@ -110,7 +124,7 @@ async def _serve(config: ServerConfig) -> int:
             ssl_certfile=str(config.tls_cert) if config.tls_cert else None,
             ssl_keyfile=str(config.tls_key) if config.tls_key else None,
         ))
-        await server.serve()
+        await server.serve(sockets=[_shared_socket(config)] if workers.is_worker() else None)
         return 0 if server.started else 1
     finally:
         await store.close()

@@ -62,6 +62,22 @@ def _positive_seconds(value: str) -> float:
     return seconds
 
 
+def _index(value: str) -> str:
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise SettingsError("must be a postgresql:// URL (unset keeps the index in LMDB in the data directory)")
+    return value
+
+
+def _workers(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise SettingsError(f"{value!r} is not a number of processes") from None
+    if not 1 <= n <= 256:
+        raise SettingsError(f"{n} is not a number of processes (1-256)")
+    return n
+
+
 def _packs(value: str) -> str:
     scheme, sep, rest = value.partition("://")
     if scheme not in ("s3", "rados") or not sep or not rest or rest.startswith("/"):
@@ -121,6 +137,13 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("data", "data_dir", Path, Path("data"), "data directory", path=True, maintenance=True, metavar="DIR"),
+    Setting("index", "index", _index, None,
+            "where the index lives: unset, in LMDB in the data directory (one process); a postgresql:// URL, "
+            "in that PostgreSQL database, shared by every gateway given the same URL (cluster mode: "
+            "docs/DESIGN.md)", secret=True, maintenance=True, metavar="URL"),
+    Setting("workers", "workers", _workers, 1,
+            "server processes on this port and data directory, each a gateway of the index (more than 1 needs "
+            "index: LMDB is one process's)", metavar="N"),
     Setting("host", "host", _text, "127.0.0.1", "address to listen on", metavar="ADDRESS"),
     Setting("port", "port", _port, 9000, "port to listen on", metavar="PORT"),
     Setting("region", "region", _text, DEFAULT_REGION, "region clients sign for", metavar="REGION"),

@@ -68,6 +68,7 @@ class Users:
         self.fixed = dict(fixed or {})
         self.root_access_key = root_access_key
         self.stored, self.removed = read_users_file(self.path)
+        self._seen = self._stamp()
         self._lock = threading.Lock()
         both = sorted(set(self.stored) & set(self.fixed))
         if both:
@@ -75,11 +76,28 @@ class Users:
         if root_access_key in self.stored or root_access_key in self.fixed:
             raise CredentialsError(f"a user has the root access key {root_access_key}")
 
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def _fresh(self) -> None:
+        """Read the file again if another process replaced it (many gateways on one
+        data directory: a user added through one signs through the others at once)."""
+        stamp = self._stamp()
+        if stamp != self._seen:
+            self.stored, self.removed = read_users_file(self.path)
+            self._seen = stamp
+
     def secret_for(self, access_key: str) -> str | None:
+        self._fresh()
         return self.stored.get(access_key) or self.fixed.get(access_key)
 
     def listing(self) -> list[tuple[str, str]]:
         """(access key, source) of every user, by access key."""
+        self._fresh()
         found = [(k, RUNTIME) for k in self.stored] + [(k, FILE) for k in self.fixed]
         return sorted(found)
 
@@ -89,10 +107,12 @@ class Users:
         lines += [f"-{k}" for k in sorted(self.removed)]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         publish_file(self.path, ("\n".join(lines) + "\n").encode(), mode=0o600)
+        self._seen = self._stamp()
 
     def add(self, access_key: str | None = None) -> tuple[str, str]:
         """A new user (a generated access key unless one is given) with a new secret."""
         with self._lock:
+            self._fresh()
             key, secret = generate_pair()
             key = check_access_key(access_key, "access key") if access_key else key
             if key == self.root_access_key or key in self.stored or key in self.fixed:
@@ -113,6 +133,7 @@ class Users:
     def remove(self, access_key: str, owned: list[str]) -> None:
         """Remove a user; refused while it owns buckets (``owned``)."""
         with self._lock:
+            self._fresh()
             self._runtime(access_key)
             if owned:
                 shown = ", ".join(owned[:3]) + (f" and {len(owned) - 3} more" if len(owned) > 3 else "")
@@ -125,6 +146,7 @@ class Users:
     def rotate(self, access_key: str) -> str:
         """A new secret for a user (its access key, and so its buckets and grants, stay)."""
         with self._lock:
+            self._fresh()
             self._runtime(access_key)
             secret = generate_pair()[1]
             self.stored[access_key] = secret

@@ -4,7 +4,8 @@ Every request on a bucket needs its owner, ownership setting, ACL, policy and
 public access block (server/auth/resources.py); reading and parsing them per
 request would cost an index read and a JSON parse of the policy each time.
 This cache keeps them by bucket name (at most ``size`` buckets, least
-recently used first out). Only this server process writes them, so the cache
+recently used first out; 0 keeps none: with many gateways on one index,
+another process may change them). Only this server process writes them, so the cache
 is dropped for a bucket whenever a request that can change them has run
 (dispatch calls :meth:`invalidate` after CreateBucket, DeleteBucket and the
 Put/Delete of an ACL, policy, ownership controls or public access block,
@@ -66,7 +67,7 @@ class BucketAccessCache:
             return found
         before = self._changes
         loaded = await load(store, bucket)
-        if self._changes == before:
+        if self._changes == before and self._size:
             self._entries[bucket] = loaded
             if len(self._entries) > self._size:
                 self._entries.popitem(last=False)

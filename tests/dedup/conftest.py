@@ -9,12 +9,21 @@ Pack stores: the tests of a module marked ``packstores`` run once per pack
 store (``pack_store``: "local", pack files under the data directory; "s3",
 segments in a bucket of a second fragstore process in embedded mode, started
 once per test process by ``pack_server``, each test under a prefix of its own).
-Every configuration the harness opens gets the pack settings of its run."""
+Every configuration the harness opens gets the pack settings of its run.
+
+The index: every test that takes ``harness`` (so ``store``, ``run``, ``bucket``)
+runs twice, with the index in LMDB (``lmdb``) and in PostgreSQL (``pg``: one
+throw-away cluster per test session, tests/services, and a fresh schema per
+test). ``FRAGSTORE_TEST_INDEX=lmdb`` (or ``pg``) runs only one of them. A
+test about the embedded index itself (LMDB's files, what one process alone
+may do to its data directory on open) marks itself
+``@pytest.mark.lmdb_only("why")``; tests/cluster has what many processes do."""
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import shutil
 import sys
 import uuid
@@ -28,6 +37,7 @@ from storetest import OWNER, SMALL
 
 from dedup import Store, holes
 from dedup.types import StoreConfig
+from tests.services.fixtures import postgres  # noqa: F401
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.live_server import ACCESS_KEY, SECRET_KEY, LiveServer, start_server  # noqa: E402
@@ -40,18 +50,19 @@ class Harness:
     """One data directory, one event loop, the store currently open on it."""
 
     def __init__(self, path: Path, loop: asyncio.AbstractEventLoop, config: StoreConfig,
-                 packs: dict[str, Any] | None = None) -> None:
+                 packs: dict[str, Any] | None = None, index: str = "") -> None:
         self.path = path
         self.loop = loop
         self.packs = packs or {}  # the pack settings every configuration opened gets
-        self.config = replace(config, **self.packs)
+        self.index = index  # StoreConfig.index of every open: "" (LMDB) or a PostgreSQL URL
+        self.config = replace(config, index=index, **self.packs)
         self.store: Store | None = None
 
     def run(self, aw: Awaitable[Any]) -> Any:
         return self.loop.run_until_complete(aw)
 
     def open(self, config: StoreConfig | None = None) -> Store:
-        self.config = replace(config or self.config, **self.packs)
+        self.config = replace(config or self.config, index=self.index, **self.packs)
         self.store = self.run(Store.open(self.path, self.config))
         return self.store
 
@@ -66,11 +77,18 @@ class Harness:
 
     def wipe(self) -> None:
         """Close the store and remove its data directory; S3 packs move to a
-        new prefix (a prefix belongs to one data directory)."""
+        new prefix (a prefix belongs to one data directory); a PostgreSQL index
+        is emptied."""
         self.close()
         shutil.rmtree(self.path)
         if self.packs:
             self.packs = {**self.packs, "packs": f"{self.packs['packs'].rstrip('/')}-{uuid.uuid4().hex[:6]}"}
+        if self.index:  # and the index in PostgreSQL is emptied
+            import psycopg
+
+            with psycopg.connect(self.index, autocommit=True) as conn:
+                for (name,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"):
+                    conn.execute(f'DROP TABLE "{name}"')
 
 
 @pytest.fixture
@@ -80,6 +98,30 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
     lp.run_until_complete(lp.shutdown_asyncgens())
     lp.run_until_complete(lp.shutdown_default_executor())
     lp.close()
+
+
+INDEXES = [name for name in ("lmdb", "pg") if os.environ.get("FRAGSTORE_TEST_INDEX", name) == name]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "lmdb_only(why): the test is about the embedded index (LMDB's files, one process)")
+
+
+@pytest.fixture(params=INDEXES)
+def index_url(request: pytest.FixtureRequest) -> str:
+    """"" (the index in LMDB) or the URL of a new, empty PostgreSQL schema."""
+    if request.param == "lmdb":
+        return ""
+    marker = request.node.get_closest_marker("lmdb_only")
+    if marker is not None:
+        pytest.skip(marker.args[0] if marker.args else "about the LMDB index's files")
+    import psycopg
+
+    cluster = request.getfixturevalue("postgres")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return f"{cluster.dsn}?options=-csearch_path%3D{schema}"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -115,8 +157,9 @@ def pack_settings(pack_store: str, request: pytest.FixtureRequest) -> dict[str, 
 
 
 @pytest.fixture
-def harness(tmp_path: Path, loop: asyncio.AbstractEventLoop, pack_settings: dict[str, Any]) -> Iterator[Harness]:
-    h = Harness(tmp_path / "data", loop, SMALL, pack_settings)
+def harness(tmp_path: Path, loop: asyncio.AbstractEventLoop, pack_settings: dict[str, Any],
+            index_url: str) -> Iterator[Harness]:
+    h = Harness(tmp_path / "data", loop, SMALL, pack_settings, index_url)
     h.open()
     yield h
     h.close()

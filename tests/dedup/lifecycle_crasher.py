@@ -1,6 +1,6 @@
 """Subprocess of the lifecycle crash test: one lifecycle run, killed part way.
 
-Usage: ``python lifecycle_crasher.py DATA_DIR NOW DAY_SECONDS``
+Usage: ``python lifecycle_crasher.py DATA_DIR NOW DAY_SECONDS [INDEX_URL]``
 
 Prints ``ACK <action> <key> <version id>`` for each action once the store
 reports it committed (flushed at once, so the parent knows what was done
@@ -25,8 +25,8 @@ def say(action: LifecycleAction) -> None:
     sys.stdout.flush()
 
 
-async def main(data: Path, now: float, day: float) -> None:
-    store = await Store.open(data, replace(SMALL, lifecycle_day_seconds=day))
+async def main(data: Path, now: float, day: float, index: str) -> None:
+    store = await Store.open(data, replace(SMALL, lifecycle_day_seconds=day, index=index))
     try:
         await store.run_lifecycle(now=now, on_action=say)
     finally:
@@ -35,4 +35,4 @@ async def main(data: Path, now: float, day: float) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])))
+    asyncio.run(main(Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else ""))

@@ -114,8 +114,9 @@ def test_unknown_format_is_refused(tmp_path, loop, change):
 
 def test_store_writes_format_with_its_chunker(store):
     assert read_format(store.path) == (ChunkerParams(SMALL.min_fragment, SMALL.avg_fragment, SMALL.max_fragment), FORMAT_VERSION)
-    for sub in ("index", "packs", "tmp"):
+    for sub in ("index", "packs", "tmp") if not store.config.index else ("packs", "tmp"):
         assert (store.path / sub).is_dir()
+    assert (store.path / "index").exists() == (not store.config.index)
 
 
 def test_reopening_with_other_chunker_settings_keeps_the_stored_ones(harness, run):

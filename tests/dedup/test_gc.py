@@ -146,6 +146,7 @@ def test_live_objects_survive_compaction_of_partially_dead_packs(punching, harne
         assert live_accounting(store) == actual_live(store)
 
 
+@pytest.mark.lmdb_only("the pack layout of one process: with a shared index each start takes a new pack")
 def test_compaction_moving_into_an_open_pack_that_is_itself_dead(harness, run, local_only):
     """A sealed pack below the threshold is compacted into the open pack; when
     the open pack held only dead records it is in the plan too (live 0)."""

@@ -394,9 +394,9 @@ def test_a_failing_job_fails_the_run_after_the_others_finish(lc, run, clock, mon
 
 
 # -- a run killed part way -------------------------------------------------------------------------
-def _kill_after_acks(data: Path, acks: int) -> list[str]:
+def _kill_after_acks(data: Path, acks: int, index: str) -> list[str]:
     """Run the crasher until it has reported ``acks`` actions, then SIGKILL it."""
-    args = [sys.executable, str(CRASHER), str(data), str(T0 + 20 * D), str(D)]
+    args = [sys.executable, str(CRASHER), str(data), str(T0 + 20 * D), str(D), index]
     proc = subprocess.Popen(args, cwd=CRASHER.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     lines = []
@@ -417,7 +417,7 @@ def test_a_run_killed_part_way_is_finished_by_the_next(harness, run, clock, acks
     run(store.create_bucket(B, OWNER))
     ids = _many(run, store, clock)
     harness.close()
-    first = _kill_after_acks(harness.path, acks)
+    first = _kill_after_acks(harness.path, acks, harness.index)
     store = harness.open(replace(SMALL, lifecycle_day_seconds=D))
     later: list[str] = []
     for _ in range(3):

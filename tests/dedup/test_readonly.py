@@ -44,7 +44,7 @@ def untidy(harness: Harness) -> Path:
     run(put(store, "bucket-a", "kept", content("kept", 200 * KiB)))
     run(put(store, "bucket-a", "gone", content("gone", 150 * KiB)))
     run(store.delete_object("bucket-a", "gone"))
-    mid = next(store._mids)
+    mid = run(store._new_mid())
     run(store.ingest.run(mid, stream([content("pending", 100 * KiB)]), lambda got: lambda w: None))
     open_pack = store.writer.open_pack
     harness.close()
@@ -54,6 +54,7 @@ def untidy(harness: Harness) -> Path:
     return harness.path
 
 
+@pytest.mark.lmdb_only  # dedup/readonly.py and the map size are LMDB's
 def test_reading_writes_nothing(harness: Harness) -> None:
     root = untidy(harness)
     before = snapshot(root)
@@ -72,6 +73,7 @@ def test_reading_writes_nothing(harness: Harness) -> None:
     assert snapshot(root) == before
 
 
+@pytest.mark.lmdb_only  # dedup/readonly.py and the map size are LMDB's
 def test_readers_share_and_keep_writers_out(harness: Harness) -> None:
     root = untidy(harness)
     reader = harness.run(ReadOnlyStore.open(root, SMALL))
@@ -115,7 +117,7 @@ def test_opening_to_write_leaves_deleted_versions_to_gc(harness: Harness) -> Non
     assert (stats.dead_manifests, stats.pending_manifests) == (1, 0)
     assert stats.dead_unique_bytes == 150 * KiB
     assert stats.unique_bytes == 350 * KiB  # the deleted object's fragments are still there
-    assert list((root / "tmp").iterdir()) == []
+    assert list((root / "tmp").iterdir()) == [] or harness.index  # many processes share tmp/
     assert harness.run(store.collect_garbage()).manifests_reclaimed == 1
     stats = harness.run(store.stats(dead=True))
     assert (stats.dead_manifests, stats.unique_bytes, stats.dead_unique_bytes) == (0, 200 * KiB, 0)

@@ -38,6 +38,7 @@ def test_enospc_on_append(store, run, bucket, monkeypatch):
     assert run(store.check()).ok
 
 
+@pytest.mark.lmdb_only  # LMDB's map size; PostgreSQL full is its disk
 def test_full_index_map(harness, run):
     store = harness.reopen(StoreConfig(**{**SMALL.__dict__, "map_size": 512 * KiB}))
     run(store.create_bucket("bucket-a", "owner"))

@@ -410,6 +410,28 @@ def test_compose_server_service(compose: dict[str, Any], stages: list[Stage]) ->
     assert test == ["CMD", *dockerfile_health]  # type: ignore[misc]
 
 
+def test_compose_cluster(stages: list[Stage]) -> None:
+    """compose.cluster.yaml: PostgreSQL, two or more gateways on its index sharing
+    the packs volume, and a proxy that passes the Host header (SigV4 signs it)
+    and streams bodies."""
+    yaml = pytest.importorskip("yaml")
+    cluster = yaml.safe_load((DOCKER / "compose.cluster.yaml").read_text())
+    services = cluster["services"]
+    gateway = services["gateway"]
+    assert gateway["build"]["target"] in {s.name for s in stages} and gateway["deploy"]["replicas"] >= 2
+    assert gateway["environment"]["FRAGSTORE_INDEX"].startswith("postgresql://")
+    assert "@postgres:5432/" in gateway["environment"]["FRAGSTORE_INDEX"]
+    assert gateway["depends_on"]["postgres"]["condition"] == "service_healthy"
+    volume = next(v for v in gateway["volumes"] if str(v).endswith(":/data"))
+    assert volume.split(":")[0] in cluster["volumes"], "the gateways share one packs volume"
+    assert "9000:9000" in services["proxy"]["ports"] and "ports" not in gateway
+    conf = (DOCKER / "nginx.cluster.conf").read_text()
+    for directive in ("proxy_set_header Host $http_host;", "client_max_body_size 0;",
+                      "proxy_request_buffering off;", "server gateway:9000"):
+        assert directive in conf, directive
+    assert stage(stages, "builder").last("RUN").args.split()[-1] == "cluster"  # type: ignore[union-attr]
+
+
 def test_compose_gan_service(compose: dict[str, Any], stages: list[Stage]) -> None:
     service = compose["services"]["gan"]
     assert service["profiles"] == ["gan"], "optional: only with --profile gan"

@@ -8,6 +8,8 @@ directory; every few rounds a GC. At the end: abort leftover multipart
 uploads, GC, and compare the bytes kept with what the live objects need
 (nothing more); then delete everything, GC again, and count what is left.
 Used by tests/robustness/test_robust_crash.py (short) and benchmarks/soak.py.
+With ``FRAGSTORE_INDEX`` in ``env`` and ``index`` in ``config`` the server is a
+gateway of cluster mode and the offline checks open the same index.
 """
 
 from __future__ import annotations

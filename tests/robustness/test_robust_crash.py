@@ -6,12 +6,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from dedup.types import StoreConfig
 from tests.robustness.crashloop import CrashLoop, CrashPlan
+from tests.services.fixtures import pg_dsn, postgres  # noqa: F401
 
 
-def test_kill_loop_loses_nothing(tmp_path: Path) -> None:
+@pytest.fixture(params=["embedded", "cluster"])
+def index(request: pytest.FixtureRequest) -> str:
+    """"" (LMDB in the data directory), or a new PostgreSQL database: the server as a gateway."""
+    return "" if request.param == "embedded" else str(request.getfixturevalue("pg_dsn"))
+
+
+def test_kill_loop_loses_nothing(tmp_path: Path, index: str) -> None:
     plan = CrashPlan(kills=3, clients=4, keys_per_client=8, min_load_s=0.3, max_load_s=1.5, gc_every=2, seed=7)
-    figures = CrashLoop(tmp_path, plan).run()
+    figures = CrashLoop(tmp_path, plan, env={"FRAGSTORE_INDEX": index} if index else None,
+                        config=StoreConfig(index=index) if index else None).run()
     found = figures.findings
     assert figures.kills == 3
     assert figures.client_crashes == []

@@ -66,7 +66,8 @@ def test_create_bucket_malformed_xml(live_server: LiveServer) -> None:
 def test_health_needs_no_auth_and_stats_do(live_server: LiveServer, s3: Any, bucket: str) -> None:
     with urllib.request.urlopen(live_server.url + "/_fragstore/health") as response:
         doc = json.load(response)
-        assert doc["status"] == "ok" and doc["packs"] == {"kind": "local", "holes": doc["packs"]["holes"], "status": "ok"}
+        assert doc["status"] == "ok" and doc["index"]["backend"] == "lmdb" and doc["index"]["ok"] is True
+        assert doc["packs"] == {"kind": "local", "holes": doc["packs"]["holes"], "status": "ok"}
     anonymous = live_server.raw("GET", "/_fragstore/stats", sign=False)
     assert anonymous.status == 403 and b"<Code>AccessDenied</Code>" in anonymous.body
     s3.put_object(Bucket=bucket, Key="k", Body=b"y" * 1000)

@@ -185,7 +185,7 @@ def leave_a_pending_manifest(data: Path) -> None:
         try:
             async def body() -> AsyncIterator[bytes]:
                 yield os.urandom(120_000)
-            await store.ingest.run(next(store._mids), body(), lambda got: lambda w: None)
+            await store.ingest.run(await store._new_mid(), body(), lambda got: lambda w: None)
         finally:
             await store.close()
 

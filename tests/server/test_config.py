@@ -37,6 +37,7 @@ def test_every_setting_from_every_source(tmp_path: Path) -> None:
                "compression": "fast", "delta_depth": "3", "idle_timeout": "7", "lifecycle_interval": "30",
                "lifecycle_day_seconds": "1.5",
                "console": "off", "console_session_seconds": "60", "history_interval": "0",
+               "index": "postgresql://u:p@db.example:5432/fragstore", "workers": "3",
                "packs": "s3://packs/gw1", "packs_endpoint": "http://127.0.0.1:9200", "packs_access_key": "AK1",
                "packs_secret_key": "secret-key-1", "packs_region": "eu-west-1", "packs_cache": "1048576"}
     assert set(samples) == {s.name for s in SETTINGS}

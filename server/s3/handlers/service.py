@@ -54,13 +54,16 @@ async def list_buckets(ctx: RequestContext) -> Response:
 
 
 async def health(store: Store) -> Response:
-    """GET /_fragstore/health (no authentication): ok, with the pack store's
-    state (S3 packs: whether the bucket answers a HEAD now); 503 when the pack
-    store cannot be used."""
+    """GET /_fragstore/health (no authentication): ok, with the index's state
+    (backend, reachable, latency; with a shared index, which gateway answers)
+    and the pack store's (S3 packs: whether the bucket answers a HEAD now);
+    503 when either cannot be used."""
+    index = await store.index_health()
     packs = await asyncio.to_thread(store.packs.describe)
-    ok = packs.get("status") == "ok"
-    body = {"status": "ok" if ok else "unavailable", "packs": packs}
-    return Response(json.dumps(body).encode(), status_code=200 if ok else 503, media_type="application/json")
+    ok = bool(index["ok"]) and packs.get("status") == "ok"
+    body = {"status": "ok" if ok else "unavailable", "index": index, "packs": packs}
+    return Response(json.dumps(body, separators=(",", ":")).encode(), status_code=200 if ok else 503,
+                    media_type="application/json")
 
 
 def stats_document(stats: StoreStats, visible: set[str] | None) -> dict[str, object]:
