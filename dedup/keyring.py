@@ -12,9 +12,12 @@ is wrapped by that key's material instead (a local keyring of named keys).
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -101,18 +104,44 @@ class Keyring:
         self.kms_keys = dict(kms_keys or {})
         self._domains: dict[int, Domain] = {}  # every key id -> its domain (with all its keys)
         self._ids: dict[str, list[int]] = {}  # domain name -> its key ids, oldest first
-        doc = self._read()
+        self._lock = threading.RLock()
+        self._seen: tuple[int, int, int] | None = None  # the keyring file as last read (inode, mtime, size)
+        self._load(self._read())
+
+    @contextmanager
+    def _making(self) -> Iterator[None]:
+        """Making a key: ``<data>/keyring.lock`` (flock) held, for processes
+        sharing the data directory (gateways on one index, --workers), so that
+        a new key is made by one process at a time, after reading the others'.
+        Reads need no lock: the file is only ever replaced whole (rename)."""
+        with self._lock:
+            fd = os.open(self.path.with_name(KEYRING_FILE + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing releases the flock
+
+    def _load(self, doc: dict) -> None:
+        """Take the keys of ``doc`` this keyring does not hold yet."""
         mastered = [e for e in doc["keys"] if not e.get("kms")]
-        if mastered and master is not None and doc["master"] != master_fingerprint(master):
+        if mastered and self.master is not None and doc["master"] != master_fingerprint(self.master):
             raise WrongMasterKey(f"{self.path} was wrapped with master key {doc['master']}, "
-                                 f"not with the one configured ({master_fingerprint(master)})")
+                                 f"not with the one configured ({master_fingerprint(self.master)})")
         for entry in sorted(doc["keys"], key=lambda e: int(e["id"])):
             key_id = int(entry["id"])
-            wrapping = self.kms_keys.get(entry["kms"]) if entry.get("kms") else master
+            if key_id in self._ids.get(entry["domain"], ()):
+                continue
+            wrapping = self.kms_keys.get(entry["kms"]) if entry.get("kms") else self.master
             if wrapping is None:
                 self._ids.setdefault(entry["domain"], []).append(key_id)
                 continue
             self._add(entry["domain"], key_id, _unwrap(wrapping, entry["wrapped"], key_id))
+
+    def _refresh(self) -> None:
+        """Read keys another process added since (a name or key id not known here)."""
+        with self._lock:
+            self._load(self._read())
 
     def _add(self, name: str, key_id: int, secret: bytes) -> Domain:
         """Take data key ``key_id`` into domain ``name`` (its first key: the domain's names)."""
@@ -125,9 +154,20 @@ class Keyring:
         return domain
 
     def _read(self) -> dict:
-        if not self.path.exists():
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
             return {"master": "", "keys": []}
+        self._seen = (st.st_ino, st.st_mtime_ns, st.st_size)
         return json.loads(self.path.read_text())  # type: ignore[no-any-return]
+
+    def _changed(self) -> bool:
+        """Whether another process replaced the keyring file since it was read."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        return (st.st_ino, st.st_mtime_ns, st.st_size) != self._seen
 
     def _require_master(self) -> bytes:
         if self.master is None:
@@ -138,7 +178,7 @@ class Keyring:
         """The domain ``name`` (e.g. :data:`SSE_S3_DOMAIN`), its data key made on first use."""
         if name in self._ids:
             return self.find(name)
-        return self._new_key(name, None)
+        return self._new_key(name, None, first=True)
 
     def kms_domain(self, kms_key: str) -> Domain:
         """The domain of SSE-KMS key ``kms_key``, its data key made on first use
@@ -146,7 +186,7 @@ class Keyring:
         name = kms_domain_name(kms_key)
         if name in self._ids:
             return self.find(name)
-        return self._new_key(name, kms_key)
+        return self._new_key(name, kms_key, first=True)
 
     def roll(self, domain: Domain) -> Domain:
         """``domain`` with a new data key that seals its new records from now on
@@ -156,9 +196,12 @@ class Keyring:
         kms = name[len(KMS_PREFIX):] if name.startswith(KMS_PREFIX) else None
         return self._new_key(name, kms)
 
-    def _new_key(self, name: str, kms_key: str | None) -> Domain:
+    def _new_key(self, name: str, kms_key: str | None, first: bool = False) -> Domain:
         """A new random data key for domain ``name``, wrapped by the master key
-        (or by KMS key ``kms_key``), published before any record is sealed with it."""
+        (or by KMS key ``kms_key``), published before any record is sealed with it.
+        ``first``: only if the domain has no key yet, in this process or, read
+        under the lock, in another one sharing the directory (else its keys are
+        taken: two processes never give one domain two different names)."""
         if kms_key is None:
             wrapping = self._require_master()
         else:
@@ -166,17 +209,21 @@ class Keyring:
             if material is None:
                 raise EncryptionKeyError(f"KMS key {kms_key} is not in the KMS keyring")
             wrapping = material
-        doc = self._read()
-        key_id = max((int(e["id"]) for e in doc["keys"]), default=0) + 1
-        secret = os.urandom(KEY_BYTES)
-        entry = {"id": key_id, "domain": name, "wrapped": _wrap(wrapping, secret, key_id)}
-        if kms_key is None:
-            doc["master"] = master_fingerprint(wrapping)
-        else:
-            entry["kms"] = kms_key
-        doc["keys"].append(entry)
-        publish_file(self.path, (json.dumps(doc, indent=2) + "\n").encode(), mode=0o600)
-        return self._add(name, key_id, secret)
+        with self._making():
+            doc = self._read()
+            self._load(doc)
+            if first and self._ids.get(name) and self._ids[name][-1] in self._domains:
+                return self._domains[self._ids[name][-1]]
+            key_id = max((int(e["id"]) for e in doc["keys"]), default=0) + 1
+            secret = os.urandom(KEY_BYTES)
+            entry = {"id": key_id, "domain": name, "wrapped": _wrap(wrapping, secret, key_id)}
+            if kms_key is None:
+                doc["master"] = master_fingerprint(wrapping)
+            else:
+                entry["kms"] = kms_key
+            doc["keys"].append(entry)
+            publish_file(self.path, (json.dumps(doc, indent=2) + "\n").encode(), mode=0o600)
+            return self._add(name, key_id, secret)
 
     def for_write(self, encryption: Encryption | None, meta: ObjectMeta) -> tuple[Domain | None, ObjectMeta]:
         """The domain a new body is written in, and its metadata saying so."""
@@ -212,6 +259,8 @@ class Keyring:
 
     def find(self, name: str) -> Domain:
         """The existing domain ``name`` (for reading: never makes a key)."""
+        if name not in self._ids or self._changed():  # one stat: a key another process added
+            self._refresh()
         ids = self._ids.get(name)
         if not ids:
             self._require_master()
@@ -220,6 +269,9 @@ class Keyring:
 
     def by_id(self, key_id: int) -> Domain:
         domain = self._domains.get(key_id)
+        if domain is None:
+            self._refresh()
+            domain = self._domains.get(key_id)
         if domain is None:
             kms = next((n[len(KMS_PREFIX):] for n, ids in self._ids.items() if key_id in ids
                         and n.startswith(KMS_PREFIX)), None)

@@ -375,3 +375,34 @@ def test_no_delta_in_an_encryption_domain(tmp_path: Path) -> None:
 
     assert asyncio.run(run_with(None, tmp_path / "plain")) > 0  # the control: deltas happen here
     assert asyncio.run(run_with(Encryption(SSE_S3), tmp_path / "sse")) == 0
+
+
+# -- processes sharing one data directory (gateways on one index, --workers) ------------------------
+_MAKE_DOMAIN = """
+import sys
+from pathlib import Path
+from dedup.keyring import Keyring, SSE_S3_DOMAIN
+ring = Keyring(Path(sys.argv[1]), bytes.fromhex(sys.argv[2]))
+sys.stdin.readline()  # every process has read the (empty) keyring: now all make the domain at once
+print(ring.domain(SSE_S3_DOMAIN).key_id)
+"""
+
+
+def test_processes_sharing_a_directory_make_one_key_per_domain(tmp_path: Path) -> None:
+    from dedup.keyring import SSE_S3_DOMAIN, Keyring
+
+    master = os.urandom(32)
+    procs = [subprocess.Popen([sys.executable, "-c", _MAKE_DOMAIN, str(tmp_path), master.hex()],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    ids = {p.communicate(timeout=60)[0].strip() for p in procs}
+    assert ids == {"1"}, ids  # one key, taken by all; none lost to a rewrite of the file
+    assert len(json.loads((tmp_path / "keyring").read_text())["keys"]) == 1
+
+    # a key another process adds later (a roll) is found when a record names it
+    early, late = Keyring(tmp_path, master), Keyring(tmp_path, master)
+    rolled = late.roll(late.domain(SSE_S3_DOMAIN))
+    assert early.by_id(rolled.key_id).name_key == rolled.name_key  # same domain: same names, dedup unchanged
