@@ -156,3 +156,38 @@ class PackStore(Protocol):
 
     def close(self) -> None:
         """Release connections, descriptors and caches."""
+
+
+class SegmentPutter(Protocol):
+    """A store that writes one immutable object per segment (S3, RADOS)."""
+
+    def put_segment(self, pack_id: int, data: bytes) -> None: ...
+
+
+class Segment:
+    """One group commit's records, collected by the writer thread and written
+    whole at :meth:`sync` by a segmented store (dedup/s3packs.py,
+    dedup/radospacks.py). The buffers are referenced, not copied, until then:
+    they belong to jobs whose futures resolve only after the group commits."""
+
+    def __init__(self, store: SegmentPutter, pack_id: int) -> None:
+        self.store = store
+        self.pack_id = pack_id
+        self.end = 0
+        self._parts: list[bytes | memoryview] = []
+        self._synced = 0
+
+    def append(self, buffers: Sequence[bytes | memoryview]) -> int:
+        start = self.end
+        self._parts.extend(buffers)
+        self.end += sum(len(b) for b in buffers)
+        return start
+
+    def sync(self) -> None:
+        if self.end == self._synced:
+            return
+        self.store.put_segment(self.pack_id, b"".join(self._parts))
+        self._synced = self.end
+
+    def close(self) -> None:
+        self._parts = []

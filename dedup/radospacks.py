@@ -27,7 +27,7 @@ from typing import Any
 
 from dedup.errors import PackStoreUnavailable, WrongPackStore
 from dedup.format import HEADER_SIZE, RecordHeader, unpack_header
-from dedup.packstore import PackFigures, PackInfo, PackOps
+from dedup.packstore import PackFigures, PackInfo, PackOps, Segment
 
 SUFFIX = ".pack"
 OWNER = "OWNER"
@@ -217,28 +217,3 @@ class RadosPacks:
     def close(self) -> None:
         self.ioctx.close()
         self.cluster.shutdown()
-
-
-class Segment:
-    """One group commit's records, written whole at :meth:`sync` (as dedup/s3packs.py)."""
-
-    def __init__(self, store: RadosPacks, pack_id: int) -> None:
-        self.store = store
-        self.pack_id = pack_id
-        self.end = 0
-        self._parts: list[bytes | memoryview] = []
-        self._synced = 0
-
-    def append(self, buffers: Sequence[bytes | memoryview]) -> int:
-        start = self.end
-        self._parts.extend(buffers)
-        self.end += sum(len(b) for b in buffers)
-        return start
-
-    def sync(self) -> None:
-        if self.end != self._synced:
-            self.store.put_segment(self.pack_id, b"".join(self._parts))
-            self._synced = self.end
-
-    def close(self) -> None:
-        self._parts = []

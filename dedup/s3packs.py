@@ -44,7 +44,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dedup.errors import PackStoreUnavailable, WrongPackStore
 from dedup.format import HEADER_SIZE, RecordHeader, unpack_header
 from dedup.packcache import BLOCK, BlockCache
-from dedup.packstore import PackFigures, PackInfo, PackOps
+from dedup.packstore import PackFigures, PackInfo, PackOps, Segment
 
 log = logging.getLogger("fragstore.s3packs")
 
@@ -357,34 +357,6 @@ class S3Packs:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.client.close()
         self.cache.clear()
-
-
-class Segment:
-    """One group commit's records, collected by the writer thread and PUT whole
-    at :meth:`sync`. The buffers are referenced, not copied, until then: they
-    belong to jobs whose futures resolve only after the group commits."""
-
-    def __init__(self, store: S3Packs, pack_id: int) -> None:
-        self.store = store
-        self.pack_id = pack_id
-        self.end = 0
-        self._parts: list[bytes | memoryview] = []
-        self._synced = 0
-
-    def append(self, buffers: Sequence[bytes | memoryview]) -> int:
-        start = self.end
-        self._parts.extend(buffers)
-        self.end += sum(len(b) for b in buffers)
-        return start
-
-    def sync(self) -> None:
-        if self.end == self._synced:
-            return
-        self.store.put_segment(self.pack_id, b"".join(self._parts))
-        self._synced = self.end
-
-    def close(self) -> None:
-        self._parts = []
 
 
 def _runs(numbers: list[int]) -> list[tuple[int, int]]:
