@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from dedup.errors import WrongPackStore
 from dedup.format import RecordHeader
 
 
@@ -191,3 +192,94 @@ class Segment:
 
     def close(self) -> None:
         self._parts = []
+
+
+OWNER = "OWNER"  # the object naming the data directory whose segments a prefix holds (dedup/packsopen.py)
+
+
+class SegmentedPacks:
+    """What the stores of immutable segments (S3, RADOS) share: the owner
+    check, sinks, reads into buffers, and segment sizes known from listing and
+    from this process's writes. A subclass supplies ``url``, ``read``,
+    ``put_segment`` (which records the size), ``_stat`` and the owner object's
+    ``_read_owner``/``_write_owner``."""
+
+    segmented = True
+    punches = False  # objects have no holes: compaction gives the space back
+
+    def __init__(self) -> None:
+        self._sizes: dict[int, int] = {}  # the segments there are, and their lengths
+        self._listed = False  # then kept up to date by this process's writes and deletes
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def read(self, pack_id: int, offset: int, length: int) -> bytes:
+        raise NotImplementedError
+
+    def _stat(self, pack_id: int) -> int:
+        """A segment's length from the store; FileNotFoundError if it has none."""
+        raise NotImplementedError
+
+    def _read_owner(self) -> str:
+        """The owner object's text; FileNotFoundError if there is none."""
+        raise NotImplementedError
+
+    def _write_owner(self, owner: str) -> None:
+        raise NotImplementedError
+
+    def claim(self, owner: str, write: bool = True) -> None:
+        """Make sure the prefix belongs to the data directory ``owner``: its
+        OWNER object names it (written now if there is none and ``write``);
+        WrongPackStore if it names another."""
+        try:
+            found = self._read_owner()
+        except FileNotFoundError:
+            if write:
+                self._write_owner(owner)
+            return
+        if found != owner:
+            raise WrongPackStore(f"{self.url} holds the packs of another data directory (its {OWNER} says "
+                                 f"{found}, this directory is {owner}): give each one a prefix of its own")
+
+    def sink(self, pack_id: int, committed: int) -> Segment:
+        if committed:
+            raise ValueError("segments are written whole: there is no open segment to continue")
+        self.forget(pack_id)
+        return Segment(self, pack_id)  # type: ignore[arg-type]  # subclasses define put_segment
+
+    def forget(self, pack_id: int) -> None:
+        """Drop what is cached of a segment (none here)."""
+
+    def readinto(self, pack_id: int, offset: int, buf: memoryview) -> None:
+        buf[:] = self.read(pack_id, offset, len(buf))
+
+    def readv(self, pack_id: int, offset: int, bufs: list[memoryview]) -> None:
+        data = memoryview(self.read(pack_id, offset, sum(len(b) for b in bufs)))
+        pos = 0
+        for b in bufs:
+            b[:] = data[pos : pos + len(b)]
+            pos += len(b)
+
+    def usage(self) -> tuple[int, int]:
+        if not self._listed:
+            self.list()
+        sizes = dict(self._sizes)
+        return len(sizes), sum(sizes.values())
+
+    def disk(self, pack_id: int) -> int:
+        size = self._sizes.get(pack_id)
+        if size is None:
+            try:
+                size = self._stat(pack_id)
+            except FileNotFoundError:
+                return 0
+            self._sizes[pack_id] = size
+        return size
+
+    def punch(self, pack_id: int, ranges: Sequence[tuple[int, int]]) -> int:
+        return 0
+
+    def list(self) -> list[PackInfo]:  # last: its name would shadow list[...] in the annotations above
+        raise NotImplementedError

@@ -25,12 +25,11 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from dedup.errors import PackStoreUnavailable, WrongPackStore
+from dedup.errors import PackStoreUnavailable
 from dedup.format import HEADER_SIZE, RecordHeader, unpack_header
-from dedup.packstore import PackFigures, PackInfo, PackOps, Segment
+from dedup.packstore import OWNER, PackFigures, PackInfo, PackOps, SegmentedPacks
 
 SUFFIX = ".pack"
-OWNER = "OWNER"
 MAX_SEGMENT = 64 * 1024 * 1024  # under RADOS's default osd_max_object_size (128 MiB)
 SCAN_CHUNK = 8 * 1024 * 1024
 
@@ -44,11 +43,9 @@ def _rados() -> Any:
             "(a virtual environment made with --system-site-packages)") from None
 
 
-class RadosPacks:
+class RadosPacks(SegmentedPacks):
     """Segments in one pool under one prefix."""
 
-    segmented = True
-    punches = False
     read_ahead = 0
     max_pack = MAX_SEGMENT
 
@@ -57,8 +54,7 @@ class RadosPacks:
         self.prefix = prefix
         self.ops: dict[str, list[float]] = {}  # op -> [count, errors, seconds]
         self._lock = threading.Lock()
-        self._sizes: dict[int, int] = {}
-        self._listed = False
+        super().__init__()
         self.rados = _rados()
         try:
             self.cluster = self.rados.Rados()
@@ -94,24 +90,15 @@ class RadosPacks:
                 stats[1] += failed
                 stats[2] += time.perf_counter() - started
 
-    def claim(self, owner: str, write: bool = True) -> None:
-        """As S3Packs.claim: the prefix belongs to the data directory ``owner``."""
-        name = f"{self.prefix}{OWNER}"
-        try:
-            found = bytes(self._call("read", self.ioctx.read, name, 64, 0)).decode().strip()
-        except FileNotFoundError:
-            if write:
-                self._call("write_full", self.ioctx.write_full, name, owner.encode())
-            return
-        if found != owner:
-            raise WrongPackStore(f"{self.url} holds the packs of another data directory (its {OWNER} says "
-                                 f"{found}, this directory is {owner}): give each one a prefix of its own")
-
     # -- the PackStore protocol ------------------------------------------------
-    def sink(self, pack_id: int, committed: int) -> Segment:
-        if committed:
-            raise ValueError("segments are written whole: there is no open segment to continue")
-        return Segment(self, pack_id)
+    def _read_owner(self) -> str:
+        return bytes(self._call("read", self.ioctx.read, f"{self.prefix}{OWNER}", 64, 0)).decode().strip()
+
+    def _write_owner(self, owner: str) -> None:
+        self._call("write_full", self.ioctx.write_full, f"{self.prefix}{OWNER}", owner.encode())
+
+    def _stat(self, pack_id: int) -> int:
+        return int(self._call("stat", self.ioctx.stat, self.key(pack_id))[0])
 
     def put_segment(self, pack_id: int, body: bytes) -> None:
         self._call("write_full", self.ioctx.write_full, self.key(pack_id), body)
@@ -126,16 +113,6 @@ class RadosPacks:
                 raise FileNotFoundError(f"segment {self.key(pack_id)} is empty or gone")
             raise OSError(f"short read in segment {pack_id:08x} at {offset}")
         return data
-
-    def readinto(self, pack_id: int, offset: int, buf: memoryview) -> None:
-        buf[:] = self.read(pack_id, offset, len(buf))
-
-    def readv(self, pack_id: int, offset: int, bufs: list[memoryview]) -> None:
-        data = memoryview(self.read(pack_id, offset, sum(len(b) for b in bufs)))
-        pos = 0
-        for b in bufs:
-            b[:] = data[pos : pos + len(b)]
-            pos += len(b)
 
     def prefetch(self, ranges: Sequence[tuple[int, int, int]]) -> None:
         return None
@@ -158,22 +135,6 @@ class RadosPacks:
         self._listed = True
         return sorted(out, key=lambda p: p.pack_id)
 
-    def usage(self) -> tuple[int, int]:
-        if not self._listed:
-            self.list()
-        sizes = dict(self._sizes)
-        return len(sizes), sum(sizes.values())
-
-    def disk(self, pack_id: int) -> int:
-        size = self._sizes.get(pack_id)
-        if size is None:
-            try:
-                size = int(self._call("stat", self.ioctx.stat, self.key(pack_id))[0])
-            except FileNotFoundError:
-                return 0
-            self._sizes[pack_id] = size
-        return size
-
     def delete(self, pack_id: int) -> int:
         size = self.disk(pack_id)
         try:
@@ -192,12 +153,6 @@ class RadosPacks:
                 return
             yield offset, header, self.read(pack_id, offset + HEADER_SIZE, header.stored_length)
             offset += header.total
-
-    def punch(self, pack_id: int, ranges: Sequence[tuple[int, int]]) -> int:
-        return 0
-
-    def forget(self, pack_id: int) -> None:
-        return None
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": "rados", "url": self.url}

@@ -41,15 +41,14 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dedup.errors import PackStoreUnavailable, WrongPackStore
+from dedup.errors import PackStoreUnavailable
 from dedup.format import HEADER_SIZE, RecordHeader, unpack_header
 from dedup.packcache import BLOCK, BlockCache
-from dedup.packstore import PackFigures, PackInfo, PackOps, Segment
+from dedup.packstore import OWNER, PackFigures, PackInfo, PackOps, SegmentedPacks
 
 log = logging.getLogger("fragstore.s3packs")
 
 SUFFIX = ".pack"
-OWNER = "OWNER"  # names the data directory whose packs these are (dedup/packsopen.py)
 READAHEAD = 4  # blocks a cache miss fetches at least (within the segment): sequential reads ask less often
 FETCHERS = 8  # background GETs at once (prefetch)
 READ_AHEAD_BYTES = 16 * 1024 * 1024  # what a sequential reader plans and prefetches ahead
@@ -81,11 +80,9 @@ class OpStats:
     seconds: float = 0.0
 
 
-class S3Packs:
+class S3Packs(SegmentedPacks):
     """Segments in one bucket under one prefix, with a local block cache."""
 
-    segmented = True
-    punches = False
     read_ahead = READ_AHEAD_BYTES
     max_pack = 5 * 1024 * 1024 * 1024  # one PUT's limit in S3
 
@@ -97,10 +94,9 @@ class S3Packs:
         self._pool = ThreadPoolExecutor(FETCHERS, thread_name_prefix="fragstore-s3-fetch")
         self._inflight: dict[tuple[int, int], Future[dict[int, bytes]]] = {}  # (pack, block) being fetched
         self._inflight_lock = threading.Lock()
-        self._sizes: dict[int, int] = {}  # the segments there are, and their lengths
         self._fetched = 0  # blocks fetched from the store (cache misses, read-ahead and prefetch included)
         self._waited = 0  # blocks a read found being prefetched (hits of the read-ahead)
-        self._listed = False
+        super().__init__()
         config = Config(
             s3={"addressing_style": "path"}, signature_version="s3v4", max_pool_connections=32,
             retries={"mode": "standard", "total_max_attempts": 4}, connect_timeout=10, read_timeout=120,
@@ -148,34 +144,26 @@ class S3Packs:
         except BotoCoreError as exc:
             raise PackStoreUnavailable(f"pack store read failed: {exc}") from exc
 
+    @property
+    def url(self) -> str:
+        return self.target.url
+
+    def _read_owner(self) -> str:
+        return self._call("get_object", 0, Key=f"{self.target.prefix}{OWNER}")["Body"].read().decode().strip()  # type: ignore[no-any-return]
+
+    def _write_owner(self, owner: str) -> None:
+        self._call("put_object", None, Key=f"{self.target.prefix}{OWNER}", Body=owner.encode())
+
+    def _stat(self, pack_id: int) -> int:
+        return int(self._call("head_object", pack_id, Key=self.key(pack_id))["ContentLength"])
+
     def put_segment(self, pack_id: int, body: bytes) -> None:
         md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
         self._call("put_object", None, Key=self.key(pack_id), Body=body, ContentMD5=md5,
                    ContentType="application/octet-stream")
         self._sizes[pack_id] = len(body)
 
-    def claim(self, owner: str, write: bool = True) -> None:
-        """Make sure the prefix belongs to the data directory ``owner``: its
-        OWNER object names it (written now if there is none and ``write``);
-        WrongPackStore if it names another."""
-        key = f"{self.target.prefix}{OWNER}"
-        try:
-            found = self._call("get_object", 0, Key=key)["Body"].read().decode().strip()
-        except FileNotFoundError:
-            if write:
-                self._call("put_object", None, Key=key, Body=owner.encode())
-            return
-        if found != owner:
-            raise WrongPackStore(f"{self.target.url} holds the packs of another data directory (its {OWNER} "
-                                 f"says {found}, this directory is {owner}): give each one a prefix of its own")
-
     # -- the PackStore protocol ----------------------------------------------------
-    def sink(self, pack_id: int, committed: int) -> Segment:
-        if committed:
-            raise ValueError("segments are written whole: there is no open segment to continue")
-        self.forget(pack_id)
-        return Segment(self, pack_id)
-
     def read(self, pack_id: int, offset: int, length: int) -> bytes:
         if length <= 0:
             return b""
@@ -256,16 +244,6 @@ class S3Packs:
                 for n in range(lo, hi + 1):
                     self._inflight.pop((pack_id, n), None)
 
-    def readinto(self, pack_id: int, offset: int, buf: memoryview) -> None:
-        buf[:] = self.read(pack_id, offset, len(buf))
-
-    def readv(self, pack_id: int, offset: int, bufs: list[memoryview]) -> None:
-        data = memoryview(self.read(pack_id, offset, sum(len(b) for b in bufs)))
-        pos = 0
-        for b in bufs:
-            b[:] = data[pos : pos + len(b)]
-            pos += len(b)
-
     def list(self) -> list[PackInfo]:
         out = []
         token: str | None = None
@@ -288,22 +266,6 @@ class S3Packs:
                 self._listed = True
                 return sorted(out, key=lambda p: p.pack_id)
             token = page.get("NextContinuationToken")
-
-    def usage(self) -> tuple[int, int]:
-        if not self._listed:  # then kept up to date by this process's writes and deletes
-            self.list()
-        sizes = dict(self._sizes)
-        return len(sizes), sum(sizes.values())
-
-    def disk(self, pack_id: int) -> int:
-        size = self._sizes.get(pack_id)
-        if size is None:
-            try:
-                size = int(self._call("head_object", pack_id, Key=self.key(pack_id))["ContentLength"])
-            except FileNotFoundError:
-                return 0
-            self._sizes[pack_id] = size
-        return size
 
     def delete(self, pack_id: int) -> int:
         size = self.disk(pack_id)
@@ -329,9 +291,6 @@ class S3Packs:
                 offset += header.total
         finally:
             body.close()
-
-    def punch(self, pack_id: int, ranges: Sequence[tuple[int, int]]) -> int:
-        return 0  # objects have no holes: compaction gives the space back
 
     def forget(self, pack_id: int) -> None:
         self.cache.forget(pack_id)
