@@ -51,7 +51,7 @@ import numpy
 
 from dedup.codecs import RAW, CodecError, decode, encode
 from dedup.errors import CorruptFragment
-from dedup.format import HEADER_SIZE
+from dedup.format import HEADER_SIZE, unpack_header
 from dedup.index import U8_HASH, Index, Txn
 from dedup.packstore import PackStore
 from dedup.predict import worth
@@ -140,9 +140,10 @@ def chain_row(txn: Txn, index: Index, digest: bytes) -> tuple[bytes, int] | None
 
 class Fragments:
     """Raw bytes of stored fragments by name, deltas resolved (for reads of
-    bases, ``check`` and the reader): each checked against its name, unless
-    the caller checks what it decodes from them (a GET checks every fragment
-    it serves by its own name, which no damaged base can pass)."""
+    bases, ``check`` and the reader). Every record read is checked: by its
+    header (it names the fragment) and its CRC32C, as a GET checks what it
+    serves (a version 1 record, without one, by the BLAKE3 of its bytes);
+    ``verify`` adds the BLAKE3 of every decoded fragment (``check``)."""
 
     def __init__(self, index: Index, files: PackStore) -> None:
         self.index = index
@@ -158,7 +159,7 @@ class Fragments:
             return self._load(digest, depth, verify)
 
     def unchecked(self, digest: bytes) -> bytes | memoryview:
-        """``raw`` without the hash checks (the caller checks the result)."""
+        """``raw`` checked by its records' CRC32C only, not by BLAKE3 (a GET's bases)."""
         return self.raw(digest, verify=False)
 
     def _load(self, digest: bytes, depth: int, verify: bool) -> bytes | memoryview:
@@ -166,7 +167,12 @@ class Fragments:
             row = self.index.fragment(txn, digest)
         if row is None:
             raise CorruptFragment(f"fragment {digest.hex()} is missing")
-        stored = memoryview(self.files.read(row.pack, row.offset + HEADER_SIZE, row.stored))
+        data = memoryview(self.files.read(row.pack, row.offset, HEADER_SIZE + row.stored))
+        header, stored = unpack_header(data), data[HEADER_SIZE:]
+        if (header is None or header.digest != digest or header.codec != row.codec
+                or header.stored_length != row.stored or header.intact(stored) is False):
+            raise CorruptFragment(f"fragment {digest.hex()} in pack {row.pack:08x} fails its record check")
+        verify = verify or header.intact(stored) is None  # a version 1 record: only its name checks it
         raw: bytes | memoryview
         if row.codec == DELTA:
             out = memoryview(bytearray(row.raw))

@@ -289,12 +289,12 @@ class ObjectReader:
             if f.raw == f.size:  # the whole fragment: decoded straight into out
                 whole = out[filled : filled + f.raw]
                 self._decode_into(codec, stored, whole)
-                if not checked or codec == DELTA:  # a delta's base is read unchecked
+                if not checked:  # a delta's bases are checked by their records as they are read
                     _verify(f, whole, domain)
             else:
                 raw = memoryview(bytearray(f.size))
                 self._decode_into(codec, stored, raw)
-                if not checked or codec == DELTA:
+                if not checked:
                     _verify(f, raw, domain)
                 out[filled : filled + f.raw] = memoryview(raw)[f.offset : f.offset + f.raw]
             filled += f.raw
@@ -336,7 +336,7 @@ class ObjectReader:
         return filled + total
 
     def _decode_into(self, codec: int, stored: memoryview, out: memoryview) -> None:
-        if codec == DELTA:  # on its base (dedup/delta.py); the caller checks the result's hash
+        if codec == DELTA:  # on its base (dedup/delta.py), whose records are checked as they are read
             decode_delta(stored, self._bases.unchecked, out)
         else:
             decode_into(codec, stored, out)
