@@ -67,7 +67,7 @@ class ReadOnlyStore:
         except (FormatError, ValueError, KeyError) as exc:
             raise errors.ReadOnlyRefused(f"{root}: {exc}") from None
         found = stored[1] if stored else 0
-        if found not in (3, FORMAT_VERSION):  # 3 -> 4 changed no table (dedup/migrate.py)
+        if found != FORMAT_VERSION:  # 5 added tables, which a read-only open cannot create
             raise errors.ReadOnlyRefused(
                 f"{root} holds data format {found}; this fragstore reads format {FORMAT_VERSION} and upgrades "
                 "older ones when it opens them to write: start the server on it once (fragstore serve), "

@@ -121,3 +121,33 @@ def test_opening_to_write_leaves_deleted_versions_to_gc(harness: Harness) -> Non
     assert harness.run(store.collect_garbage()).manifests_reclaimed == 1
     stats = harness.run(store.stats(dead=True))
     assert (stats.dead_manifests, stats.unique_bytes, stats.dead_unique_bytes) == (0, 200 * KiB, 0)
+
+
+@pytest.mark.lmdb_only("a directory of an older format is LMDB's files")
+@pytest.mark.parametrize("found", [3, 4])
+def test_a_directory_from_before_the_delta_tables_is_refused_by_name(
+        tmp_path: Path, loop: asyncio.AbstractEventLoop, found: int) -> None:
+    # formats 3 and 4 had no bases/layouts tables: read-only cannot create
+    # them, so it says to open the directory to write once
+    import json
+
+    import lmdb
+
+    data = tmp_path / "data"
+    store = loop.run_until_complete(Store.open(data, SMALL))
+    loop.run_until_complete(store.create_bucket("bucket", OWNER))
+    loop.run_until_complete(store.close())
+    env = lmdb.open(str(data / "index"), max_dbs=32)
+    with env.begin(write=True) as txn:
+        for name in (b"bases", b"layouts"):
+            txn.drop(env.open_db(name, txn=txn), delete=True)
+    env.close()
+    doc = json.loads((data / "FORMAT").read_text())
+    (data / "FORMAT").write_text(json.dumps({**doc, "format": found}))
+    with pytest.raises(errors.ReadOnlyRefused, match="start the server on it once"):
+        loop.run_until_complete(ReadOnlyStore.open(data, SMALL))
+    store = loop.run_until_complete(Store.open(data, SMALL))  # the upgrade makes the tables
+    loop.run_until_complete(store.close())
+    reader = loop.run_until_complete(ReadOnlyStore.open(data, SMALL))
+    assert [b.name for b in loop.run_until_complete(reader.list_buckets())] == ["bucket"]
+    loop.run_until_complete(reader.close())
